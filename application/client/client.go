@@ -1,0 +1,170 @@
+// Package client is the application tier's one export to its callers: a gRPC connection
+// that routes every call to the shard owning the call's player.
+//
+// Router implements grpc.ClientConnInterface, so ovenv1.NewGameClient(router) gives a
+// typed client whose calls land on the right shard: a request with a non-empty
+// player_id goes to that player's owner; any other request goes to the shards in turn.
+// When a shard answers that it does not own the player (its map moved on), the call is
+// retried once at the owner it names.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
+
+	"github.com/ovengames/oven/application/cluster"
+	"github.com/ovengames/oven/application/grpcerr"
+	"github.com/ovengames/oven/proto/ovenv1"
+)
+
+// DefaultTimeout bounds a call whose context carries no deadline.
+const DefaultTimeout = 5 * time.Second
+
+// Config configures a Router.
+type Config struct {
+	Members     cluster.Source
+	DialOptions []grpc.DialOption // extra options, e.g. interceptors for metrics
+}
+
+// Router routes gRPC calls to the owning shard. It is safe for concurrent use.
+type Router struct {
+	members cluster.Source
+	opts    []grpc.DialOption
+	next    atomic.Uint64
+
+	mu    sync.Mutex
+	conns map[string]*grpc.ClientConn // by member address
+}
+
+var _ grpc.ClientConnInterface = (*Router)(nil)
+
+// New returns a Router. Connections are made lazily, on first use of each shard.
+func New(cfg Config) *Router {
+	opts := append([]grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 5 * time.Second}),
+	}, cfg.DialOptions...)
+	return &Router{members: cfg.Members, opts: opts, conns: map[string]*grpc.ClientConn{}}
+}
+
+// playerKeyed is implemented by every generated request that names a player.
+type playerKeyed interface{ GetPlayerId() string }
+
+// Invoke sends the call to the owner of the request's player (or any shard).
+func (r *Router) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		defer cancel()
+	}
+	m := r.members.Current()
+	target := r.pick(m, args)
+	err := r.invokeAt(ctx, target, method, args, reply, opts)
+	if info := grpcerr.Info(err); info != nil && info.Reason == grpcerr.CodeWrongShard {
+		owner, ok := m.Member(info.Metadata["owner"])
+		if !ok {
+			owner, ok = r.members.Current().Member(info.Metadata["owner"])
+		}
+		if ok && owner != target {
+			err = r.invokeAt(ctx, owner, method, args, reply, opts)
+		}
+	}
+	return err
+}
+
+func (r *Router) pick(m *cluster.Map, args any) cluster.Member {
+	if k, ok := args.(playerKeyed); ok && k.GetPlayerId() != "" {
+		return m.Owner(k.GetPlayerId())
+	}
+	ms := m.Members()
+	return ms[r.next.Add(1)%uint64(len(ms))]
+}
+
+func (r *Router) invokeAt(ctx context.Context, mem cluster.Member, method string, args, reply any, opts []grpc.CallOption) error {
+	cc, err := r.conn(mem.Addr)
+	if err != nil {
+		return status.Error(codes.Unavailable, err.Error())
+	}
+	return cc.Invoke(ctx, method, args, reply, opts...)
+}
+
+// NewStream is not supported: Oven's service is unary only.
+func (r *Router) NewStream(context.Context, *grpc.StreamDesc, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+	return nil, status.Error(codes.Unimplemented, "client: streams are not routed")
+}
+
+func (r *Router) conn(addr string) (*grpc.ClientConn, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if cc, ok := r.conns[addr]; ok {
+		return cc, nil
+	}
+	cc, err := grpc.NewClient(addr, r.opts...)
+	if err != nil {
+		return nil, fmt.Errorf("client: dial %s: %w", addr, err)
+	}
+	r.conns[addr] = cc
+	return cc, nil
+}
+
+// Shard returns a client bound to one member, bypassing routing (fan-out calls such as
+// Ready and SetClock).
+func (r *Router) Shard(m cluster.Member) (ovenv1.GameClient, error) {
+	cc, err := r.conn(m.Addr)
+	if err != nil {
+		return nil, err
+	}
+	return ovenv1.NewGameClient(cc), nil
+}
+
+// Members returns the current members.
+func (r *Router) Members() []cluster.Member { return r.members.Current().Members() }
+
+// Owner returns the member owning playerID in the current map.
+func (r *Router) Owner(playerID string) cluster.Member { return r.members.Current().Owner(playerID) }
+
+// Ready asks every shard whether it and its stores answer; nil when all do.
+func (r *Router) Ready(ctx context.Context) error {
+	ms := r.Members()
+	errs := make([]error, len(ms))
+	var wg sync.WaitGroup
+	for i, m := range ms {
+		wg.Go(func() {
+			c, err := r.Shard(m)
+			if err == nil {
+				var resp *ovenv1.ReadyResponse
+				if resp, err = c.Ready(ctx, &ovenv1.ReadyRequest{}); err == nil && len(resp.Problems) > 0 {
+					err = errors.New(strings.Join(resp.Problems, "; "))
+				}
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("shard %s: %w", m.ID, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Close closes every connection.
+func (r *Router) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var errs []error
+	for addr, cc := range r.conns {
+		errs = append(errs, cc.Close())
+		delete(r.conns, addr)
+	}
+	return errors.Join(errs...)
+}

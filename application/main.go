@@ -1,0 +1,102 @@
+// Command application runs one Oven application shard, or applies the database
+// migrations with `application migrate`.
+//
+// Configuration comes from OVEN_ environment variables (see README.md).
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/ovengames/oven/application/cluster"
+	"github.com/ovengames/oven/application/mailbox"
+	"github.com/ovengames/oven/application/shard"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))
+	if err := run(ctx, os.Args[1:], log); err != nil {
+		log.Error("application failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, log *slog.Logger) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	switch cmd {
+	case "migrate":
+		mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		if err := shard.Migrate(mctx, env("OVEN_DATABASE_URL", "")); err != nil {
+			return err
+		}
+		log.Info("migrations applied")
+		return nil
+	case "serve":
+		cfg, err := configFromEnv(log)
+		if err != nil {
+			return err
+		}
+		return shard.Run(ctx, cfg)
+	default:
+		return fmt.Errorf("unknown command %q (want serve or migrate)", cmd)
+	}
+}
+
+// configFromEnv reads the shard's OVEN_ settings; the defaults run one shard on a laptop.
+func configFromEnv(log *slog.Logger) (shard.Config, error) {
+	id := env("OVEN_SHARD_ID", "s1")
+	grpcAddr := env("OVEN_GRPC_ADDR", "127.0.0.1:7101")
+	ms, err := cluster.ParseMembers(env("OVEN_SHARDS", id+"="+grpcAddr))
+	if err != nil {
+		return shard.Config{}, err
+	}
+	members, err := cluster.NewStatic(ms)
+	if err != nil {
+		return shard.Config{}, err
+	}
+	if _, ok := members.Current().Member(id); !ok {
+		return shard.Config{}, fmt.Errorf("OVEN_SHARD_ID %q is not in OVEN_SHARDS", id)
+	}
+	return shard.Config{
+		ID:          id,
+		GRPCAddr:    grpcAddr,
+		HTTPAddr:    env("OVEN_METRICS_ADDR", ""),
+		Members:     members,
+		DatabaseURL: env("OVEN_DATABASE_URL", ""),
+		RedisURL:    env("OVEN_REDIS_URL", ""),
+		Couchbase: mailbox.Config{
+			ConnString: env("OVEN_COUCHBASE_URL", ""),
+			Username:   env("OVEN_COUCHBASE_USER", "oven"),
+			Password:   env("OVEN_COUCHBASE_PASSWORD", ""),
+			Bucket:     env("OVEN_COUCHBASE_BUCKET", "game"),
+		},
+		DevClock: os.Getenv("OVEN_DEV_CLOCK") == "1",
+		Logger:   log,
+	}, nil
+}
+
+func env(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func logLevel() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(env("OVEN_LOG_LEVEL", "info"))); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}

@@ -1,0 +1,130 @@
+// Package players keeps player accounts, their devices, wallets and inventories in
+// PostgreSQL.
+package players
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/gamedata"
+)
+
+// Player is a player's durable profile.
+type Player struct {
+	ID        string
+	Name      string
+	Level     int64
+	Exp       int64
+	Coins     int64
+	BestScore int64
+	Banned    bool
+	Cookies   []string
+	Pets      []string
+}
+
+// Store is the PostgreSQL store of players.
+type Store struct {
+	db *pgxpool.Pool
+}
+
+// NewStore returns a Store on db.
+func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db} }
+
+// ParseID validates an opaque player id and returns its database key.
+func ParseID(id string) (int64, error) {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, oven.Errorf(oven.ENotFound, "no such player")
+	}
+	return n, nil
+}
+
+// FindOrCreate returns the player of deviceID, creating it (with the starting coins and
+// cookie of start) on first sight. Concurrent first calls for one device create one player.
+func (s *Store) FindOrCreate(ctx context.Context, deviceID string, start gamedata.Starting) (id string, created bool, err error) {
+	var pid int64
+	err = s.db.QueryRow(ctx, `SELECT player_id FROM devices WHERE device_id = $1`, deviceID).Scan(&pid)
+	if err == nil {
+		return strconv.FormatInt(pid, 10), false, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return "", false, fmt.Errorf("players: find device: %w", err)
+	}
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `INSERT INTO players (name) VALUES ('guest') RETURNING player_id`).Scan(&pid); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO devices (device_id, player_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, deviceID, pid)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return errDeviceTaken
+		}
+		if _, err := tx.Exec(ctx, `UPDATE players SET name = 'Guest' || player_id WHERE player_id = $1`, pid); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO wallets (player_id, coins, starting_coins) VALUES ($1, $2, $2)`, pid, start.Coins); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO inventory (player_id, item_id, kind) VALUES ($1, $2, 'cookie')`, pid, start.CookieID)
+		return err
+	})
+	if errors.Is(err, errDeviceTaken) {
+		// Another request created this device's player first: it wins, ours rolled back.
+		return s.FindOrCreate(ctx, deviceID, start)
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("players: create: %w", err)
+	}
+	return strconv.FormatInt(pid, 10), true, nil
+}
+
+var errDeviceTaken = errors.New("device taken concurrently")
+
+// Get returns a player; not_found when there is none.
+func (s *Store) Get(ctx context.Context, id string) (*Player, error) {
+	pid, err := ParseID(id)
+	if err != nil {
+		return nil, err
+	}
+	p := Player{ID: id}
+	err = s.db.QueryRow(ctx, `
+		SELECT p.name, p.level, p.exp, p.best_score, p.banned, w.coins,
+		       coalesce(array_agg(i.item_id ORDER BY i.acquired_at, i.item_id) FILTER (WHERE i.kind = 'cookie'), '{}'),
+		       coalesce(array_agg(i.item_id ORDER BY i.acquired_at, i.item_id) FILTER (WHERE i.kind = 'pet'), '{}')
+		FROM players p JOIN wallets w USING (player_id)
+		LEFT JOIN inventory i USING (player_id)
+		WHERE p.player_id = $1
+		GROUP BY p.player_id, w.coins`, pid).
+		Scan(&p.Name, &p.Level, &p.Exp, &p.BestScore, &p.Banned, &p.Coins, &p.Cookies, &p.Pets)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, oven.Errorf(oven.ENotFound, "no such player")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("players: get: %w", err)
+	}
+	return &p, nil
+}
+
+// Rename sets the player's display name (validated by the caller's tier too).
+func (s *Store) Rename(ctx context.Context, id, name string) error {
+	pid, err := ParseID(id)
+	if err != nil {
+		return err
+	}
+	tag, err := s.db.Exec(ctx, `UPDATE players SET name = $2, updated_at = now() WHERE player_id = $1`, pid, name)
+	if err != nil {
+		return fmt.Errorf("players: rename: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return oven.Errorf(oven.ENotFound, "no such player")
+	}
+	return nil
+}

@@ -1,0 +1,222 @@
+package shard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/client"
+	"github.com/ovengames/oven/application/cluster"
+	"github.com/ovengames/oven/application/gamedata"
+	"github.com/ovengames/oven/application/lives"
+	"github.com/ovengames/oven/application/mailbox"
+	"github.com/ovengames/oven/application/players"
+	"github.com/ovengames/oven/proto/ovenv1"
+)
+
+// Config is everything a shard needs; only main fills it (from OVEN_ variables).
+type Config struct {
+	ID          string
+	GRPCAddr    string       // listen address, used when Listener is nil
+	Listener    net.Listener // optional pre-opened gRPC listener (tests)
+	HTTPAddr    string       // /metrics and /healthz; "" serves none
+	Members     cluster.Source
+	DatabaseURL string
+	RedisURL    string
+	RedisPrefix string // namespaces every Redis key (tests)
+	Couchbase   mailbox.Config
+	DevClock    bool
+	Logger      *slog.Logger
+	// GameDataRefresh is how often the published game data is re-read (default 1 s).
+	GameDataRefresh time.Duration
+	// OnReady, when set, is called once the shard serves.
+	OnReady func(grpcAddr string)
+}
+
+// Run serves a shard until ctx ends, then shuts down in order: stop accepting, drain
+// in-flight calls, close the stores.
+func Run(ctx context.Context, cfg Config) error {
+	log := cfg.Logger.With("shard", cfg.ID)
+	if cfg.GameDataRefresh == 0 {
+		cfg.GameDataRefresh = time.Second
+	}
+	st, err := openStores(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	clock := &oven.OffsetClock{}
+	router := client.New(client.Config{Members: cfg.Members})
+	defer router.Close()
+
+	gd, err := gamedata.NewCache(ctx, gamedata.NewStore(st.db), cfg.GameDataRefresh, log)
+	if err != nil {
+		return fmt.Errorf("shard: game data: %w", err)
+	}
+	deps := Deps{
+		ID:       cfg.ID,
+		Members:  cfg.Members,
+		Clock:    clock,
+		GameData: gd,
+		Players:  players.NewStore(st.db),
+		Lives:    lives.NewStore(st.rdb, cfg.RedisPrefix),
+		Ready:    st.problems,
+	}
+	var wg sync.WaitGroup
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() { stopBG(); wg.Wait() }()
+	if cfg.DevClock {
+		deps.DevClock = NewDevClock(clock, st.rdb, cfg.RedisPrefix, router, log)
+		if err := deps.DevClock.Sync(ctx); err != nil {
+			return err
+		}
+		wg.Go(func() { deps.DevClock.Run(bg, 2*time.Second) })
+	}
+	wg.Go(func() { gd.Run(bg) })
+
+	srv := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(unary(cfg.ID, cfg.Members, newRPCMetrics(reg), log)),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 5 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.MaxRecvMsgSize(1<<20),
+	)
+	ovenv1.RegisterGameServer(srv, NewServer(deps))
+
+	lis := cfg.Listener
+	if lis == nil {
+		if lis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+			return fmt.Errorf("shard: listen: %w", err)
+		}
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(lis) }()
+	var httpSrv *http.Server
+	if cfg.HTTPAddr != "" {
+		httpSrv = opsServer(cfg.HTTPAddr, reg)
+		go func() {
+			if err := httpSrv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	log.Info("shard serving", "grpc", lis.Addr().String(), "http", cfg.HTTPAddr)
+	if cfg.OnReady != nil {
+		cfg.OnReady(lis.Addr().String())
+	}
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		log.Error("shard server failed", "err", err)
+	}
+	log.Info("shard stopping")
+	stopped := make(chan struct{})
+	go func() { srv.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		srv.Stop()
+	}
+	if httpSrv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		httpSrv.Shutdown(sctx)
+		cancel()
+	}
+	return err
+}
+
+func opsServer(addr string, reg *prometheus.Registry) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	return &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+}
+
+// stores are the shard's open connections.
+type stores struct {
+	db  *pgxpool.Pool
+	rdb redis.UniversalClient
+	cb  *mailbox.Couchbase
+}
+
+func openStores(ctx context.Context, cfg Config) (*stores, error) {
+	var st stores
+	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("shard: database url: %w", err)
+	}
+	if pcfg.ConnConfig.ConnectTimeout == 0 {
+		pcfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	if st.db, err = pgxpool.NewWithConfig(ctx, pcfg); err != nil {
+		return nil, fmt.Errorf("shard: database: %w", err)
+	}
+	ropt, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		st.close()
+		return nil, fmt.Errorf("shard: redis url: %w", err)
+	}
+	st.rdb = redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs: []string{ropt.Addr}, DB: ropt.DB, Username: ropt.Username, Password: ropt.Password,
+		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
+		PoolSize: 64,
+	})
+	octx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if st.cb, err = mailbox.Open(octx, cfg.Couchbase); err != nil {
+		st.close()
+		return nil, err
+	}
+	if p := st.problems(octx); len(p) > 0 {
+		st.close()
+		return nil, fmt.Errorf("shard: stores not ready: %v", p)
+	}
+	return &st, nil
+}
+
+// problems pings every store and lists the ones that do not answer.
+func (st *stores) problems(ctx context.Context) []string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var out []string
+	if err := st.db.Ping(ctx); err != nil {
+		out = append(out, "postgres: "+err.Error())
+	}
+	if err := st.rdb.Ping(ctx).Err(); err != nil {
+		out = append(out, "redis: "+err.Error())
+	}
+	if err := st.cb.Ping(ctx); err != nil {
+		out = append(out, "couchbase: "+err.Error())
+	}
+	return out
+}
+
+func (st *stores) close() {
+	if st.cb != nil {
+		st.cb.Close()
+	}
+	if st.rdb != nil {
+		st.rdb.Close()
+	}
+	if st.db != nil {
+		st.db.Close()
+	}
+}

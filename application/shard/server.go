@@ -1,0 +1,155 @@
+// Package shard is one application shard: the gRPC service of the game for the players
+// whose slots it owns. Every write lands atomically in a store (Lua scripts, CAS, SQL
+// transactions), so a crashed shard loses nothing and another can take its players over.
+package shard
+
+import (
+	"context"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/cluster"
+	"github.com/ovengames/oven/application/gamedata"
+	"github.com/ovengames/oven/application/lives"
+	"github.com/ovengames/oven/application/players"
+	"github.com/ovengames/oven/proto/ovenv1"
+)
+
+// Deps are what a Server works with.
+type Deps struct {
+	ID       string
+	Members  cluster.Source
+	Clock    *oven.OffsetClock
+	GameData *gamedata.Cache
+	Players  *players.Store
+	Lives    *lives.Store
+	DevClock *DevClock // nil unless OVEN_DEV_CLOCK=1
+	Ready    func(ctx context.Context) []string
+}
+
+// Server implements ovenv1.GameServer.
+type Server struct {
+	ovenv1.UnimplementedGameServer
+	Deps
+}
+
+var _ ovenv1.GameServer = (*Server)(nil)
+
+// NewServer returns a Server over deps.
+func NewServer(deps Deps) *Server { return &Server{Deps: deps} }
+
+func (s *Server) rules() lives.Rules {
+	d := s.GameData.Current().Doc
+	return lives.Rules{Max: d.Lives.Max, Regen: time.Duration(d.Lives.RegenSeconds) * time.Second}
+}
+
+// AuthGuest maps a device to its player.
+func (s *Server) AuthGuest(ctx context.Context, req *ovenv1.AuthGuestRequest) (*ovenv1.AuthGuestResponse, error) {
+	if n := utf8.RuneCountInString(req.DeviceId); n < 8 || n > 128 {
+		return nil, oven.Errorf(oven.EInvalid, "device_id must be 8-128 characters")
+	}
+	id, created, err := s.Players.FindOrCreate(ctx, req.DeviceId, s.GameData.Current().Doc.Starting)
+	if err != nil {
+		return nil, err
+	}
+	return &ovenv1.AuthGuestResponse{PlayerId: id, Created: created}, nil
+}
+
+// GetMe returns the player's profile.
+func (s *Server) GetMe(ctx context.Context, req *ovenv1.PlayerRequest) (*ovenv1.Profile, error) {
+	return s.profile(ctx, req.PlayerId)
+}
+
+// UpdateMe renames the player.
+func (s *Server) UpdateMe(ctx context.Context, req *ovenv1.UpdateMeRequest) (*ovenv1.Profile, error) {
+	name := strings.TrimSpace(req.Name)
+	if n := utf8.RuneCountInString(name); n < 1 || n > 24 || strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return nil, oven.Errorf(oven.EInvalid, "name must be 1-24 printable characters")
+	}
+	if err := s.Players.Rename(ctx, req.PlayerId, name); err != nil {
+		return nil, err
+	}
+	return s.profile(ctx, req.PlayerId)
+}
+
+func (s *Server) profile(ctx context.Context, playerID string) (*ovenv1.Profile, error) {
+	p, err := s.Players.Get(ctx, playerID)
+	if err != nil {
+		return nil, err
+	}
+	lv, err := s.Lives.Get(ctx, playerID, s.rules(), s.Clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	return &ovenv1.Profile{
+		PlayerId:     p.ID,
+		Name:         p.Name,
+		Level:        p.Level,
+		Exp:          p.Exp,
+		Coins:        p.Coins,
+		Lives:        livesProto(lv),
+		BestScore:    p.BestScore,
+		OwnedCookies: p.Cookies,
+		OwnedPets:    p.Pets,
+		ServedBy:     s.ID,
+	}, nil
+}
+
+func livesProto(st lives.State) *ovenv1.Lives {
+	l := &ovenv1.Lives{Count: st.Count, Max: st.Max}
+	if !st.NextAt.IsZero() {
+		l.NextLifeAtMs = st.NextAt.UnixMilli()
+	}
+	return l
+}
+
+// GetGameData returns a published version.
+func (s *Server) GetGameData(ctx context.Context, req *ovenv1.GetGameDataRequest) (*ovenv1.GameData, error) {
+	if req.Version < 0 {
+		return nil, oven.Errorf(oven.EInvalid, "version must be positive")
+	}
+	v := s.GameData.Current()
+	if req.Version != 0 && req.Version != v.Number {
+		var err error
+		if v, err = s.GameData.Get(ctx, req.Version); err != nil {
+			return nil, err
+		}
+	}
+	return &ovenv1.GameData{Version: v.Number, Document: v.Raw}, nil
+}
+
+// WhoOwns reports the owner of a player (the ownership interceptor already checked it is us).
+func (s *Server) WhoOwns(_ context.Context, req *ovenv1.PlayerRequest) (*ovenv1.WhoOwnsResponse, error) {
+	return &ovenv1.WhoOwnsResponse{ShardId: s.ID, Slot: int32(cluster.SlotOf(req.PlayerId))}, nil
+}
+
+// Ready reports failing dependencies.
+func (s *Server) Ready(ctx context.Context, _ *ovenv1.ReadyRequest) (*ovenv1.ReadyResponse, error) {
+	return &ovenv1.ReadyResponse{ShardId: s.ID, Problems: s.Deps.Ready(ctx)}, nil
+}
+
+// AdvanceClock moves the dev clock forward on every shard.
+func (s *Server) AdvanceClock(ctx context.Context, req *ovenv1.AdvanceClockRequest) (*ovenv1.SetClockResponse, error) {
+	if s.DevClock == nil {
+		return nil, oven.Errorf(oven.ENotFound, "the dev clock is disabled")
+	}
+	if req.AdvanceMs < 0 {
+		return nil, oven.Errorf(oven.EInvalid, "advance must not be negative")
+	}
+	if err := s.DevClock.Advance(ctx, time.Duration(req.AdvanceMs)*time.Millisecond); err != nil {
+		return nil, err
+	}
+	return &ovenv1.SetClockResponse{NowMs: s.Clock.Now().UnixMilli()}, nil
+}
+
+// SetClock sets this shard's dev clock offset (the fan-out step of AdvanceClock).
+func (s *Server) SetClock(_ context.Context, req *ovenv1.SetClockRequest) (*ovenv1.SetClockResponse, error) {
+	if s.DevClock == nil {
+		return nil, oven.Errorf(oven.ENotFound, "the dev clock is disabled")
+	}
+	s.DevClock.apply(time.Duration(req.OffsetMs) * time.Millisecond)
+	return &ovenv1.SetClockResponse{NowMs: s.Clock.Now().UnixMilli()}, nil
+}

@@ -1,0 +1,249 @@
+// Command run boots the whole Oven stack on one machine: PostgreSQL, Redis and the
+// Couchbase dev server (each unless an OVEN_*_URL points elsewhere), the migrations, three
+// application shards and one presentation process talking real gRPC over loopback.
+// `make run` builds the binaries and starts it; Ctrl-C stops everything in order.
+//
+// The application and presentation binaries are expected next to this one (make run puts
+// them in .oven/bin).
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ovengames/oven/application/cluster"
+	"github.com/ovengames/oven/application/shard"
+	"github.com/ovengames/oven/deploy/couchbasedev"
+	"github.com/ovengames/oven/deploy/localdeps"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if err := run(ctx, configFromEnv(), log); err != nil {
+		fmt.Fprintln(os.Stderr, "oven run:", err)
+		os.Exit(1)
+	}
+}
+
+// Config is the dev stack's settings.
+type Config struct {
+	StateDir     string // OVEN_STATE_DIR, default .oven
+	HTTPAddr     string // OVEN_HTTP_ADDR, default 127.0.0.1:8080
+	Shards       int    // OVEN_SHARD_COUNT, default 3
+	DatabaseURL  string // OVEN_DATABASE_URL: use this PostgreSQL instead of starting one
+	RedisURL     string // OVEN_REDIS_URL: use this Redis instead of starting one
+	CouchbaseURL string // OVEN_COUCHBASE_URL: use this cluster instead of the dev server
+	BinDir       string // where the application and presentation binaries are
+}
+
+func configFromEnv() Config {
+	exe, _ := os.Executable()
+	n := 3
+	if v := os.Getenv("OVEN_SHARD_COUNT"); v != "" {
+		fmt.Sscan(v, &n)
+	}
+	return Config{
+		StateDir:     envOr("OVEN_STATE_DIR", ".oven"),
+		HTTPAddr:     envOr("OVEN_HTTP_ADDR", "127.0.0.1:8080"),
+		Shards:       max(n, 1),
+		DatabaseURL:  os.Getenv("OVEN_DATABASE_URL"),
+		RedisURL:     os.Getenv("OVEN_REDIS_URL"),
+		CouchbaseURL: os.Getenv("OVEN_COUCHBASE_URL"),
+		BinDir:       filepath.Dir(exe),
+	}
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// Stack is what run started, written to <state>/stack.json for tools and tests.
+type Stack struct {
+	HTTP         string            `json:"http"`
+	Shards       map[string]string `json:"shards"`        // id -> gRPC address
+	ShardMetrics map[string]string `json:"shard_metrics"` // id -> metrics address
+	DatabaseURL  string            `json:"database_url"`
+	RedisURL     string            `json:"redis_url"`
+	CouchbaseURL string            `json:"couchbase_url"`
+}
+
+func run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	state, err := filepath.Abs(cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		return err
+	}
+	env, cleanup, err := startDeps(ctx, cfg, state, log)
+	defer cleanup()
+	if err != nil {
+		return err
+	}
+	mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	err = shard.Migrate(mctx, env["OVEN_DATABASE_URL"])
+	cancel()
+	if err != nil {
+		return err
+	}
+	log.Info("migrations applied")
+
+	stack := Stack{HTTP: cfg.HTTPAddr, Shards: map[string]string{}, ShardMetrics: map[string]string{},
+		DatabaseURL: env["OVEN_DATABASE_URL"], RedisURL: env["OVEN_REDIS_URL"], CouchbaseURL: env["OVEN_COUCHBASE_URL"]}
+	var members []cluster.Member
+	for i := 1; i <= cfg.Shards; i++ {
+		id := fmt.Sprintf("s%d", i)
+		grpcAddr, metricsAddr := freeAddr(), freeAddr()
+		members = append(members, cluster.Member{ID: id, Addr: grpcAddr})
+		stack.Shards[id], stack.ShardMetrics[id] = grpcAddr, metricsAddr
+	}
+	env["OVEN_SHARDS"] = cluster.FormatMembers(members)
+	env["OVEN_STATE_DIR"] = state
+	env["OVEN_HTTP_ADDR"] = cfg.HTTPAddr
+
+	sup := newSupervisor(log)
+	for _, m := range members {
+		sup.start(ctx, m.ID, filepath.Join(cfg.BinDir, "application"), []string{"serve"}, withEnv(env, map[string]string{
+			"OVEN_SHARD_ID": m.ID, "OVEN_GRPC_ADDR": m.Addr, "OVEN_METRICS_ADDR": stack.ShardMetrics[m.ID],
+		}))
+	}
+	sup.start(ctx, "presentation", filepath.Join(cfg.BinDir, "presentation"), nil, withEnv(env, nil))
+	if err := writeJSON(filepath.Join(state, "stack.json"), stack); err != nil {
+		return err
+	}
+	fmt.Printf("\nOven is starting on http://%s  (GMS: http://%s/gms/)\n", cfg.HTTPAddr, cfg.HTTPAddr)
+	fmt.Printf("shards: %s\nstate: %s   stop with Ctrl-C\n\n", env["OVEN_SHARDS"], state)
+	<-ctx.Done()
+	log.Info("stopping the stack")
+	sup.stopAll(15 * time.Second)
+	return nil
+}
+
+// startDeps starts the stores that no OVEN_*_URL points at and returns the environment
+// the processes need. cleanup stops whatever was started, in reverse order.
+func startDeps(ctx context.Context, cfg Config, state string, log *slog.Logger) (map[string]string, func(), error) {
+	env := map[string]string{}
+	var stops []func()
+	cleanup := func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}
+	if cfg.DatabaseURL == "" || cfg.RedisURL == "" {
+		if err := localdeps.EnsureBinaries(ctx); err != nil {
+			return nil, cleanup, err
+		}
+	}
+	env["OVEN_DATABASE_URL"] = cfg.DatabaseURL
+	if cfg.DatabaseURL == "" {
+		pg, err := localdeps.StartPostgres(ctx, localdeps.PostgresOptions{Dir: filepath.Join(state, "pg"), Log: logFile(state, "postgres.log")})
+		if err != nil {
+			return nil, cleanup, fmt.Errorf("postgres: %w", err)
+		}
+		stops = append(stops, func() { logErr(log, "postgres stop", pg.Stop()) })
+		if err := pg.CreateDatabase(ctx, "oven", ""); err != nil && !strings.Contains(err.Error(), "already exists") {
+			return nil, cleanup, err
+		}
+		env["OVEN_DATABASE_URL"] = pg.URL("oven")
+		log.Info("postgres started", "url", env["OVEN_DATABASE_URL"])
+	}
+	env["OVEN_REDIS_URL"] = cfg.RedisURL
+	if cfg.RedisURL == "" {
+		rd, err := localdeps.StartRedis(ctx, localdeps.RedisOptions{Dir: filepath.Join(state, "redis"), Persistent: true, Log: logFile(state, "redis.log")})
+		if err != nil {
+			return nil, cleanup, fmt.Errorf("redis: %w", err)
+		}
+		stops = append(stops, func() { logErr(log, "redis stop", rd.Stop()) })
+		env["OVEN_REDIS_URL"] = rd.URL()
+		log.Info("redis started", "url", rd.URL())
+	}
+	env["OVEN_COUCHBASE_URL"] = cfg.CouchbaseURL
+	if cfg.CouchbaseURL == "" {
+		pass := randomHex(16)
+		cb, err := couchbasedev.Start(couchbasedev.Config{Addr: "127.0.0.1:0", MgmtAddr: "127.0.0.1:0",
+			Bucket: "game", Username: "oven", Password: pass, Logger: log.With("component", "couchbasedev")})
+		if err != nil {
+			return nil, cleanup, fmt.Errorf("couchbase dev server: %w", err)
+		}
+		stops = append(stops, func() { logErr(log, "couchbase dev server stop", cb.Close()) })
+		env["OVEN_COUCHBASE_URL"] = cb.ConnString()
+		env["OVEN_COUCHBASE_USER"], env["OVEN_COUCHBASE_PASSWORD"], env["OVEN_COUCHBASE_BUCKET"] = "oven", pass, "game"
+		log.Info("couchbase dev server started", "url", cb.ConnString())
+	}
+	return env, cleanup, nil
+}
+
+func logErr(log *slog.Logger, what string, err error) {
+	if err != nil {
+		log.Warn(what, "err", err)
+	}
+}
+
+func logFile(state, name string) *os.File {
+	f, err := os.OpenFile(filepath.Join(state, name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil
+	}
+	return f
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func withEnv(base, extra map[string]string) []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, over := base[k]; over {
+			continue
+		}
+		if _, over := extra[k]; over {
+			continue
+		}
+		out = append(out, kv)
+	}
+	for _, m := range []map[string]string{base, extra} {
+		for k, v := range m {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return errors.Join(os.WriteFile(path+".tmp", b, 0o644), os.Rename(path+".tmp", path))
+}

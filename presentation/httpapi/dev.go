@@ -1,0 +1,45 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/proto/ovenv1"
+)
+
+// maxAdvance caps one dev clock step: enough to cross any week or expiry in a test,
+// small enough that a typo cannot throw the stack years ahead.
+const maxAdvance = 400 * 24 * time.Hour
+
+type advanceClockRequest struct {
+	AdvanceS *int64 `json:"advance_s"`
+}
+
+type advanceClockResponse struct {
+	Now string `json:"now"`
+}
+
+// advanceClock moves the game clock of every shard forward (POST /v1/dev/clock, only
+// routed when Config.DevClock is set).
+func (s *server) advanceClock(w http.ResponseWriter, r *http.Request) error {
+	var req advanceClockRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	secs, err := requiredNonNegative("advance_s", req.AdvanceS)
+	if err != nil {
+		return err
+	}
+	if secs > int64(maxAdvance/time.Second) {
+		return oven.Errorf(oven.EInvalid, "advance_s must be at most %d", int64(maxAdvance/time.Second))
+	}
+	ctx, cancel := callCtx(r)
+	defer cancel()
+	res, err := s.game.AdvanceClock(ctx, &ovenv1.AdvanceClockRequest{AdvanceMs: secs * 1000})
+	if err != nil {
+		return fromRPC("AdvanceClock", err)
+	}
+	writeJSON(w, http.StatusOK, advanceClockResponse{Now: rfc3339(res.GetNowMs())})
+	return nil
+}

@@ -1,0 +1,34 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/ovengames/oven"
+)
+
+type statusJSON struct {
+	Status string `json:"status"`
+}
+
+// healthz answers 200 while the process lives; it checks nothing else so that a slow
+// dependency never gets a healthy process restarted.
+func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, statusJSON{Status: "ok"})
+}
+
+// readyz answers 200 only when Config.Ready does, so that a load balancer stops sending
+// traffic to a copy that cannot reach its shards. The reason is logged, not shown:
+// the endpoint is unauthenticated.
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		if err := s.ready(ctx); err != nil {
+			s.writeError(w, r, oven.Errorf(oven.EUnavailable, "not ready"))
+			infoFrom(r.Context()).setErr(err) // the real reason, for the access log
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, statusJSON{Status: "ready"})
+}

@@ -1,0 +1,141 @@
+// Package httpapi serves the client HTTP contract of API.md: authentication, input
+// validation and JSON rendering in front of the application tier's Game service.
+//
+// It holds no player state, so any number of copies can run behind a load balancer.
+// Every game call goes over gRPC through the routing client in Config.Game, under a
+// per-request deadline, and its errors come back as *oven.Error (grpcerr.FromStatus)
+// rendered through the one status table in errors.go.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ovengames/oven/presentation/auth"
+	"github.com/ovengames/oven/proto/ovenv1"
+)
+
+const (
+	// maxBodyBytes is API.md's request body limit.
+	maxBodyBytes = 64 << 10
+	// callTimeout bounds every gRPC call made for one request, so that a stuck shard
+	// costs a client a 503 instead of a hung connection.
+	callTimeout = 5 * time.Second
+	// readyTimeout bounds /readyz: a load balancer's probe must get an answer quickly.
+	readyTimeout = 2 * time.Second
+)
+
+// Config holds the dependencies of the HTTP API.
+type Config struct {
+	// Game is the application tier's client, routed to the owning shard by the caller's router.
+	Game ovenv1.GameClient
+	// Ready returns nil when every shard and its stores answer. A nil Ready is always ready.
+	Ready func(ctx context.Context) error
+	// Tokens signs and verifies guest bearer tokens.
+	Tokens *auth.Signer
+	// Registry is Oven's own Prometheus registry (never the default one); /metrics serves
+	// it and the HTTP metrics are registered in it. A nil Registry gets a private one.
+	Registry *prometheus.Registry
+	// Logger receives the access log and failures; nil means slog.Default().
+	Logger *slog.Logger
+	// DevClock enables POST /v1/dev/clock (OVEN_DEV_CLOCK=1). When false the route
+	// does not exist at all.
+	DevClock bool
+	// Now is the real time used for token issue and expiry; nil means time.Now. It is
+	// never the game clock: the dev clock must not move security deadlines.
+	Now func() time.Time
+}
+
+// server carries the dependencies of the handlers.
+type server struct {
+	game     ovenv1.GameClient
+	ready    func(ctx context.Context) error
+	tokens   *auth.Signer
+	log      *slog.Logger
+	now      func() time.Time
+	metrics  *metrics
+	gamedata *gamedataCache
+}
+
+// New returns the HTTP handler of API.md's client routes plus /healthz, /readyz and
+// /metrics. It panics when cfg lacks Game or Tokens, which is a wiring bug.
+func New(cfg Config) http.Handler {
+	if cfg.Game == nil || cfg.Tokens == nil {
+		panic("httpapi: Config.Game and Config.Tokens are required")
+	}
+	s := newServer(cfg)
+	r := chi.NewRouter()
+	r.Use(s.requestID, s.observe, s.recoverer, limitBody)
+	r.NotFound(s.notFound)
+	r.MethodNotAllowed(s.methodNotAllowed(r))
+	s.routes(r, cfg)
+	return r
+}
+
+func newServer(cfg Config) *server {
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &server{
+		game:     cfg.Game,
+		ready:    cfg.Ready,
+		tokens:   cfg.Tokens,
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		metrics:  newMetrics(cfg.Registry),
+		gamedata: newGamedataCache(cfg.Game),
+	}
+}
+
+func (s *server) routes(r chi.Router, cfg Config) {
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError),
+	}))
+	r.Post("/v1/auth/guest", s.handle(s.authGuest))
+	r.Group(func(r chi.Router) {
+		r.Use(s.authenticate)
+		r.Get("/v1/me", s.handle(s.getMe))
+		r.Patch("/v1/me", s.handle(s.patchMe))
+		r.Get("/v1/gamedata", s.handle(s.getCurrentGamedata))
+		r.Get("/v1/gamedata/{version}", s.handle(s.getGamedataVersion))
+		r.Post("/v1/shop/buy", s.handle(s.buyItem))
+		r.Post("/v1/plays", s.handle(s.startPlay))
+		r.Post("/v1/plays/{play_id}/settle", s.handle(s.settlePlay))
+		// Registered only when enabled, so that in production the route answers exactly
+		// like an unknown one and does not reveal itself.
+		if cfg.DevClock {
+			r.Post("/v1/dev/clock", s.handle(s.advanceClock))
+		}
+	})
+}
+
+// handlerFunc is a handler that returns its failure instead of rendering it, so that
+// every error goes through writeError and its one status table.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *server) handle(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// callCtx returns the context for the gRPC calls of one request.
+func callCtx(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), callTimeout)
+}

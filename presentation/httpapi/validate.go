@@ -1,0 +1,81 @@
+package httpapi
+
+import (
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/ovengames/oven"
+)
+
+// Input limits. They are checked here so that bad input is refused before any shard
+// spends work on it; the application tier still validates against the game data.
+const (
+	minDeviceID = 8
+	maxDeviceID = 128
+	maxName     = 24
+	maxItemID   = 64
+	maxPlayID   = 128
+	maxBoosts   = 16
+)
+
+// deviceID checks API.md's device_id: 8–128 printable characters.
+func checkDeviceID(id string) error {
+	n := utf8.RuneCountInString(id)
+	if n < minDeviceID || n > maxDeviceID || !printable(id) {
+		return oven.Errorf(oven.EInvalid, "device_id must be %d to %d printable characters", minDeviceID, maxDeviceID)
+	}
+	return nil
+}
+
+// normalizeName trims name and checks it is 1–24 characters without control characters
+// (which would break other players' screens and the GMS).
+func normalizeName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	n := utf8.RuneCountInString(name)
+	if n < 1 || n > maxName {
+		return "", oven.Errorf(oven.EInvalid, "name must be 1 to %d characters", maxName)
+	}
+	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return "", oven.Errorf(oven.EInvalid, "name must not contain control characters")
+	}
+	return name, nil
+}
+
+// checkID checks an opaque identifier from a client: present, bounded and printable.
+func checkID(field, id string, max int) error {
+	if id == "" {
+		return oven.Errorf(oven.EInvalid, "%s is required", field)
+	}
+	if len(id) > max || !printable(id) {
+		return oven.Errorf(oven.EInvalid, "%s is not a valid id", field)
+	}
+	return nil
+}
+
+func printable(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0
+}
+
+// requiredNonNegative checks that a JSON integer field was sent and is not negative.
+func requiredNonNegative(field string, v *int64) (int64, error) {
+	if v == nil {
+		return 0, oven.Errorf(oven.EInvalid, "%s is required", field)
+	}
+	if *v < 0 {
+		return 0, oven.Errorf(oven.EInvalid, "%s must not be negative", field)
+	}
+	return *v, nil
+}
+
+// positiveInt parses a path segment that must be a positive decimal integer. Signs and
+// leading zeros are refused so that each version has exactly one URL (and cache entry).
+func positiveInt(field, s string) (int64, error) {
+	bad := s == "" || s[0] == '0' || strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' }) >= 0
+	v, err := strconv.ParseInt(s, 10, 64)
+	if bad || err != nil {
+		return 0, oven.Errorf(oven.EInvalid, "%s must be a positive integer", field)
+	}
+	return v, nil
+}

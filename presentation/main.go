@@ -1,0 +1,90 @@
+// Command presentation serves Oven's public HTTP API (and later the GMS). It is
+// stateless: any number of copies can run behind a load balancer, each routing every
+// player's calls to the shard that owns the player.
+//
+// Configuration comes from OVEN_ environment variables (see README.md).
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/ovengames/oven/application/client"
+	"github.com/ovengames/oven/application/cluster"
+	"github.com/ovengames/oven/presentation/auth"
+	"github.com/ovengames/oven/presentation/httpapi"
+	"github.com/ovengames/oven/proto/ovenv1"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("process", "presentation")
+	if err := run(ctx, log); err != nil {
+		log.Error("presentation failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, log *slog.Logger) error {
+	ms, err := cluster.ParseMembers(env("OVEN_SHARDS", "s1=127.0.0.1:7101"))
+	if err != nil {
+		return err
+	}
+	members, err := cluster.NewStatic(ms)
+	if err != nil {
+		return err
+	}
+	key, err := tokenKey()
+	if err != nil {
+		return err
+	}
+	ttl, err := time.ParseDuration(env("OVEN_TOKEN_TTL", "720h"))
+	if err != nil {
+		return fmt.Errorf("OVEN_TOKEN_TTL: %w", err)
+	}
+	tokens, err := auth.NewSigner(key, ttl)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	router := client.New(client.Config{Members: members})
+	defer router.Close()
+
+	h := httpapi.New(httpapi.Config{
+		Game:     ovenv1.NewGameClient(router),
+		Ready:    router.Ready,
+		Tokens:   tokens,
+		Registry: reg,
+		Logger:   log,
+		DevClock: os.Getenv("OVEN_DEV_CLOCK") == "1",
+	})
+	addr := env("OVEN_HTTP_ADDR", "127.0.0.1:8080")
+	log.Info("presentation serving", "addr", addr, "shards", cluster.FormatMembers(ms))
+	return httpapi.Serve(ctx, addr, h, log)
+}
+
+// tokenKey is OVEN_TOKEN_KEY, or in dev a key generated once under OVEN_STATE_DIR.
+func tokenKey() ([]byte, error) {
+	if v := os.Getenv("OVEN_TOKEN_KEY"); v != "" {
+		return auth.ParseKey(v)
+	}
+	return auth.LoadOrCreateKey(filepath.Join(env("OVEN_STATE_DIR", ".oven"), "token.key"))
+}
+
+func env(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
