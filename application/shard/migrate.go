@@ -3,10 +3,12 @@ package shard
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ovengames/oven/application/gamedata"
+	"github.com/ovengames/oven/application/janitor"
 	"github.com/ovengames/oven/migrations"
 )
 
@@ -21,5 +23,10 @@ func Migrate(ctx context.Context, databaseURL string) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	defer db.Close()
-	return gamedata.Seed(ctx, db)
+	if err := gamedata.Seed(ctx, db); err != nil {
+		return err
+	}
+	// Today's partitions must exist before the first write; shards keep them coming.
+	_, err = janitor.New(db, janitor.Config{Tables: janitor.Defaults(30*24*time.Hour, 90*24*time.Hour)}).Pass(ctx, time.Now())
+	return err
 }

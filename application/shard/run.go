@@ -21,10 +21,15 @@ import (
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/client"
 	"github.com/ovengames/oven/application/cluster"
+	"github.com/ovengames/oven/application/economy"
 	"github.com/ovengames/oven/application/gamedata"
+	"github.com/ovengames/oven/application/janitor"
+	"github.com/ovengames/oven/application/leaderboard"
 	"github.com/ovengames/oven/application/lives"
 	"github.com/ovengames/oven/application/mailbox"
 	"github.com/ovengames/oven/application/players"
+	"github.com/ovengames/oven/application/plays"
+	"github.com/ovengames/oven/application/shop"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
 
@@ -45,15 +50,40 @@ type Config struct {
 	GameDataRefresh time.Duration
 	// OnReady, when set, is called once the shard serves.
 	OnReady func(grpcAddr string)
+
+	// RetentionPlays and RetentionLedger are how long play records and ledger rows are
+	// kept before their partitions are dropped (defaults 30 and 90 days).
+	RetentionPlays, RetentionLedger time.Duration
+	// RecoveryInterval is how often pending plays are swept (default 5 s); RecoverAfter
+	// how old one must be (default 30 s).
+	RecoveryInterval, RecoverAfter time.Duration
+	// PlayHooks inject failures into plays (tests only).
+	PlayHooks plays.Hooks
+}
+
+func (cfg *Config) defaults() {
+	if cfg.GameDataRefresh == 0 {
+		cfg.GameDataRefresh = time.Second
+	}
+	if cfg.RetentionPlays == 0 {
+		cfg.RetentionPlays = 30 * 24 * time.Hour
+	}
+	if cfg.RetentionLedger == 0 {
+		cfg.RetentionLedger = 90 * 24 * time.Hour
+	}
+	if cfg.RecoveryInterval == 0 {
+		cfg.RecoveryInterval = 5 * time.Second
+	}
+	if cfg.RecoverAfter == 0 {
+		cfg.RecoverAfter = 30 * time.Second
+	}
 }
 
 // Run serves a shard until ctx ends, then shuts down in order: stop accepting, drain
 // in-flight calls, close the stores.
 func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Logger.With("shard", cfg.ID)
-	if cfg.GameDataRefresh == 0 {
-		cfg.GameDataRefresh = time.Second
-	}
+	cfg.defaults()
 	st, err := openStores(ctx, cfg)
 	if err != nil {
 		return err
@@ -71,15 +101,26 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("shard: game data: %w", err)
 	}
+	econ := economy.New(reg)
+	board := leaderboard.NewStore(st.rdb, cfg.RedisPrefix)
 	deps := Deps{
-		ID:       cfg.ID,
-		Members:  cfg.Members,
-		Clock:    clock,
-		GameData: gd,
-		Players:  players.NewStore(st.db),
-		Lives:    lives.NewStore(st.rdb, cfg.RedisPrefix),
-		Ready:    st.problems,
+		ID:          cfg.ID,
+		Members:     cfg.Members,
+		Clock:       clock,
+		GameData:    gd,
+		Players:     players.NewStore(st.db),
+		Lives:       lives.NewStore(st.rdb, cfg.RedisPrefix),
+		Leaderboard: board,
+		Shop:        &shop.Shop{DB: st.db, Metrics: econ},
+		Plays: plays.New(plays.Deps{
+			DB: st.db, Redis: st.rdb, Prefix: cfg.RedisPrefix, Clock: clock,
+			GameData:    func() *gamedata.Document { return gd.Current().Doc },
+			Leaderboard: board, Metrics: econ, Log: log, Hooks: cfg.PlayHooks, RecoverAfter: cfg.RecoverAfter,
+		}),
+		Ready: st.problems,
 	}
+	jan := janitor.New(st.db, janitor.Config{Tables: janitor.Defaults(cfg.RetentionPlays, cfg.RetentionLedger), Logger: log})
+	owns := func(playerID string) bool { return cfg.Members.Current().Owner(playerID).ID == cfg.ID }
 	var wg sync.WaitGroup
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer func() { stopBG(); wg.Wait() }()
@@ -91,6 +132,8 @@ func Run(ctx context.Context, cfg Config) error {
 		wg.Go(func() { deps.DevClock.Run(bg, 2*time.Second) })
 	}
 	wg.Go(func() { gd.Run(bg) })
+	wg.Go(func() { jan.Run(bg, time.Hour) })
+	wg.Go(func() { deps.Plays.RunRecovery(bg, cfg.RecoveryInterval, owns) })
 
 	srv := grpc.NewServer(
 		grpc.ChainUnaryInterceptor(unary(cfg.ID, cfg.Members, newRPCMetrics(reg), log)),

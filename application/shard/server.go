@@ -13,21 +13,27 @@ import (
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/cluster"
 	"github.com/ovengames/oven/application/gamedata"
+	"github.com/ovengames/oven/application/leaderboard"
 	"github.com/ovengames/oven/application/lives"
 	"github.com/ovengames/oven/application/players"
+	"github.com/ovengames/oven/application/plays"
+	"github.com/ovengames/oven/application/shop"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
 
 // Deps are what a Server works with.
 type Deps struct {
-	ID       string
-	Members  cluster.Source
-	Clock    *oven.OffsetClock
-	GameData *gamedata.Cache
-	Players  *players.Store
-	Lives    *lives.Store
-	DevClock *DevClock // nil unless OVEN_DEV_CLOCK=1
-	Ready    func(ctx context.Context) []string
+	ID          string
+	Members     cluster.Source
+	Clock       *oven.OffsetClock
+	GameData    *gamedata.Cache
+	Players     *players.Store
+	Lives       *lives.Store
+	Leaderboard *leaderboard.Store
+	Plays       *plays.Service
+	Shop        *shop.Shop
+	DevClock    *DevClock // nil unless OVEN_DEV_CLOCK=1
+	Ready       func(ctx context.Context) []string
 }
 
 // Server implements ovenv1.GameServer.
@@ -80,7 +86,12 @@ func (s *Server) profile(ctx context.Context, playerID string) (*ovenv1.Profile,
 	if err != nil {
 		return nil, err
 	}
-	lv, err := s.Lives.Get(ctx, playerID, s.rules(), s.Clock.Now())
+	now := s.Clock.Now()
+	lv, err := s.Lives.Get(ctx, playerID, s.rules(), now)
+	if err != nil {
+		return nil, err
+	}
+	weekly, err := s.Leaderboard.Best(ctx, playerID, now)
 	if err != nil {
 		return nil, err
 	}
@@ -92,6 +103,7 @@ func (s *Server) profile(ctx context.Context, playerID string) (*ovenv1.Profile,
 		Coins:        p.Coins,
 		Lives:        livesProto(lv),
 		BestScore:    p.BestScore,
+		WeeklyBest:   weekly,
 		OwnedCookies: p.Cookies,
 		OwnedPets:    p.Pets,
 		ServedBy:     s.ID,

@@ -212,8 +212,6 @@ func (c *conn) jsonDatatype() byte {
 
 // withToken adds a mutation token to resp if SEQNO was negotiated.
 func (c *conn) withToken(resp *response, vb *vbucket, seqno uint64) *response {
-	if c.has(featureSeqno) {
-		resp.extras = mutationToken(vb, seqno)
-	}
+	resp.extras = c.tokenFor(vb, seqno)
 	return resp
 }

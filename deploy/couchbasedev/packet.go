@@ -124,13 +124,13 @@ type frameInfo struct {
 
 // Request frame IDs (BinaryProtocol.md, "flexible framing extras").
 const (
-	frameReorder       = 0
-	frameDurability    = 1
-	frameDCPStreamID   = 2
-	frameOpenTracing   = 3
-	frameImpersonate   = 4
-	framePreserveTTL   = 5
-	frameEscapeNibble  = 15
+	frameReorder      = 0
+	frameDurability   = 1
+	frameDCPStreamID  = 2
+	frameOpenTracing  = 3
+	frameImpersonate  = 4
+	framePreserveTTL  = 5
+	frameEscapeNibble = 15
 )
 
 // parseFrames splits raw framing extras into frames. Each frame starts with a

@@ -40,6 +40,9 @@ type Server struct {
 	mgmtLn net.Listener
 	http   *http.Server
 
+	cfgGlobal []byte // cluster config served before SELECT_BUCKET
+	cfgBucket []byte // bucket config served after SELECT_BUCKET
+
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
 	closed bool
@@ -68,6 +71,7 @@ func Start(cfg Config) (*Server, error) {
 	if err := s.listen(); err != nil {
 		return nil, err
 	}
+	s.cfgGlobal, s.cfgBucket = s.globalConfig(), s.bucketConfig()
 	s.wg.Add(3)
 	go s.acceptLoop()
 	go s.serveMgmt()
@@ -109,7 +113,11 @@ func (s *Server) listen() error {
 		return fmt.Errorf("couchbasedev: mgmt listen: %w", err)
 	}
 	s.kvLn, s.mgmtLn = kv, mgmt
-	s.http = &http.Server{Handler: s.mgmtHandler(), ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{
+		Handler:           s.mgmtHandler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ConnState:         s.trackHTTPConn,
+	}
 	return nil
 }
 
@@ -219,6 +227,18 @@ func (s *Server) sweepLoop() {
 func (s *Server) sweep() {
 	for i := range s.bucket.vbs {
 		s.bucket.vbs[i].sweep(s.cfg.Now())
+	}
+}
+
+// trackHTTPConn counts management HTTP connections in s.wg so that Close
+// also waits for them. StateNew runs inside Serve, while serveMgmt still
+// holds its own count, so Add never races with Wait at zero.
+func (s *Server) trackHTTPConn(_ net.Conn, state http.ConnState) {
+	switch state {
+	case http.StateNew:
+		s.wg.Add(1)
+	case http.StateClosed, http.StateHijacked:
+		s.wg.Done()
 	}
 }
 

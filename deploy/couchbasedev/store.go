@@ -3,6 +3,7 @@ package couchbasedev
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"hash/crc32"
 	"sync"
 	"sync/atomic"
@@ -165,12 +166,7 @@ func randomUint64() uint64 {
 }
 
 func randomHex(n int) string {
-	const digits = "0123456789abcdef"
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
-	out := make([]byte, 2*n)
-	for i, v := range b {
-		out[2*i], out[2*i+1] = digits[v>>4], digits[v&0x0f]
-	}
-	return string(out)
+	return hex.EncodeToString(b)
 }

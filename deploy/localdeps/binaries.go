@@ -309,7 +309,8 @@ func installPackages(ctx context.Context, pkgs ...string) error {
 		}
 		return nil
 	}
-	install := append([]string{"install", "-y", "-q"}, still...)
+	// Wait for a dpkg lock held by another apt run instead of failing.
+	install := append([]string{"-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q"}, still...)
 	if err := run(install...); err != nil {
 		if uerr := run("update", "-q"); uerr != nil {
 			return fmt.Errorf("localdeps: installing %s failed: %v; apt-get update also failed: %v", strings.Join(still, " "), err, uerr)

@@ -18,9 +18,11 @@
 // touched, and the Debian-managed system services are never started.
 //
 // Only processes started by this package are ever signalled, always by pid
-// (or by the process group the package created for that child). Children are
-// started with a parent-death signal, so they shut down if the owning process
-// dies without calling Stop.
+// (or by the process group the package created for that child). Each server
+// runs in its own process group, so a terminal's ^C reaches only the owning
+// program, which should call Stop (the dev runner on SIGINT/SIGTERM, tests
+// after m.Run). Servers are also started with a parent-death signal, so they
+// shut down by themselves if the owning process dies without calling Stop.
 //
 // # Security
 //
@@ -48,14 +50,25 @@
 //
 // # Speed
 //
-// Creating a cluster with initdb takes a second or more. Ephemeral clusters
-// are instead copied from a template data directory that is built once per
-// machine, user and PostgreSQL version under os.TempDir() (for example
-// /tmp/oven-pg-template-15.20-u101), atomically and safely when several test
-// processes race to build it.
+// Creating a cluster with initdb takes seconds. Ephemeral clusters are
+// instead copied from a template data directory that is built once per
+// machine, server user and PostgreSQL version (for example
+// oven-pg-template-15.20-u101), atomically (built in a temporary directory,
+// then renamed) and under a file lock, so racing test processes run initdb
+// only once.
+//
+// Temporary server directories and the template live in the scratch
+// directory: $OVEN_LOCALDEPS_TMPDIR if set, else /dev/shm if it is a
+// writable tmpfs with at least 2 GiB available (copying the ~1000 files of a
+// cluster is several times faster there than on a journaling disk; ephemeral
+// data is RAM-backed and thrown away anyway), else os.TempDir(). Directories
+// left behind by killed processes (e.g. a test binary hitting -timeout) are
+// removed by later runs once their owner and servers are gone.
 //
 // # Environment
 //
-// If OVEN_LOCALDEPS_LOG is set to a non-empty value, servers started by
-// [StartTestEnv] write their logs to standard error.
+//   - OVEN_LOCALDEPS_LOG: if non-empty, servers started by [StartTestEnv]
+//     write their logs to standard error.
+//   - OVEN_LOCALDEPS_TMPDIR: scratch directory for ephemeral servers and the
+//     template cluster (set it to /tmp to keep them off /dev/shm).
 package localdeps

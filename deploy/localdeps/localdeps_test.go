@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -493,4 +494,97 @@ func TestRespCommandTimeout(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("took %v", d)
 	}
+}
+
+// TestLongDir exercises the fallback socket directory used when Dir is too
+// long for a Unix socket path below it.
+func TestLongDir(t *testing.T) {
+	requireBinaries(t)
+	ctx := testCtx(t)
+	dir := filepath.Join(devDir(t), strings.Repeat("x", 90), "pg")
+	pg, err := StartPostgres(ctx, PostgresOptions{Dir: dir, Ephemeral: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Stop()
+	sock := pg.sockDir
+	if strings.HasPrefix(sock, dir) {
+		t.Errorf("socket dir %s is below the long dir", sock)
+	}
+	conn := pgConnect(t, ctx, pg.URL(""))
+	if _, err := conn.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	closeConn(conn)
+	if err := pg.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("socket dir %s not removed: %v", sock, err)
+	}
+}
+
+func TestSweepStale(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := strconv.Itoa(cmd.Process.Pid)
+	base := t.TempDir()
+	mk := func(owner, server string) string {
+		d, err := os.MkdirTemp(base, "oven-pgtmp-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if owner != "" {
+			if err := os.WriteFile(filepath.Join(d, ownerFile), []byte(owner+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if server != "" {
+			if err := os.MkdirAll(filepath.Join(d, "pg"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(d, "pg", serversFile), []byte(server+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return d
+	}
+	stale := mk(dead, dead)
+	live := mk(strconv.Itoa(os.Getpid()), "")
+	noOwner := mk("", "")
+	liveServer := mk(dead, strconv.Itoa(os.Getpid()))
+	other, err := os.MkdirTemp(base, "something-else-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sweepStaleIn(base)
+	for d, wantGone := range map[string]bool{stale: true, live: false, noOwner: false, liveServer: false, other: false} {
+		_, err := os.Stat(d)
+		if gone := os.IsNotExist(err); gone != wantGone {
+			t.Errorf("%s: gone=%v, want %v", filepath.Base(d), gone, wantGone)
+		}
+	}
+}
+
+func TestFindPostgresMissing(t *testing.T) {
+	binMu.Lock()
+	savedRoot, savedPG := pgLibRoot, cachedPG
+	pgLibRoot, cachedPG = t.TempDir(), nil
+	binMu.Unlock()
+	defer func() {
+		binMu.Lock()
+		pgLibRoot, cachedPG = savedRoot, savedPG
+		binMu.Unlock()
+	}()
+	t.Setenv("PATH", t.TempDir())
+	_, err := findPostgres(testCtx(t))
+	if err == nil {
+		t.Fatal("found postgres with empty PATH and lib root")
+	}
+	if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, "sudo apt-get install -y postgresql") {
+		t.Errorf("message %q", msg)
+	}
+	t.Log(err)
 }

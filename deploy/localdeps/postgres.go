@@ -47,8 +47,7 @@ type Postgres struct {
 	port      int
 	root      string // data directory root
 	dataDir   string // root/data
-	sockDir   string // Unix socket directory
-	sepSock   bool   // sockDir is outside root and must be removed separately
+	sockDir   string // Unix socket directory (removed by Stop)
 	ownsRoot  bool   // root is a temporary directory removed by Stop
 	user      *runAs
 	proc      *child
@@ -202,11 +201,11 @@ func (p *Postgres) prepareData(ctx context.Context, bins *pgBinaries) error {
 
 // start runs one attempt to start the server on port.
 func (p *Postgres) start(ctx context.Context, bins *pgBinaries, port int, log io.Writer) error {
-	sock, sep, err := socketDir(p.root, p.user)
+	sock, err := socketDir(p.root, p.user)
 	if err != nil {
 		return err
 	}
-	p.sockDir, p.sepSock = sock, sep
+	p.sockDir = sock
 	args := []string{
 		"-D", p.dataDir,
 		"-p", strconv.Itoa(port),

@@ -110,7 +110,7 @@ func StartRedis(ctx context.Context, opt RedisOptions) (*Redis, error) {
 }
 
 func (r *Redis) start(ctx context.Context, bin string, port int, persistent bool, log io.Writer) error {
-	sock, _, err := socketDir(r.root, nil)
+	sock, err := socketDir(r.root, nil)
 	if err != nil {
 		return err
 	}

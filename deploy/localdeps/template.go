@@ -52,7 +52,7 @@ func templateValid(dir string) bool {
 // only ever see complete templates; an flock serialises builders across
 // processes so that racing test binaries run initdb once.
 func ensureTemplate(ctx context.Context, b *pgBinaries, u *runAs) (string, error) {
-	final := filepath.Join(os.TempDir(), templateName(b, u))
+	final := filepath.Join(scratchDir(), templateName(b, u))
 	data := filepath.Join(final, "data")
 	if templateValid(final) {
 		return data, nil
@@ -85,7 +85,7 @@ func ensureTemplate(ctx context.Context, b *pgBinaries, u *runAs) (string, error
 		}
 	}
 
-	tmp, err := os.MkdirTemp(os.TempDir(), filepath.Base(final)+".tmp-")
+	tmp, err := os.MkdirTemp(scratchDir(), filepath.Base(final)+".tmp-")
 	if err != nil {
 		return "", fmt.Errorf("localdeps: %w", err)
 	}

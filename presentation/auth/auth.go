@@ -63,7 +63,8 @@ func NewSigner(key []byte, ttl time.Duration) (*Signer, error) {
 
 // Issue returns a token for playerID that expires ttl after now (real time), and that
 // expiry. The expiry is truncated to whole seconds, as the token stores it.
-// playerID must not be empty: Verify rejects tokens without a player.
+// playerID must be 1 to 256 bytes: Verify rejects tokens without a player, and bounds
+// the token length before checking its MAC.
 func (s *Signer) Issue(playerID string, now time.Time) (token string, expiresAt time.Time) {
 	exp := now.Add(s.ttl).Unix()
 	payload := make([]byte, 1+8, 1+8+len(playerID))

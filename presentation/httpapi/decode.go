@@ -23,8 +23,8 @@ func decodeJSON(r *http.Request, dst any) error {
 	// A second value (or trailing garbage) means the client sent something other than
 	// what it thinks; refuse rather than act on half of it.
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if err != nil && isMaxBytes(err) {
-			return oven.Errorf(oven.ETooLarge, "%s", tooLargeMsg)
+		if isMaxBytes(err) {
+			return errTooLarge
 		}
 		return oven.Errorf(oven.EInvalid, "request body must hold a single JSON value")
 	}
@@ -38,7 +38,7 @@ func decodeError(err error) error {
 	)
 	switch {
 	case isMaxBytes(err):
-		return oven.Errorf(oven.ETooLarge, "%s", tooLargeMsg)
+		return errTooLarge
 	case errors.Is(err, io.EOF):
 		return oven.Errorf(oven.EInvalid, "request body is empty; a JSON object is required")
 	case errors.Is(err, io.ErrUnexpectedEOF):

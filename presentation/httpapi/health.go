@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/ovengames/oven"
@@ -21,14 +22,19 @@ func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
 // traffic to a copy that cannot reach its shards. The reason is logged, not shown:
 // the endpoint is unauthenticated.
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
-	if s.ready != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
-		defer cancel()
-		if err := s.ready(ctx); err != nil {
-			s.writeError(w, r, oven.Errorf(oven.EUnavailable, "not ready"))
-			infoFrom(r.Context()).setErr(err) // the real reason, for the access log
-			return
-		}
+	if err := s.checkReady(r.Context()); err != nil {
+		s.writeError(w, r, oven.Errorf(oven.EUnavailable, "not ready"))
+		infoFrom(r.Context()).setErr(err) // the real reason, for the access log
+		return
 	}
 	writeJSON(w, http.StatusOK, statusJSON{Status: "ready"})
+}
+
+func (s *server) checkReady(ctx context.Context) error {
+	if s.ready == nil {
+		return errors.New("no readiness check configured")
+	}
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	return s.ready(ctx)
 }

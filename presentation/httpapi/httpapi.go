@@ -35,7 +35,8 @@ const (
 type Config struct {
 	// Game is the application tier's client, routed to the owning shard by the caller's router.
 	Game ovenv1.GameClient
-	// Ready returns nil when every shard and its stores answer. A nil Ready is always ready.
+	// Ready returns nil when every shard and its stores answer. Without it /readyz
+	// answers 503: a copy that cannot tell must not take traffic.
 	Ready func(ctx context.Context) error
 	// Tokens signs and verifies guest bearer tokens.
 	Tokens *auth.Signer
@@ -71,7 +72,7 @@ func New(cfg Config) http.Handler {
 	}
 	s := newServer(cfg)
 	r := chi.NewRouter()
-	r.Use(s.requestID, s.observe, s.recoverer, limitBody)
+	r.Use(s.requestID, s.observe, s.recoverer, s.limitBody)
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(s.methodNotAllowed(r))
 	s.routes(r, cfg)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -359,7 +360,7 @@ func TestErrorMapping(t *testing.T) {
 			}
 			wantHeader := ""
 			if tt.wantRetry != nil {
-				wantHeader = json.Number(strings.TrimSpace(string(mustJSON(t, *tt.wantRetry)))).String()
+				wantHeader = strconv.FormatInt(*tt.wantRetry, 10)
 			}
 			if got := res.header.Get("Retry-After"); got != wantHeader {
 				t.Errorf("Retry-After = %q, want %q", got, wantHeader)
@@ -369,15 +370,6 @@ func TestErrorMapping(t *testing.T) {
 			}
 		})
 	}
-}
-
-func mustJSON(t *testing.T, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func TestPlays(t *testing.T) {
@@ -628,6 +620,13 @@ func TestHealth(t *testing.T) {
 				t.Error("Ready called without a deadline")
 			}
 		})
+	}
+}
+
+func TestReadyzWithoutCheck(t *testing.T) {
+	a := newAPI(t, func(c *httpapi.Config) { c.Ready = nil })
+	if res := a.do(t, req{method: "GET", path: "/readyz"}); res.status != http.StatusServiceUnavailable {
+		t.Errorf("status %d, want 503", res.status)
 	}
 }
 

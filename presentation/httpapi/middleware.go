@@ -173,11 +173,12 @@ func (s *server) recoverer(next http.Handler) http.Handler {
 // limitBody enforces API.md's 64 KiB body limit: an honest Content-Length over it is
 // refused before reading, and any other body is cut off by http.MaxBytesReader (the
 // decoder then reports too_large).
-func limitBody(next http.Handler) http.Handler {
+func (s *server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > maxBodyBytes {
+			// The unread body makes the connection unusable for another request.
 			w.Header().Set("Connection", "close")
-			writeJSON(w, http.StatusRequestEntityTooLarge, tooLargeBody())
+			s.writeError(w, r, errTooLarge)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
@@ -185,11 +186,7 @@ func limitBody(next http.Handler) http.Handler {
 	})
 }
 
-func tooLargeBody() errorBody {
-	return errorBody{Error: errorDetail{Code: oven.ETooLarge, Message: tooLargeMsg}}
-}
-
-var tooLargeMsg = fmt.Sprintf("request body is larger than %d bytes", maxBodyBytes)
+var errTooLarge = oven.Errorf(oven.ETooLarge, "request body is larger than %d bytes", maxBodyBytes)
 
 // authenticate requires a valid bearer token and puts its player id in the context.
 // Expiry is checked on real time (s.now), never the game clock.

@@ -20,7 +20,7 @@ const (
 	maxBoosts   = 16
 )
 
-// deviceID checks API.md's device_id: 8–128 printable characters.
+// checkDeviceID checks API.md's device_id: 8–128 printable characters.
 func checkDeviceID(id string) error {
 	n := utf8.RuneCountInString(id)
 	if n < minDeviceID || n > maxDeviceID || !printable(id) {

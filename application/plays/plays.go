@@ -1,0 +1,283 @@
+// Package plays starts and settles plays.
+//
+// # Starting: one life and the boosts' coins, both or neither
+//
+// Lives live in Redis and coins in PostgreSQL, so no single transaction covers both.
+// Start makes it atomic with a reservation that a crash cannot strand:
+//
+//  1. A Lua script takes one life and writes the play record in one step. A play with
+//     no boosts is "open" at once and we are done. A play with boosts is "pending", and
+//     its id goes into a pending index that recovery scans.
+//  2. One SQL transaction debits the boosts' price, writes the ledger row, and inserts
+//     the play's row in play_charges with outcome 'charged'. play_charges has exactly
+//     one row per play id (its primary key): it is the arbiter.
+//  3. A script flips the play to "open". If step 2 failed (insufficient coins), the play
+//     is voided instead: the record goes and the life comes back.
+//
+// If the process dies between the steps, recovery (any later owner of the player, from
+// the pending index) inserts the play's row in play_charges with outcome 'void'. Exactly
+// one of the two inserts commits: if 'void' wins, the charge transaction can never
+// commit and the life is given back; if 'charged' won, the play is opened. So a crash
+// leaves lives and coins either both taken or both as they were.
+//
+// # Settling: at most once
+//
+// The play record in Redis holds the first settlement's body hash and result; the same
+// body returns the same result, another body is already_settled. The SQL side is
+// idempotent too: play_records has one row per play (primary key), written in the
+// transaction that credits the coins, exp and best score, so a settle retried after a
+// crash finds the stored result instead of paying twice.
+package plays
+
+import (
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/economy"
+	"github.com/ovengames/oven/application/gamedata"
+	"github.com/ovengames/oven/application/leaderboard"
+	"github.com/ovengames/oven/application/lives"
+)
+
+var (
+	//go:embed start.lua
+	startSrc string
+	//go:embed resolve.lua
+	resolveSrc string
+	//go:embed finish.lua
+	finishSrc string
+
+	startScript   = redis.NewScript(lives.Prelude + startSrc)
+	resolveScript = redis.NewScript(lives.Prelude + resolveSrc)
+	finishScript  = redis.NewScript(finishSrc)
+)
+
+// Hooks inject failures between the steps of Start, for crash tests. Nil in production.
+type Hooks struct {
+	// AfterLifeTaken runs after step 1 of a play with boosts; an error aborts Start
+	// there, as a crash would, leaving recovery to clean up.
+	AfterLifeTaken func() error
+}
+
+// Deps are what the Service works with.
+type Deps struct {
+	DB          *pgxpool.Pool
+	Redis       redis.UniversalClient
+	Prefix      string     // Redis key namespace (tests)
+	Clock       oven.Clock // the game clock
+	GameData    func() *gamedata.Document
+	Leaderboard *leaderboard.Store
+	Metrics     *economy.Metrics
+	Log         *slog.Logger
+	Hooks       Hooks
+	// RecoverAfter is how old (real time) a pending play must be before recovery voids
+	// or opens it; it must exceed the longest a Start can take. Default 30 s.
+	RecoverAfter time.Duration
+}
+
+// Service starts and settles plays for the players this shard owns.
+type Service struct {
+	Deps
+	locks [256]sync.Mutex // serialise one player's starts and settles on its owner
+}
+
+// New returns a Service.
+func New(deps Deps) *Service {
+	if deps.RecoverAfter == 0 {
+		deps.RecoverAfter = 30 * time.Second
+	}
+	return &Service{Deps: deps}
+}
+
+func (s *Service) lock(playerID string) func() {
+	h := fnv.New32a()
+	h.Write([]byte(playerID))
+	m := &s.locks[h.Sum32()%uint32(len(s.locks))]
+	m.Lock()
+	return m.Unlock
+}
+
+func (s *Service) livesKey(playerID string) string { return lives.Key(s.Prefix, playerID) }
+func (s *Service) playKey(playerID, playID string) string {
+	return s.Prefix + "{p:" + playerID + "}:play:" + playID
+}
+
+// pendingKey indexes pending plays for recovery: one global sorted set (member
+// "player/play", score = real start ms). It is written outside the per-player scripts.
+func (s *Service) pendingKey() string { return s.Prefix + "plays:pending" }
+
+func rules(d *gamedata.Document) lives.Rules {
+	return lives.Rules{Max: d.Lives.Max, Regen: time.Duration(d.Lives.RegenSeconds) * time.Second}
+}
+
+// NewPlayID returns a play id that encodes the real start time (it names the SQL
+// partition of the play's rows) and 64 random bits.
+func NewPlayID(real time.Time) string {
+	var b [8]byte
+	rand.Read(b[:])
+	return strconv.FormatInt(real.UnixMilli(), 36) + "-" + hex.EncodeToString(b[:])
+}
+
+// playTime returns the real start time encoded in a play id.
+func playTime(playID string) (time.Time, bool) {
+	ms, rest, ok := strings.Cut(playID, "-")
+	if !ok || len(rest) != 16 {
+		return time.Time{}, false
+	}
+	if _, err := hex.DecodeString(rest); err != nil {
+		return time.Time{}, false
+	}
+	n, err := strconv.ParseInt(ms, 36, 64)
+	if err != nil || n <= 0 {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(n), true
+}
+
+// Started is the outcome of Start.
+type Started struct {
+	PlayID    string
+	StartedAt time.Time // game clock
+	Seed      int64
+	Lives     lives.State
+	Coins     int64
+}
+
+// Start opens a play for playerID with the given cookie, optional pet and boosts.
+// Errors: invalid_argument (unknown or unowned items), no_lives, insufficient_coins.
+func (s *Service) Start(ctx context.Context, playerID, cookieID, petID string, boosts []string) (*Started, error) {
+	doc := s.GameData()
+	cost, err := boostCost(doc, boosts)
+	if err != nil {
+		return nil, err
+	}
+	defer s.lock(playerID)()
+	coins, err := s.checkOwned(ctx, playerID, cookieID, petID)
+	if err != nil {
+		return nil, err
+	}
+	if coins < cost {
+		return nil, oven.Errorf(oven.EInsufficientCoins, "boosts cost %d coins, you have %d", cost, coins)
+	}
+	realNow, now := time.Now(), s.Clock.Now()
+	st := &Started{PlayID: NewPlayID(realNow), StartedAt: now, Seed: int64(binary.BigEndian.Uint64(randomBytes()) >> 1), Coins: coins}
+	status := "open"
+	if cost > 0 {
+		status = "pending"
+		member := playerID + "/" + st.PlayID
+		if err := s.Redis.ZAdd(ctx, s.pendingKey(), redis.Z{Score: float64(realNow.UnixMilli()), Member: member}).Err(); err != nil {
+			return nil, fmt.Errorf("plays: pending index: %w", err)
+		}
+	}
+	r := rules(doc)
+	spaceTTL := time.Duration(doc.Plays.TTLSeconds)*time.Second + 24*time.Hour
+	res, err := startScript.Run(ctx, s.Redis, []string{s.livesKey(playerID), s.playKey(playerID, st.PlayID)},
+		now.UnixMilli(), r.Max, r.Regen.Milliseconds(), status, st.Seed, cookieID, petID,
+		strings.Join(boosts, ","), cost, spaceTTL.Milliseconds()).Int64Slice()
+	if err != nil {
+		return nil, fmt.Errorf("plays: start: %w", err)
+	}
+	st.Lives = lives.FromScript(res[1], res[2], r.Max)
+	if res[0] == 0 {
+		s.unindex(ctx, playerID, st.PlayID, cost)
+		return nil, lives.NoLives(st.Lives, now)
+	}
+	if cost > 0 {
+		if err := s.chargeAndOpen(ctx, playerID, st, cost, r); err != nil {
+			return nil, err
+		}
+	}
+	s.Metrics.PlaysStarted.Inc()
+	return st, nil
+}
+
+func randomBytes() []byte {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return b
+}
+
+// chargeAndOpen runs steps 2 and 3 of a play with boosts.
+func (s *Service) chargeAndOpen(ctx context.Context, playerID string, st *Started, cost int64, r lives.Rules) error {
+	if s.Hooks.AfterLifeTaken != nil {
+		if err := s.Hooks.AfterLifeTaken(); err != nil {
+			return err
+		}
+	}
+	coins, err := s.charge(ctx, playerID, st.PlayID, cost)
+	outcome := "open"
+	if err != nil {
+		if oven.ErrorCode(err) != oven.EInsufficientCoins {
+			// Unknown outcome (the commit may or may not have happened): leave the play
+			// pending; recovery decides it through play_charges.
+			return err
+		}
+		outcome = "void"
+	}
+	state, rerr := s.resolve(ctx, playerID, st.PlayID, outcome)
+	if rerr != nil {
+		return rerr // still pending: recovery finishes the job
+	}
+	s.unindex(ctx, playerID, st.PlayID, cost)
+	if err != nil {
+		return err
+	}
+	s.Metrics.CoinsSpent.WithLabelValues("play_boosts").Add(float64(cost))
+	st.Coins, st.Lives = coins, state
+	return nil
+}
+
+func (s *Service) unindex(ctx context.Context, playerID, playID string, cost int64) {
+	if cost == 0 {
+		return
+	}
+	if err := s.Redis.ZRem(ctx, s.pendingKey(), playerID+"/"+playID).Err(); err != nil {
+		// Harmless: recovery finds the play already resolved and drops the entry.
+		s.Log.Warn("plays: unindex pending play", "play", playID, "err", err)
+	}
+}
+
+// resolve flips a pending play to open, or voids it and gives the life back.
+func (s *Service) resolve(ctx context.Context, playerID, playID, outcome string) (lives.State, error) {
+	doc := s.GameData()
+	r := rules(doc)
+	res, err := resolveScript.Run(ctx, s.Redis, []string{s.livesKey(playerID), s.playKey(playerID, playID)},
+		outcome, s.Clock.Now().UnixMilli(), r.Max, r.Regen.Milliseconds()).Int64Slice()
+	if err != nil {
+		return lives.State{}, fmt.Errorf("plays: resolve: %w", err)
+	}
+	return lives.FromScript(res[1], res[2], r.Max), nil
+}
+
+func boostCost(doc *gamedata.Document, boosts []string) (int64, error) {
+	if len(boosts) > 8 {
+		return 0, oven.Errorf(oven.EInvalid, "at most 8 boosts per play")
+	}
+	var cost int64
+	for i, id := range boosts {
+		b, ok := doc.Boost(id)
+		if !ok {
+			return 0, oven.Errorf(oven.EInvalid, "unknown boost %q", id)
+		}
+		if slices.Contains(boosts[:i], id) {
+			return 0, oven.Errorf(oven.EInvalid, "boost %q listed twice", id)
+		}
+		cost += b.Price
+	}
+	return cost, nil
+}

@@ -1,0 +1,105 @@
+package plays
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/players"
+	"github.com/ovengames/oven/application/wallet"
+)
+
+// checkOwned verifies the cookie and pet are owned and returns the balance, in one query.
+func (s *Service) checkOwned(ctx context.Context, playerID, cookieID, petID string) (int64, error) {
+	pid, err := players.ParseID(playerID)
+	if err != nil {
+		return 0, err
+	}
+	var coins int64
+	var owned []string
+	err = s.DB.QueryRow(ctx, `
+		SELECT w.coins, coalesce(array_agg(i.item_id) FILTER (WHERE i.item_id IS NOT NULL), '{}')
+		FROM wallets w LEFT JOIN inventory i ON i.player_id = w.player_id AND i.item_id = ANY($2)
+		WHERE w.player_id = $1 GROUP BY w.coins`, pid, []string{cookieID, petID}).Scan(&coins, &owned)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, oven.Errorf(oven.ENotFound, "no such player")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("plays: inventory: %w", err)
+	}
+	doc := s.GameData()
+	if _, ok := doc.Cookie(cookieID); !ok || !slices.Contains(owned, cookieID) {
+		return 0, oven.Errorf(oven.EInvalid, "cookie %q is unknown or not owned", cookieID)
+	}
+	if petID != "" {
+		if _, ok := doc.Pet(petID); !ok || !slices.Contains(owned, petID) {
+			return 0, oven.Errorf(oven.EInvalid, "pet %q is unknown or not owned", petID)
+		}
+	}
+	return coins, nil
+}
+
+// charge is step 2 of a play with boosts: debit, ledger row and the 'charged' arbiter
+// row, in one transaction. It fails (changing nothing) if recovery already voided the play.
+func (s *Service) charge(ctx context.Context, playerID, playID string, cost int64) (int64, error) {
+	pid, err := players.ParseID(playerID)
+	if err != nil {
+		return 0, err
+	}
+	started, ok := playTime(playID)
+	if !ok {
+		return 0, fmt.Errorf("plays: bad play id %q", playID)
+	}
+	var coins int64
+	err = pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `
+			INSERT INTO play_charges (play_id, started_at, player_id, outcome, cost)
+			VALUES ($1, $2, $3, 'charged', $4) ON CONFLICT DO NOTHING`, playID, started, pid, cost)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return oven.Errorf(oven.EConflict, "the play was voided")
+		}
+		coins, err = wallet.Change(ctx, tx, pid, -cost, wallet.ReasonPlayBoosts, playID)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("plays: charge: %w", err)
+	}
+	return coins, nil
+}
+
+// arbitrate decides a pending play found by recovery: it tries to insert 'void'; if a
+// 'charged' row is there first, the play was paid for and opens.
+func (s *Service) arbitrate(ctx context.Context, playerID, playID string) (string, error) {
+	pid, err := players.ParseID(playerID)
+	if err != nil {
+		return "", err
+	}
+	started, ok := playTime(playID)
+	if !ok {
+		return "void", nil
+	}
+	// Two statements, not one: after waiting out a concurrent 'charged' insert, only a
+	// new statement's snapshot sees that row.
+	var outcome string
+	err = s.DB.QueryRow(ctx, `
+		INSERT INTO play_charges (play_id, started_at, player_id, outcome, cost)
+		VALUES ($1, $2, $3, 'void', 0) ON CONFLICT DO NOTHING RETURNING outcome`, playID, started, pid).Scan(&outcome)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = s.DB.QueryRow(ctx, `SELECT outcome FROM play_charges WHERE play_id = $1 AND started_at = $2`,
+			playID, started).Scan(&outcome)
+	}
+	if err != nil {
+		return "", fmt.Errorf("plays: arbitrate: %w", err)
+	}
+	if outcome == "charged" {
+		return "open", nil
+	}
+	return "void", nil
+}

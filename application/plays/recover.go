@@ -1,0 +1,69 @@
+package plays
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Recover resolves pending plays older than RecoverAfter whose players owns reports as
+// ours (a play is only ever resolved by its player's owner). It returns how many it resolved.
+func (s *Service) Recover(ctx context.Context, owns func(playerID string) bool) (int, error) {
+	cutoff := time.Now().Add(-s.RecoverAfter).UnixMilli()
+	members, err := s.Redis.ZRangeByScore(ctx, s.pendingKey(), &redis.ZRangeBy{
+		Min: "-inf", Max: strconv.FormatInt(cutoff, 10), Count: 500,
+	}).Result()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, m := range members {
+		playerID, playID, ok := strings.Cut(m, "/")
+		if !ok || !owns(playerID) {
+			continue
+		}
+		unlock := s.lock(playerID)
+		err := s.recoverPlay(ctx, playerID, playID)
+		unlock()
+		if err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// recoverPlay decides one pending play through the SQL arbiter and applies the outcome.
+// The caller holds the player's lock.
+func (s *Service) recoverPlay(ctx context.Context, playerID, playID string) error {
+	outcome, err := s.arbitrate(ctx, playerID, playID)
+	if err != nil {
+		return err
+	}
+	if _, err := s.resolve(ctx, playerID, playID, outcome); err != nil {
+		return err
+	}
+	s.Log.Info("recovered a pending play", "player", playerID, "play", playID, "outcome", outcome)
+	return s.Redis.ZRem(ctx, s.pendingKey(), playerID+"/"+playID).Err()
+}
+
+// RunRecovery calls Recover every interval until ctx ends.
+func (s *Service) RunRecovery(ctx context.Context, interval time.Duration, owns func(string) bool) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			rctx, cancel := context.WithTimeout(ctx, interval+5*time.Second)
+			if _, err := s.Recover(rctx, owns); err != nil && ctx.Err() == nil {
+				s.Log.Warn("plays: recovery pass failed", "err", err)
+			}
+			cancel()
+		}
+	}
+}

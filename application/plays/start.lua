@@ -1,0 +1,18 @@
+-- Take one life and open the play, atomically.
+-- KEYS[1] lives, KEYS[2] play. ARGV: now_ms (game), max, regen_ms, status, seed, cookie,
+-- pet, boosts (comma-separated), cost, space_ttl_ms.
+-- Returns {ok (1/0), count, next_life_at_ms}.
+local now, max, regen = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local c, t = lives_load(KEYS[1], now, max, regen)
+local before = c
+local ok
+ok, c, t = lives_add(c, t, -1, now, max)
+if not ok then
+  return {0, c, lives_next(c, t, max, regen)}
+end
+lives_store(KEYS[1], c, t, max, regen)
+-- lc (lives before the take) bounds the refund if this play is voided later.
+redis.call('HSET', KEYS[2], 'st', ARGV[4], 't0', now, 'seed', ARGV[5], 'cookie', ARGV[6],
+  'pet', ARGV[7], 'boosts', ARGV[8], 'cost', ARGV[9], 'lc', before)
+redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[10]))
+return {1, c, lives_next(c, t, max, regen)}
