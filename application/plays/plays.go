@@ -72,6 +72,9 @@ type Hooks struct {
 	// AfterLifeTaken runs after step 1 of a play with boosts; an error aborts Start
 	// there, as a crash would, leaving recovery to clean up.
 	AfterLifeTaken func() error
+	// AfterCharged runs after step 2 committed; an error aborts Start before the play
+	// is opened.
+	AfterCharged func() error
 }
 
 // Deps are what the Service works with.
@@ -220,6 +223,11 @@ func (s *Service) chargeAndOpen(ctx context.Context, playerID string, st *Starte
 		}
 	}
 	coins, err := s.charge(ctx, playerID, st.PlayID, cost)
+	if err == nil && s.Hooks.AfterCharged != nil {
+		if herr := s.Hooks.AfterCharged(); herr != nil {
+			return herr
+		}
+	}
 	outcome := "open"
 	if err != nil {
 		if oven.ErrorCode(err) != oven.EInsufficientCoins {

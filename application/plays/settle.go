@@ -65,7 +65,7 @@ func (s *Service) load(ctx context.Context, playerID, playID string) (*play, err
 	}
 	t0, _ := strconv.ParseInt(v["t0"], 10, 64)
 	p := &play{status: v["st"], cookie: v["cookie"], pet: v["pet"], t0: time.UnixMilli(t0),
-		bodyHash: v["bh"], result: v["res"], code: v["code"]}
+		bodyHash: v["bh"], result: v["res"], code: v["code"], boosts: []string{}}
 	if v["boosts"] != "" {
 		p.boosts = strings.Split(v["boosts"], ",")
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/ovengames/oven/application/client"
 	"github.com/ovengames/oven/application/cluster"
 	"github.com/ovengames/oven/application/mailbox"
+	"github.com/ovengames/oven/application/plays"
 	"github.com/ovengames/oven/application/shard"
 	"github.com/ovengames/oven/deploy/couchbasedev"
 	"github.com/ovengames/oven/deploy/localdeps"
@@ -95,8 +96,12 @@ func (e *Env) Couchbase(prefix string) mailbox.Config {
 
 // Options tune a Cluster.
 type Options struct {
-	Shards   int  // default 3
-	DevClock bool // enable the dev clock
+	Shards    int  // default 3
+	DevClock  bool // enable the dev clock
+	PlayHooks plays.Hooks
+	// RecoverAfter is how old a pending play must be before recovery decides it
+	// (default 300 ms here: tests inject crashes and wait for recovery).
+	RecoverAfter time.Duration
 }
 
 // Cluster is n running shards over one fresh database.
@@ -119,6 +124,9 @@ func (e *Env) Start(t testing.TB, opt Options) *Cluster {
 	t.Helper()
 	if opt.Shards == 0 {
 		opt.Shards = 3
+	}
+	if opt.RecoverAfter == 0 {
+		opt.RecoverAfter = 300 * time.Millisecond
 	}
 	n := e.seq.Add(1)
 	dbName := fmt.Sprintf("t%d_%d", os.Getpid(), n)
@@ -155,8 +163,11 @@ func (e *Env) Start(t testing.TB, opt Options) *Cluster {
 			ID: m.ID, Listener: lis[i], Members: members, DatabaseURL: c.DatabaseURL,
 			RedisURL: e.Deps.Redis.URL(), RedisPrefix: c.RedisPrefix,
 			Couchbase: e.Couchbase(fmt.Sprintf("t%d:", n)), DevClock: opt.DevClock, Logger: log,
-			GameDataRefresh: 200 * time.Millisecond,
-			OnReady:         func(string) { ready.Done() },
+			GameDataRefresh:  200 * time.Millisecond,
+			PlayHooks:        opt.PlayHooks,
+			RecoverAfter:     opt.RecoverAfter,
+			RecoveryInterval: 100 * time.Millisecond,
+			OnReady:          func(string) { ready.Done() },
 		}
 		go func() { done <- shard.Run(sctx, cfg) }()
 	}

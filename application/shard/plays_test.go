@@ -1,0 +1,370 @@
+package shard_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/grpcerr"
+	"github.com/ovengames/oven/application/plays"
+	"github.com/ovengames/oven/application/shard/shardtest"
+	"github.com/ovengames/oven/proto/ovenv1"
+)
+
+var bg = context.Background()
+
+func code(err error) string { return oven.ErrorCode(grpcerr.FromStatus(err)) }
+
+// grant gives a player coins the way the ledger would, keeping invariant 4.
+func grant(t *testing.T, c *shardtest.Cluster, id string, coins int64) {
+	t.Helper()
+	if _, err := c.DB.Exec(bg, `UPDATE wallets SET coins = coins + $2, starting_coins = starting_coins + $2 WHERE player_id = $1`,
+		id, coins); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkWallet asserts invariant 4 for one player and returns the balance.
+func checkWallet(t *testing.T, c *shardtest.Cluster, id string) int64 {
+	t.Helper()
+	var coins, expected int64
+	err := c.DB.QueryRow(bg, `SELECT w.coins, w.starting_coins + w.carried_coins + coalesce((SELECT sum(amount) FROM coin_ledger l WHERE l.player_id = w.player_id), 0)
+		FROM wallets w WHERE player_id = $1`, id).Scan(&coins, &expected)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if coins != expected {
+		t.Fatalf("invariant 4 broken for %s: wallet %d, starting+ledger %d", id, coins, expected)
+	}
+	return coins
+}
+
+func me(t *testing.T, c *shardtest.Cluster, id string) *ovenv1.Profile {
+	t.Helper()
+	p, err := c.Game.GetMe(bg, &ovenv1.PlayerRequest{PlayerId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func start(c *shardtest.Cluster, id string, boosts ...string) (*ovenv1.StartPlayResponse, error) {
+	return c.Game.StartPlay(bg, &ovenv1.StartPlayRequest{PlayerId: id, CookieId: "brave", Boosts: boosts})
+}
+
+func TestConcurrentStartsTakeExactlyTheLives(t *testing.T) {
+	t.Parallel()
+	c := env.Start(t, shardtest.Options{})
+	id := guest(t, c, "device-race-starts")
+	grant(t, c, id, 5000) // 6000 coins: enough for every start that can get a life
+	var ok, noLives atomic.Int64
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			_, err := start(c, id, "fast-start") // 300 coins
+			switch code(err) {
+			case "":
+				ok.Add(1)
+			case oven.ENoLives:
+				noLives.Add(1)
+			default:
+				t.Errorf("start: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok.Load() != 5 || noLives.Load() != 45 {
+		t.Fatalf("%d started, %d no_lives; want 5 and 45", ok.Load(), noLives.Load())
+	}
+	var charges int
+	if err := c.DB.QueryRow(bg, `SELECT count(*) FROM coin_ledger WHERE player_id = $1 AND reason = 'play_boosts'`, id).Scan(&charges); err != nil {
+		t.Fatal(err)
+	}
+	if charges != 5 {
+		t.Errorf("charged %d times, want 5", charges)
+	}
+	if coins := checkWallet(t, c, id); coins != 6000-5*300 {
+		t.Errorf("coins = %d, want %d", coins, 6000-5*300)
+	}
+	if l := me(t, c, id).Lives; l.Count != 0 {
+		t.Errorf("lives = %d, want 0", l.Count)
+	}
+}
+
+func TestShortOfCoinsTakesNoLife(t *testing.T) {
+	t.Parallel()
+	c := env.Start(t, shardtest.Options{})
+	id := guest(t, c, "device-short-coins")
+	if _, err := start(c, id, "extra-heart"); err != nil { // 800 of 1000
+		t.Fatal(err)
+	}
+	_, err := start(c, id, "extra-heart")
+	if code(err) != oven.EInsufficientCoins {
+		t.Fatalf("err = %v, want insufficient_coins", err)
+	}
+	p := me(t, c, id)
+	if p.Lives.Count != 4 || p.Coins != 200 {
+		t.Errorf("lives %d coins %d, want 4 and 200", p.Lives.Count, p.Coins)
+	}
+	checkWallet(t, c, id)
+}
+
+func TestStartRefusesBadItemsAndChangesNothing(t *testing.T) {
+	t.Parallel()
+	c := env.Start(t, shardtest.Options{})
+	id := guest(t, c, "device-bad-items")
+	tests := []struct {
+		name string
+		req  *ovenv1.StartPlayRequest
+	}{
+		{"unknown cookie", &ovenv1.StartPlayRequest{PlayerId: id, CookieId: "nope"}},
+		{"cookie not owned", &ovenv1.StartPlayRequest{PlayerId: id, CookieId: "ninja"}},
+		{"pet not owned", &ovenv1.StartPlayRequest{PlayerId: id, CookieId: "brave", PetId: "choco-drop"}},
+		{"unknown boost", &ovenv1.StartPlayRequest{PlayerId: id, CookieId: "brave", Boosts: []string{"rocket"}}},
+		{"boost twice", &ovenv1.StartPlayRequest{PlayerId: id, CookieId: "brave", Boosts: []string{"magnet", "magnet"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := c.Game.StartPlay(bg, tt.req); code(err) != oven.EInvalid {
+				t.Errorf("err = %v, want invalid_argument", err)
+			}
+		})
+	}
+	if p := me(t, c, id); p.Lives.Count != 5 || p.Coins != 1000 {
+		t.Errorf("lives %d coins %d changed", p.Lives.Count, p.Coins)
+	}
+}
+
+func TestCrashBetweenLifeAndCoinsLeavesBothAsTheyWere(t *testing.T) {
+	t.Parallel()
+	crash := errors.New("injected crash")
+	var armed atomic.Bool
+	armed.Store(true)
+	c := env.Start(t, shardtest.Options{PlayHooks: plays.Hooks{AfterLifeTaken: func() error {
+		if armed.Load() {
+			return crash
+		}
+		return nil
+	}}})
+	id := guest(t, c, "device-crash-1")
+	if _, err := start(c, id, "magnet"); err == nil {
+		t.Fatal("start succeeded despite the injected crash")
+	}
+	if p := me(t, c, id); p.Lives.Count != 4 || p.Coins != 1000 {
+		t.Fatalf("after the crash: lives %d coins %d, want 4 (taken) and 1000", p.Lives.Count, p.Coins)
+	}
+	// Recovery voids the pending play through the SQL arbiter and gives the life back.
+	waitFor(t, func() bool { return me(t, c, id).Lives.Count == 5 })
+	if coins := checkWallet(t, c, id); coins != 1000 {
+		t.Errorf("coins = %d, want 1000", coins)
+	}
+	var outcome string
+	if err := c.DB.QueryRow(bg, `SELECT outcome FROM play_charges WHERE player_id = $1`, id).Scan(&outcome); err != nil || outcome != "void" {
+		t.Errorf("arbiter row = %q (%v), want void", outcome, err)
+	}
+	armed.Store(false)
+	if _, err := start(c, id, "magnet"); err != nil {
+		t.Fatalf("start after recovery: %v", err)
+	}
+}
+
+func TestCrashAfterChargeOpensThePlay(t *testing.T) {
+	t.Parallel()
+	c := env.Start(t, shardtest.Options{PlayHooks: plays.Hooks{AfterCharged: func() error { return errors.New("injected crash") }}})
+	id := guest(t, c, "device-crash-2")
+	if _, err := start(c, id, "magnet"); err == nil {
+		t.Fatal("start succeeded despite the injected crash")
+	}
+	var playID string
+	if err := c.DB.QueryRow(bg, `SELECT play_id FROM play_charges WHERE player_id = $1 AND outcome = 'charged'`, id).Scan(&playID); err != nil {
+		t.Fatal(err)
+	}
+	// The coins were taken, so recovery must open the play (not give the life back).
+	waitFor(t, func() bool {
+		n, _ := c.Redis.ZCard(bg, c.RedisPrefix+"plays:pending").Result()
+		return n == 0
+	})
+	p := me(t, c, id)
+	if p.Lives.Count != 4 || p.Coins != 500 {
+		t.Fatalf("lives %d coins %d, want 4 and 500", p.Lives.Count, p.Coins)
+	}
+	checkWallet(t, c, id)
+	st, err := c.Redis.HGet(bg, c.RedisPrefix+"{p:"+id+"}:play:"+playID, "st").Result()
+	if err != nil || st != "open" {
+		t.Errorf("play status %q (%v), want open", st, err)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestSettleIsIdempotent(t *testing.T) {
+	t.Parallel()
+	c := env.Start(t, shardtest.Options{DevClock: true})
+	id := guest(t, c, "device-settle")
+	p, err := start(c, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Game.AdvanceClock(bg, &ovenv1.AdvanceClockRequest{AdvanceMs: 60_000}); err != nil {
+		t.Fatal(err)
+	}
+	body := &ovenv1.SettlePlayRequest{PlayerId: id, PlayId: p.PlayId, Score: 52_000, Coins: 300, Distance: 1200, DurationMs: 58_000}
+	first, err := c.Game.SettlePlay(bg, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &ovenv1.SettlePlayResponse{CoinsEarned: 300, Coins: 1300, ExpEarned: plays.ExpFor(52_000), Exp: plays.ExpFor(52_000),
+		Level: 1, BestScore: 52_000, WeeklyBest: 52_000, NewRecord: true}
+	if diff := cmp.Diff(want, first, cmpProto()); diff != "" {
+		t.Fatalf("settle (-want +got)\n%s", diff)
+	}
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			again, err := c.Game.SettlePlay(bg, body)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if diff := cmp.Diff(first, again, cmpProto()); diff != "" {
+				t.Errorf("repeat differs (-first +again)\n%s", diff)
+			}
+		})
+	}
+	wg.Wait()
+	other := &ovenv1.SettlePlayRequest{PlayerId: id, PlayId: p.PlayId, Score: 1, Coins: 300, Distance: 1200, DurationMs: 58_000}
+	if _, err := c.Game.SettlePlay(bg, other); code(err) != oven.EAlreadySettled {
+		t.Errorf("different body: %v, want already_settled", err)
+	}
+	if coins := checkWallet(t, c, id); coins != 1300 {
+		t.Errorf("coins = %d, want 1300 (paid once)", coins)
+	}
+	var rows int
+	c.DB.QueryRow(bg, `SELECT count(*) FROM play_records WHERE player_id = $1`, id).Scan(&rows)
+	if rows != 1 {
+		t.Errorf("%d play records, want 1", rows)
+	}
+}
+
+func TestSettleChecks(t *testing.T) {
+	t.Parallel()
+	c := env.Start(t, shardtest.Options{DevClock: true})
+	id := guest(t, c, "device-checks")
+	tests := []struct {
+		name    string
+		advance time.Duration
+		body    func(playID string) *ovenv1.SettlePlayRequest
+		code    string
+	}{
+		{"longer than the time since start", 10 * time.Second, func(pid string) *ovenv1.SettlePlayRequest {
+			return &ovenv1.SettlePlayRequest{PlayerId: id, PlayId: pid, Score: 10, DurationMs: 60_000}
+		}, oven.ERejected},
+		{"shorter than the minimum", 10 * time.Second, func(pid string) *ovenv1.SettlePlayRequest {
+			return &ovenv1.SettlePlayRequest{PlayerId: id, PlayId: pid, Score: 10, DurationMs: 4_000}
+		}, oven.ERejected},
+		{"score too high", 20 * time.Second, func(pid string) *ovenv1.SettlePlayRequest {
+			return &ovenv1.SettlePlayRequest{PlayerId: id, PlayId: pid, Score: 20_001 * 10, DurationMs: 10_000}
+		}, oven.ERejected},
+		{"coins too high", 20 * time.Second, func(pid string) *ovenv1.SettlePlayRequest {
+			return &ovenv1.SettlePlayRequest{PlayerId: id, PlayId: pid, Coins: 101, DurationMs: 10_000}
+		}, oven.ERejected},
+		{"after the play's ttl", 3601 * time.Second, func(pid string) *ovenv1.SettlePlayRequest {
+			return &ovenv1.SettlePlayRequest{PlayerId: id, PlayId: pid, Score: 10, DurationMs: 10_000}
+		}, oven.EPlayExpired},
+		{"unknown play", 0, func(string) *ovenv1.SettlePlayRequest {
+			return &ovenv1.SettlePlayRequest{PlayerId: id, PlayId: plays.NewPlayID(time.Now()), Score: 10, DurationMs: 10_000}
+		}, oven.ENotFound},
+		{"garbage play id", 0, func(string) *ovenv1.SettlePlayRequest {
+			return &ovenv1.SettlePlayRequest{PlayerId: id, PlayId: "../../x", Score: 10, DurationMs: 10_000}
+		}, oven.ENotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			grantLife(t, c, id)
+			p, err := start(c, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Game.AdvanceClock(bg, &ovenv1.AdvanceClockRequest{AdvanceMs: tt.advance.Milliseconds()}); err != nil {
+				t.Fatal(err)
+			}
+			body := tt.body(p.PlayId)
+			if _, err := c.Game.SettlePlay(bg, body); code(err) != tt.code {
+				t.Fatalf("err = %v, want %s", err, tt.code)
+			}
+			if tt.code == oven.ERejected {
+				// A rejected play is settled with nothing earned: the same body is
+				// rejected again, any other body is already_settled.
+				if _, err := c.Game.SettlePlay(bg, body); code(err) != oven.ERejected {
+					t.Errorf("repeat: %v, want rejected", err)
+				}
+				body.Distance++
+				if _, err := c.Game.SettlePlay(bg, body); code(err) != oven.EAlreadySettled {
+					t.Errorf("other body: %v, want already_settled", err)
+				}
+			}
+		})
+	}
+	p := me(t, c, id)
+	if p.Coins != 1000 || p.Exp != 0 || p.WeeklyBest != 0 || p.BestScore != 0 {
+		t.Errorf("rejected plays earned something: %+v", p)
+	}
+	checkWallet(t, c, id)
+}
+
+// grantLife keeps a test player from running out of lives.
+func grantLife(t *testing.T, c *shardtest.Cluster, id string) {
+	t.Helper()
+	if err := c.Redis.Del(bg, c.RedisPrefix+"{p:"+id+"}:lives").Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestShop(t *testing.T) {
+	t.Parallel()
+	c := env.Start(t, shardtest.Options{})
+	id := guest(t, c, "device-shop")
+	if _, err := c.Game.BuyItem(bg, &ovenv1.BuyItemRequest{PlayerId: id, ItemId: "choco-drop"}); code(err) != oven.EInsufficientCoins {
+		t.Fatalf("buy 1500 with 1000: %v, want insufficient_coins", err)
+	}
+	grant(t, c, id, 2000)
+	if _, err := c.Game.BuyItem(bg, &ovenv1.BuyItemRequest{PlayerId: id, ItemId: "choco-drop"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Game.BuyItem(bg, &ovenv1.BuyItemRequest{PlayerId: id, ItemId: "choco-drop"})
+	if code(err) != oven.EConflict {
+		t.Errorf("second buy: %v, want conflict", err)
+	}
+	for _, tt := range []struct{ item, code string }{
+		{"angel", oven.EInsufficientCoins}, {"magnet", oven.EInvalid}, {"nope", oven.EInvalid},
+	} {
+		if _, err := c.Game.BuyItem(bg, &ovenv1.BuyItemRequest{PlayerId: id, ItemId: tt.item}); code(err) != tt.code {
+			t.Errorf("buy %s: %v, want %s", tt.item, err, tt.code)
+		}
+	}
+	p := me(t, c, id)
+	if diff := cmp.Diff([]string{"choco-drop"}, p.OwnedPets); diff != "" {
+		t.Errorf("pets (-want +got)\n%s", diff)
+	}
+	if coins := checkWallet(t, c, id); coins != 1000-1500+2000 {
+		t.Errorf("coins = %d", coins)
+	}
+	if _, err := c.Game.StartPlay(bg, &ovenv1.StartPlayRequest{PlayerId: id, CookieId: "brave", PetId: "choco-drop"}); err != nil {
+		t.Errorf("start with the bought pet: %v", err)
+	}
+}
