@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -68,13 +69,23 @@ func configFromEnv(log *slog.Logger) (shard.Config, error) {
 	if _, ok := members.Current().Member(id); !ok {
 		return shard.Config{}, fmt.Errorf("OVEN_SHARD_ID %q is not in OVEN_SHARDS", id)
 	}
+	plays, err := days("OVEN_RETENTION_PLAYS", 30)
+	if err != nil {
+		return shard.Config{}, err
+	}
+	ledger, err := days("OVEN_RETENTION_LEDGER", 90)
+	if err != nil {
+		return shard.Config{}, err
+	}
 	return shard.Config{
-		ID:          id,
-		GRPCAddr:    grpcAddr,
-		HTTPAddr:    env("OVEN_METRICS_ADDR", ""),
-		Members:     members,
-		DatabaseURL: env("OVEN_DATABASE_URL", ""),
-		RedisURL:    env("OVEN_REDIS_URL", ""),
+		RetentionPlays:  plays,
+		RetentionLedger: ledger,
+		ID:              id,
+		GRPCAddr:        grpcAddr,
+		HTTPAddr:        env("OVEN_METRICS_ADDR", ""),
+		Members:         members,
+		DatabaseURL:     env("OVEN_DATABASE_URL", ""),
+		RedisURL:        env("OVEN_REDIS_URL", ""),
 		Couchbase: mailbox.Config{
 			ConnString: env("OVEN_COUCHBASE_URL", ""),
 			Username:   env("OVEN_COUCHBASE_USER", "oven"),
@@ -84,6 +95,15 @@ func configFromEnv(log *slog.Logger) (shard.Config, error) {
 		DevClock: os.Getenv("OVEN_DEV_CLOCK") == "1",
 		Logger:   log,
 	}, nil
+}
+
+// days reads a whole number of days (at least 1).
+func days(key string, def int) (time.Duration, error) {
+	n, err := strconv.Atoi(env(key, strconv.Itoa(def)))
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%s must be a whole number of days ≥ 1", key)
+	}
+	return time.Duration(n) * 24 * time.Hour, nil
 }
 
 func env(key, def string) string {
