@@ -41,9 +41,19 @@ type Error struct {
 	Message string
 	// RetryAfter is set where waiting helps (no_lives, already_sent, rate_limited).
 	RetryAfter time.Duration
+	// Cause is the underlying failure, for logs; never shown to clients.
+	Cause error
 }
 
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
+func (e *Error) Error() string {
+	if e.Cause != nil {
+		return e.Code + ": " + e.Message + ": " + e.Cause.Error()
+	}
+	return e.Code + ": " + e.Message
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Cause }
 
 // Errorf returns an *Error with the given code and formatted message.
 func Errorf(code, format string, args ...any) *Error {

@@ -1,5 +1,6 @@
-// Command application runs one Oven application shard, or applies the database
-// migrations with `application migrate`.
+// Command application runs one Oven application shard, applies the database
+// migrations with `application migrate`, or adds a GMS admin with
+// `application admin add -username U -role R` (password from OVEN_ADMIN_NEW_PASSWORD or stdin).
 //
 // Configuration comes from OVEN_ environment variables (see README.md).
 package main
@@ -14,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ovengames/oven/application/admins"
 	"github.com/ovengames/oven/application/cluster"
 	"github.com/ovengames/oven/application/mailbox"
 	"github.com/ovengames/oven/application/shard"
@@ -49,8 +51,11 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 			return err
 		}
 		return shard.Run(ctx, cfg)
+	case "admin":
+		return admins.Command(ctx, args[1:], admins.CommandEnv{DatabaseURL: env("OVEN_DATABASE_URL", ""),
+			Password: os.Getenv("OVEN_ADMIN_NEW_PASSWORD"), Stdin: os.Stdin, Stdout: os.Stdout})
 	default:
-		return fmt.Errorf("unknown command %q (want serve or migrate)", cmd)
+		return fmt.Errorf("unknown command %q (want serve, migrate or admin)", cmd)
 	}
 }
 
@@ -77,9 +82,14 @@ func configFromEnv(log *slog.Logger) (shard.Config, error) {
 	if err != nil {
 		return shard.Config{}, err
 	}
+	auditDays, err := days("OVEN_RETENTION_AUDIT", 180)
+	if err != nil {
+		return shard.Config{}, err
+	}
 	return shard.Config{
 		RetentionPlays:  plays,
 		RetentionLedger: ledger,
+		RetentionAudit:  auditDays,
 		ID:              id,
 		GRPCAddr:        grpcAddr,
 		HTTPAddr:        env("OVEN_METRICS_ADDR", ""),

@@ -41,11 +41,18 @@ func (c *Cache) Refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if cur := c.current.Load(); cur == nil || cur.Number != v.Number {
-		c.current.Store(v)
-		c.log.Info("game data version", "version", v.Number)
+	// Versions only grow (a rollback publishes a new one), so a slower concurrent refresh
+	// (the periodic one racing a notification) must never put an older one back.
+	for {
+		cur := c.current.Load()
+		if cur != nil && cur.Number >= v.Number {
+			return nil
+		}
+		if c.current.CompareAndSwap(cur, v) {
+			c.log.Info("game data version", "version", v.Number)
+			return nil
+		}
 	}
-	return nil
 }
 
 // Get returns a version, from memory when possible.

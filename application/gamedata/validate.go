@@ -1,6 +1,18 @@
 package gamedata
 
-import "fmt"
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode"
+)
 
 // Problem is one validation failure, with the JSON path of the offending value.
 type Problem struct {
@@ -85,6 +97,198 @@ func Validate(d *Document) []Problem {
 	nonNegative("starting.coins", d.Starting.Coins)
 	if _, ok := d.Cookie(d.Starting.CookieID); !ok {
 		add("starting.cookie_id", "unknown cookie %q", d.Starting.CookieID)
+	}
+	return ps
+}
+
+// Limits of Check beyond what the game itself needs: they catch an operator's typo (an
+// extra zero, a pasted newline) before players see it.
+const (
+	maxItems      = 500
+	maxLevels     = 1000
+	maxPrice      = 1_000_000_000
+	maxLivesMax   = 100
+	maxRegen      = 7 * 24 * 3600
+	maxStartCoins = 1_000_000_000
+)
+
+var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// Check validates a document as an operator submitted it: the JSON's shape (every field
+// present with the right type, no unknown fields), the game's own rules (Validate) and
+// sanity limits. It reports every problem with its JSON path, and returns the document
+// only when there are none. The "version" field is optional and ignored: versions are
+// assigned at publish.
+func Check(raw []byte) (*Document, []Problem) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, []Problem{{Path: "", Message: jsonError(raw, err)}}
+	}
+	if dec.More() {
+		return nil, []Problem{{Path: "", Message: "unexpected data after the document"}}
+	}
+	var ps []Problem
+	add := func(path, format string, args ...any) {
+		ps = append(ps, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
+	}
+	shape(v, reflect.TypeFor[Document](), "", add)
+	if len(ps) > 0 {
+		return nil, ps
+	}
+	var d Document
+	if err := json.Unmarshal(raw, &d); err != nil { // cannot fail once the shape is right
+		return nil, []Problem{{Path: "", Message: err.Error()}}
+	}
+	if ps = append(Validate(&d), sanity(&d)...); len(ps) > 0 {
+		return nil, ps
+	}
+	return &d, nil
+}
+
+// shape checks v against the Go type t that it will decode into.
+func shape(v any, t reflect.Type, path string, add func(path, format string, args ...any)) {
+	switch t.Kind() {
+	case reflect.Struct:
+		m, ok := v.(map[string]any)
+		if !ok {
+			add(path, "must be an object, not %s", jsonType(v))
+			return
+		}
+		known := map[string]bool{}
+		for f := range t.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			known[name] = true
+			fv, present := m[name]
+			switch {
+			case !present && name == "version":
+			case !present:
+				add(join(path, name), "is required")
+			default:
+				shape(fv, f.Type, join(path, name), add)
+			}
+		}
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			if !known[k] {
+				add(join(path, k), "is not a known field")
+			}
+		}
+	case reflect.Slice:
+		arr, ok := v.([]any)
+		if !ok {
+			add(path, "must be an array, not %s", jsonType(v))
+			return
+		}
+		for i, e := range arr {
+			shape(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i), add)
+		}
+	case reflect.String:
+		if _, ok := v.(string); !ok {
+			add(path, "must be a string, not %s", jsonType(v))
+		}
+	case reflect.Int64:
+		n, ok := v.(json.Number)
+		if !ok {
+			add(path, "must be an integer, not %s", jsonType(v))
+		} else if _, err := n.Int64(); err != nil {
+			add(path, "must be a whole number between -2^63 and 2^63-1, not %s", n)
+		}
+	}
+}
+
+func join(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}
+
+func jsonType(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	case string:
+		return "a string"
+	case json.Number:
+		return "a number"
+	case bool:
+		return "a boolean"
+	}
+	return "something else"
+}
+
+// jsonError locates a decoding error by line and column.
+func jsonError(raw []byte, err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		line, col := lineCol(raw, se.Offset)
+		return fmt.Sprintf("malformed JSON at line %d, column %d: %s", line, col, se.Error())
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return "the document is empty or cut short"
+	}
+	return "malformed JSON: " + err.Error()
+}
+
+// lineCol finds the byte at offset (1-based, as json.SyntaxError counts) in raw.
+func lineCol(raw []byte, offset int64) (line, col int) {
+	line, col = 1, 1
+	for _, b := range raw[:max(0, min(int(offset)-1, len(raw)))] {
+		if b == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return line, col
+}
+
+// sanity holds the limits of Check that stored versions need not meet (old versions
+// must always load, so they are not part of Validate).
+func sanity(d *Document) []Problem {
+	var ps []Problem
+	add := func(path, format string, args ...any) {
+		ps = append(ps, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
+	}
+	for _, list := range []struct {
+		name  string
+		items []Item
+	}{{"cookies", d.Cookies}, {"pets", d.Pets}, {"boosts", d.Boosts}} {
+		if len(list.items) > maxItems {
+			add(list.name, "must hold at most %d items", maxItems)
+		}
+		for i, it := range list.items {
+			p := fmt.Sprintf("%s[%d]", list.name, i)
+			if it.ID != "" && len(it.ID) <= 64 && !idRE.MatchString(it.ID) {
+				add(p+".id", "must be letters, digits, '.', '_' or '-', starting with a letter or digit")
+			}
+			if strings.TrimSpace(it.Name) != it.Name || strings.IndexFunc(it.Name, unicode.IsControl) >= 0 {
+				add(p+".name", "must not have leading or trailing spaces or control characters")
+			}
+			if it.Price > maxPrice {
+				add(p+".price", "must be ≤ %d", maxPrice)
+			}
+		}
+	}
+	if d.Lives.Max > maxLivesMax {
+		add("lives.max", "must be ≤ %d", maxLivesMax)
+	}
+	if d.Lives.RegenSeconds > maxRegen {
+		add("lives.regen_seconds", "must be ≤ %d (one week)", maxRegen)
+	}
+	if d.Plays.TTLSeconds > 0 && d.Plays.MinDurationMS >= d.Plays.TTLSeconds*1000 {
+		add("plays.min_duration_ms", "must be shorter than plays.ttl_seconds, or no play could settle")
+	}
+	if len(d.Levels) > maxLevels {
+		add("levels", "must hold at most %d levels", maxLevels)
+	}
+	if d.Starting.Coins > maxStartCoins {
+		add("starting.coins", "must be ≤ %d", maxStartCoins)
 	}
 	return ps
 }

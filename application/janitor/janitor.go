@@ -50,13 +50,32 @@ func New(db *pgxpool.Pool, cfg Config) *Janitor {
 }
 
 // Defaults are Oven's partitioned tables with the given retentions (settings
-// OVEN_RETENTION_PLAYS and OVEN_RETENTION_LEDGER; 30 and 90 days by default).
+// OVEN_RETENTION_PLAYS and OVEN_RETENTION_LEDGER; 30 and 90 days by default). The GMS
+// audit log keeps DefaultAuditRetention unless WithRetention changes it
+// (OVEN_RETENTION_AUDIT).
 func Defaults(plays, ledger time.Duration) []Table {
 	return []Table{
 		{Name: "play_records", Retention: plays},
 		{Name: "play_charges", Retention: plays},
+		{Name: "mail_claims", Retention: plays},
 		{Name: "coin_ledger", Retention: ledger, BeforeDrop: foldLedger},
+		{Name: "audit_log", Retention: DefaultAuditRetention},
 	}
+}
+
+// DefaultAuditRetention is how long the GMS audit log is kept by default.
+const DefaultAuditRetention = 180 * 24 * time.Hour
+
+// WithRetention returns tables with the named table's retention set to d; d = 0 leaves
+// it as it is.
+func WithRetention(tables []Table, name string, d time.Duration) []Table {
+	out := slices.Clone(tables)
+	for i := range out {
+		if out[i].Name == name && d > 0 {
+			out[i].Retention = d
+		}
+	}
+	return out
 }
 
 // foldLedger carries a ledger partition's per-player sums into the wallets before it goes.

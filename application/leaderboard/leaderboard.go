@@ -7,9 +7,11 @@
 package leaderboard
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -89,4 +91,85 @@ func (s *Store) Best(ctx context.Context, playerID string, now time.Time) (int64
 		return 0, fmt.Errorf("leaderboard: best: %w", err)
 	}
 	return Decode(v), nil
+}
+
+// Entry is one ranked player.
+type Entry struct {
+	Rank     int64
+	PlayerID string
+	Score    int64
+}
+
+// Friends ranks ids (the player and friends) by this week's best, best first, ties to
+// whoever reached the score first. Players without a score this week are left out.
+func (s *Store) Friends(ctx context.Context, ids []string, now time.Time) ([]Entry, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	scores, err := s.rdb.ZMScore(ctx, s.key(WeekOf(now)), ids...).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("leaderboard: friends: %w", err)
+	}
+	type scored struct {
+		id string
+		v  float64
+	}
+	var list []scored
+	for i, v := range scores {
+		if v > 0 {
+			list = append(list, scored{ids[i], v})
+		}
+	}
+	slices.SortFunc(list, func(a, b scored) int {
+		if c := cmp.Compare(b.v, a.v); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	out := make([]Entry, len(list))
+	for i, e := range list {
+		out[i] = Entry{Rank: int64(i + 1), PlayerID: e.id, Score: Decode(e.v)}
+	}
+	return out, nil
+}
+
+// Top returns this week's top n.
+func (s *Store) Top(ctx context.Context, n int, now time.Time) ([]Entry, error) {
+	return s.rangeFrom(ctx, WeekOf(now), 0, int64(n)-1)
+}
+
+func (s *Store) rangeFrom(ctx context.Context, w Week, from, to int64) ([]Entry, error) {
+	zs, err := s.rdb.ZRevRangeWithScores(ctx, s.key(w), from, to).Result()
+	if err != nil {
+		return nil, fmt.Errorf("leaderboard: range: %w", err)
+	}
+	out := make([]Entry, len(zs))
+	for i, z := range zs {
+		out[i] = Entry{Rank: from + int64(i) + 1, PlayerID: z.Member.(string), Score: Decode(z.Score)}
+	}
+	return out, nil
+}
+
+// Around returns the player's rank and score (rank 0 when unranked) with up to span
+// players above and below.
+func (s *Store) Around(ctx context.Context, playerID string, span int64, now time.Time) (int64, int64, []Entry, error) {
+	w := WeekOf(now)
+	rank, err := s.rdb.ZRevRank(ctx, s.key(w), playerID).Result()
+	if errors.Is(err, redis.Nil) {
+		return 0, 0, nil, nil
+	}
+	if err != nil {
+		return 0, 0, nil, fmt.Errorf("leaderboard: rank: %w", err)
+	}
+	entries, err := s.rangeFrom(ctx, w, max(rank-span, 0), rank+span)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	var score int64
+	for _, e := range entries {
+		if e.PlayerID == playerID {
+			score = e.Score
+		}
+	}
+	return rank + 1, score, entries, nil
 }

@@ -23,6 +23,7 @@ type Config struct {
 
 // Couchbase is an open bucket's default collection.
 type Couchbase struct {
+	prefix     string
 	cluster    *gocb.Cluster
 	collection *gocb.Collection
 	timeout    time.Duration
@@ -55,7 +56,7 @@ func Open(ctx context.Context, cfg Config) (*Couchbase, error) {
 		cluster.Close(nil)
 		return nil, fmt.Errorf("mailbox: bucket %q not ready: %w", cfg.Bucket, err)
 	}
-	return &Couchbase{cluster: cluster, collection: bucket.DefaultCollection(), timeout: cfg.Timeout}, nil
+	return &Couchbase{prefix: cfg.KeyPrefix, cluster: cluster, collection: bucket.DefaultCollection(), timeout: cfg.Timeout}, nil
 }
 
 // Ping checks that the bucket answers a key-value read.

@@ -128,3 +128,28 @@ func (s *Store) Rename(ctx context.Context, id, name string) error {
 	}
 	return nil
 }
+
+// Names returns the display names of the given players (unknown ids are left out).
+func (s *Store) Names(ctx context.Context, ids []string) (map[string]string, error) {
+	nums := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		if n, err := ParseID(id); err == nil {
+			nums = append(nums, n)
+		}
+	}
+	rows, err := s.db.Query(ctx, `SELECT player_id, name FROM players WHERE player_id = ANY($1)`, nums)
+	if err != nil {
+		return nil, fmt.Errorf("players: names: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]string, len(nums))
+	for rows.Next() {
+		var id int64
+		var name string
+		if err := rows.Scan(&id, &name); err != nil {
+			return nil, fmt.Errorf("players: names: %w", err)
+		}
+		out[strconv.FormatInt(id, 10)] = name
+	}
+	return out, rows.Err()
+}

@@ -34,12 +34,10 @@ import (
 	"crypto/rand"
 	_ "embed"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -128,29 +126,11 @@ func rules(d *gamedata.Document) lives.Rules {
 	return lives.Rules{Max: d.Lives.Max, Regen: time.Duration(d.Lives.RegenSeconds) * time.Second}
 }
 
-// NewPlayID returns a play id that encodes the real start time (it names the SQL
-// partition of the play's rows) and 64 random bits.
-func NewPlayID(real time.Time) string {
-	var b [8]byte
-	rand.Read(b[:])
-	return strconv.FormatInt(real.UnixMilli(), 36) + "-" + hex.EncodeToString(b[:])
-}
+// NewPlayID returns a play id; it encodes the real start time, which names the SQL
+// partition of the play's rows.
+func NewPlayID(real time.Time) string { return oven.NewID(real) }
 
-// playTime returns the real start time encoded in a play id.
-func playTime(playID string) (time.Time, bool) {
-	ms, rest, ok := strings.Cut(playID, "-")
-	if !ok || len(rest) != 16 {
-		return time.Time{}, false
-	}
-	if _, err := hex.DecodeString(rest); err != nil {
-		return time.Time{}, false
-	}
-	n, err := strconv.ParseInt(ms, 36, 64)
-	if err != nil || n <= 0 {
-		return time.Time{}, false
-	}
-	return time.UnixMilli(n), true
-}
+func playTime(playID string) (time.Time, bool) { return oven.IDTime(playID) }
 
 // Started is the outcome of Start.
 type Started struct {

@@ -41,9 +41,9 @@ func newRPCMetrics(reg prometheus.Registerer) *rpcMetrics {
 
 type playerKeyed interface{ GetPlayerId() string }
 
-// unary is the shard's one interceptor chain: recover, time, check ownership, convert
-// errors to gRPC statuses, log failures.
-func unary(self string, members cluster.Source, m *rpcMetrics, log *slog.Logger) grpc.UnaryServerInterceptor {
+// unary is the shard's one interceptor chain: recover, time, check ownership, refuse
+// banned players' game calls (checkBan), convert errors to gRPC statuses, log failures.
+func unary(self string, members cluster.Source, checkBan func(ctx context.Context, playerID string) error, m *rpcMetrics, log *slog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 		method := path.Base(info.FullMethod)
 		start := time.Now()
@@ -68,6 +68,11 @@ func unary(self string, members cluster.Source, m *rpcMetrics, log *slog.Logger)
 		if k, ok := req.(playerKeyed); ok && k.GetPlayerId() != "" {
 			if owner := members.Current().Owner(k.GetPlayerId()); owner.ID != self {
 				return nil, grpcerr.WrongShard(owner.ID)
+			}
+			if bannable(info.FullMethod) {
+				if err := checkBan(ctx, k.GetPlayerId()); err != nil {
+					return nil, err
+				}
 			}
 		}
 		resp, err = handler(ctx, req)

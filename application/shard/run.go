@@ -19,9 +19,11 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/bans"
 	"github.com/ovengames/oven/application/client"
 	"github.com/ovengames/oven/application/cluster"
 	"github.com/ovengames/oven/application/economy"
+	"github.com/ovengames/oven/application/friends"
 	"github.com/ovengames/oven/application/gamedata"
 	"github.com/ovengames/oven/application/janitor"
 	"github.com/ovengames/oven/application/leaderboard"
@@ -30,6 +32,7 @@ import (
 	"github.com/ovengames/oven/application/players"
 	"github.com/ovengames/oven/application/plays"
 	"github.com/ovengames/oven/application/shop"
+	"github.com/ovengames/oven/application/social"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
 
@@ -54,11 +57,20 @@ type Config struct {
 	// RetentionPlays and RetentionLedger are how long play records and ledger rows are
 	// kept before their partitions are dropped (defaults 30 and 90 days).
 	RetentionPlays, RetentionLedger time.Duration
+	// RetentionAudit is how long GMS audit rows are kept (default 180 days).
+	RetentionAudit time.Duration
+	// BanCacheTTL bounds how long a cached banned flag is trusted (default bans.DefaultTTL).
+	BanCacheTTL time.Duration
 	// RecoveryInterval is how often pending plays are swept (default 5 s); RecoverAfter
 	// how old one must be (default 30 s).
 	RecoveryInterval, RecoverAfter time.Duration
 	// PlayHooks inject failures into plays (tests only).
 	PlayHooks plays.Hooks
+	// AfterClaimMarked injects a failure between the steps of accepting mail (tests only).
+	AfterClaimMarked func() error
+	AfterCredit      func() error
+	// FriendLimit is the most friends a player may have (default 200).
+	FriendLimit int
 }
 
 func (cfg *Config) defaults() {
@@ -76,6 +88,9 @@ func (cfg *Config) defaults() {
 	}
 	if cfg.RecoverAfter == 0 {
 		cfg.RecoverAfter = 30 * time.Second
+	}
+	if cfg.FriendLimit == 0 {
+		cfg.FriendLimit = 200
 	}
 }
 
@@ -103,6 +118,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	econ := economy.New(reg)
 	board := leaderboard.NewStore(st.rdb, cfg.RedisPrefix)
+	routed := ovenv1.NewGameClient(router)
+	doc := func() *gamedata.Document { return gd.Current().Doc }
+	friendStore := friends.New(st.db, cfg.FriendLimit, 10*time.Second)
 	deps := Deps{
 		ID:          cfg.ID,
 		Members:     cfg.Members,
@@ -114,12 +132,20 @@ func Run(ctx context.Context, cfg Config) error {
 		Shop:        &shop.Shop{DB: st.db, Metrics: econ},
 		Plays: plays.New(plays.Deps{
 			DB: st.db, Redis: st.rdb, Prefix: cfg.RedisPrefix, Clock: clock,
-			GameData:    func() *gamedata.Document { return gd.Current().Doc },
+			GameData:    doc,
 			Leaderboard: board, Metrics: econ, Log: log, Hooks: cfg.PlayHooks, RecoverAfter: cfg.RecoverAfter,
 		}),
+		Friends: friendStore,
+		Social: social.New(social.Deps{Redis: st.rdb, Prefix: cfg.RedisPrefix, Clock: clock, GameData: doc,
+			Friends: friendStore, Deliver: routed, Metrics: econ}),
+		Mailbox: mailbox.NewService(mailbox.Deps{Couchbase: st.cb, DB: st.db, Redis: st.rdb, Prefix: cfg.RedisPrefix,
+			Clock: clock, GameData: doc, Metrics: econ, Log: log, AfterClaimMarked: cfg.AfterClaimMarked, AfterCredit: cfg.AfterCredit}),
+		Game:  routed,
+		Log:   log,
 		Ready: st.problems,
 	}
-	jan := janitor.New(st.db, janitor.Config{Tables: janitor.Defaults(cfg.RetentionPlays, cfg.RetentionLedger), Logger: log})
+	jan := janitor.New(st.db, janitor.Config{Tables: janitor.WithRetention(janitor.Defaults(cfg.RetentionPlays, cfg.RetentionLedger), "audit_log", cfg.RetentionAudit), Logger: log})
+	banned := bans.New(st.db, cfg.BanCacheTTL, log)
 	owns := func(playerID string) bool { return cfg.Members.Current().Owner(playerID).ID == cfg.ID }
 	var wg sync.WaitGroup
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
@@ -132,16 +158,20 @@ func Run(ctx context.Context, cfg Config) error {
 		wg.Go(func() { deps.DevClock.Run(bg, 2*time.Second) })
 	}
 	wg.Go(func() { gd.Run(bg) })
+	wg.Go(func() { gd.Follow(bg) })
+	wg.Go(func() { banned.Run(bg) })
 	wg.Go(func() { jan.Run(bg, time.Hour) })
 	wg.Go(func() { deps.Plays.RunRecovery(bg, cfg.RecoveryInterval, owns) })
 
 	srv := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(unary(cfg.ID, cfg.Members, newRPCMetrics(reg), log)),
+		grpc.ChainUnaryInterceptor(unary(cfg.ID, cfg.Members, banned.Check, newRPCMetrics(reg), log)),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 5 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.MaxRecvMsgSize(1<<20),
 	)
-	ovenv1.RegisterGameServer(srv, NewServer(deps))
+	game := NewServer(deps)
+	ovenv1.RegisterGameServer(srv, game)
+	ovenv1.RegisterAdminServer(srv, newAdmin(cfg, st, game, gd, banned, log))
 
 	lis := cfg.Listener
 	if lis == nil {

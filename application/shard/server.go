@@ -5,6 +5,7 @@ package shard
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode"
@@ -12,12 +13,15 @@ import (
 
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/cluster"
+	"github.com/ovengames/oven/application/friends"
 	"github.com/ovengames/oven/application/gamedata"
 	"github.com/ovengames/oven/application/leaderboard"
 	"github.com/ovengames/oven/application/lives"
+	"github.com/ovengames/oven/application/mailbox"
 	"github.com/ovengames/oven/application/players"
 	"github.com/ovengames/oven/application/plays"
 	"github.com/ovengames/oven/application/shop"
+	"github.com/ovengames/oven/application/social"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
 
@@ -32,6 +36,11 @@ type Deps struct {
 	Leaderboard *leaderboard.Store
 	Plays       *plays.Service
 	Shop        *shop.Shop
+	Friends     *friends.Store
+	Social      *social.Service
+	Mailbox     *mailbox.Service
+	Game        ovenv1.GameClient // the routing client, for calls to other players' owners
+	Log         *slog.Logger
 	DevClock    *DevClock // nil unless OVEN_DEV_CLOCK=1
 	Ready       func(ctx context.Context) []string
 }
@@ -95,12 +104,17 @@ func (s *Server) profile(ctx context.Context, playerID string) (*ovenv1.Profile,
 	if err != nil {
 		return nil, err
 	}
+	points, err := s.Social.GiftPoints(ctx, playerID)
+	if err != nil {
+		return nil, err
+	}
 	return &ovenv1.Profile{
 		PlayerId:     p.ID,
 		Name:         p.Name,
 		Level:        p.Level,
 		Exp:          p.Exp,
 		Coins:        p.Coins,
+		GiftPoints:   points,
 		Lives:        livesProto(lv),
 		BestScore:    p.BestScore,
 		WeeklyBest:   weekly,

@@ -7,10 +7,15 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync/atomic"
+	"syscall"
 )
 
 var connIDs atomic.Uint64
+
+// maxRetainedBuf caps the response scratch buffer kept between requests.
+const maxRetainedBuf = 1 << 20
 
 // conn is one client connection. Its requests are read, executed and
 // answered strictly in order by a single goroutine.
@@ -42,6 +47,12 @@ func newConn(s *Server, nc net.Conn) *conn {
 // occurs or the server closes the socket.
 func (c *conn) serve() {
 	defer c.nc.Close()
+	defer func() {
+		// A bug in one handler must not take the whole dev stack down.
+		if r := recover(); r != nil {
+			c.log.Error("panic while serving request; closing connection", "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
 	c.log.Debug("connection opened")
 	var hdr [headerLen]byte
 	var out []byte
@@ -55,6 +66,9 @@ func (c *conn) serve() {
 		if _, err := c.w.Write(out); err != nil {
 			return
 		}
+		if cap(out) > maxRetainedBuf {
+			out = nil // do not pin a large value's buffer to an idle connection
+		}
 		if c.r.Buffered() == 0 {
 			if err := c.w.Flush(); err != nil {
 				return
@@ -64,7 +78,8 @@ func (c *conn) serve() {
 }
 
 func (c *conn) logReadError(err error) {
-	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF) {
+	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) {
 		c.log.Debug("connection closed")
 		return
 	}

@@ -47,45 +47,41 @@ const (
 
 // Response status codes.
 const (
-	statusSuccess            = 0x00
-	statusKeyNotFound        = 0x01
-	statusKeyExists          = 0x02
-	statusTooBig             = 0x03
-	statusInvalidArgs        = 0x04
-	statusNotStored          = 0x05
-	statusBadDelta           = 0x06
-	statusNoBucket           = 0x08
-	statusLocked             = 0x09
-	statusNotLocked          = 0x0e
-	statusAuthError          = 0x20
-	statusAuthContinue       = 0x21
-	statusAccessError        = 0x24
-	statusUnknownCommand     = 0x81
-	statusNotSupported       = 0x83
-	statusInternalError      = 0x84
-	statusTmpFail            = 0x86
-	statusUnknownCollection  = 0x88
-	statusUnknownScope       = 0x8c
-	statusDurabilityInvalid  = 0xa0
-	statusPathNotFound       = 0xc0
-	statusPathMismatch       = 0xc1
-	statusPathInvalid        = 0xc2
-	statusPathTooBig         = 0xc3
-	statusDocTooDeep         = 0xc4
-	statusCantInsert         = 0xc5
-	statusDocNotJSON         = 0xc6
-	statusNumRange           = 0xc7
-	statusDeltaInvalid       = 0xc8
-	statusPathExists         = 0xc9
-	statusValueTooDeep       = 0xca
-	statusInvalidCombo       = 0xcb
-	statusMultiPathFailure   = 0xcc
-	statusUnknownVattr       = 0xd1
-	statusCannotModifyVattr  = 0xd2
-	statusXattrInvalidOrder  = 0xd4
-	statusXattrInvalidFlags  = 0xce
-	statusXattrUnknownMacro  = 0xd0
-	statusXattrInvalidKeyCmb = 0xcf
+	statusSuccess           = 0x00
+	statusKeyNotFound       = 0x01
+	statusKeyExists         = 0x02
+	statusTooBig            = 0x03
+	statusInvalidArgs       = 0x04
+	statusNotStored         = 0x05
+	statusBadDelta          = 0x06
+	statusNoBucket          = 0x08
+	statusLocked            = 0x09
+	statusNotLocked         = 0x0e
+	statusAuthError         = 0x20
+	statusAuthContinue      = 0x21
+	statusAccessError       = 0x24
+	statusUnknownCommand    = 0x81
+	statusNotSupported      = 0x83
+	statusInternalError     = 0x84
+	statusTmpFail           = 0x86
+	statusUnknownCollection = 0x88
+	statusUnknownScope      = 0x8c
+	statusDurabilityInvalid = 0xa0
+	statusPathNotFound      = 0xc0
+	statusPathMismatch      = 0xc1
+	statusPathInvalid       = 0xc2
+	statusPathTooBig        = 0xc3
+	statusDocTooDeep        = 0xc4
+	statusCantInsert        = 0xc5
+	statusDocNotJSON        = 0xc6
+	statusNumRange          = 0xc7
+	statusDeltaInvalid      = 0xc8
+	statusPathExists        = 0xc9
+	statusValueTooDeep      = 0xca
+	statusInvalidCombo      = 0xcb
+	statusMultiPathFailure  = 0xcc
+	statusUnknownVattr      = 0xd1
+	statusCannotModifyVattr = 0xd2
 )
 
 // HELLO feature codes this server grants when asked.
@@ -123,7 +119,7 @@ const (
 	datatypeXattr  = 0x04
 )
 
-// Limits, matching Couchbase Server defaults.
+// Limits (Couchbase Server defaults) and other fixed values.
 const (
 	maxKeyLen        = 250
 	maxValueLen      = 20 << 20

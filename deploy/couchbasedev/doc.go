@@ -15,7 +15,10 @@
 // One node owning all 1024 vbuckets of one bucket (no replicas), with one
 // scope and collection: _default._default (collection ID 0). Clients
 // bootstrap over KV (CCCP); the HTTP management port only serves
-// GET /whoami (HTTP basic auth), which cluster.WaitUntilReady polls.
+// GET /whoami (HTTP basic auth), which cluster.WaitUntilReady polls, so the
+// SDK's REST-based managers (buckets, collections, users, query...) do not
+// work. Keys are hashed to vbuckets server-side; the request's vbucket field
+// is not checked, so NOT_MY_VBUCKET is never returned.
 //
 // # Connection and session commands
 //
@@ -56,8 +59,9 @@
 //     an absolute Unix time (in the past = already expired). Resolution is
 //     one second: a document is gone once Config.Now reaches its deadline.
 //     SET/REPLACE/ADD and sub-document mutations without an expiry clear it
-//     unless the preserve-TTL frame is sent. Expired documents are removed
-//     lazily on access and by a sweeper goroutine every second.
+//     unless the preserve-TTL frame is sent; APPEND/PREPEND and counters on an
+//     existing document keep it. Expired documents are removed lazily on
+//     access and by a sweeper goroutine every second.
 //   - GET_LOCKED locks for the given seconds (0 or >30 means 15). A locked
 //     document reports CAS 0xffffffffffffffff to readers and rejects writes
 //     without the lock CAS with LOCKED (TMPFAIL without XERROR).

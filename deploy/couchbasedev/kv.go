@@ -203,7 +203,7 @@ func (c *conn) handleTouch(req *request) *response {
 // handleGetLocked implements GET_LOCKED (0x94): lock for the requested
 // seconds (0 or more than 30 means the default 15) and return a lock CAS.
 func (c *conn) handleGetLocked(req *request) *response {
-	if len(req.extras) > 4 || len(req.extras) == 1 || len(req.value) != 0 {
+	if (len(req.extras) != 0 && len(req.extras) != 4) || len(req.value) != 0 {
 		return c.fail(req, statusInvalidArgs, "")
 	}
 	secs := uint32(0)

@@ -126,7 +126,6 @@ type frameInfo struct {
 const (
 	frameReorder      = 0
 	frameDurability   = 1
-	frameDCPStreamID  = 2
 	frameOpenTracing  = 3
 	frameImpersonate  = 4
 	framePreserveTTL  = 5

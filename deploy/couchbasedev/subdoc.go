@@ -14,9 +14,11 @@ const (
 	pathFlagXattr        = 0x04
 	pathFlagExpandMacros = 0x10
 
-	docFlagMkDoc         = 0x01
-	docFlagAdd           = 0x02
-	docFlagAccessDeleted = 0x04
+	docFlagMkDoc           = 0x01
+	docFlagAdd             = 0x02
+	docFlagAccessDeleted   = 0x04
+	docFlagCreateAsDeleted = 0x08
+	docFlagReviveDocument  = 0x10
 )
 
 // Whole-document operations valid inside multi-path commands (empty path).
@@ -40,7 +42,10 @@ type specResult struct {
 	value  []byte
 }
 
-var errBadSpecs = errors.New("malformed sub-document specs")
+var (
+	errBadSpecs = errors.New("malformed sub-document specs")
+	crc32c      = crc32.MakeTable(crc32.Castagnoli)
+)
 
 // parseSpecs decodes multi-path operation specs: u8 opcode, u8 flags,
 // u16 path length, [u32 value length,] path, value.
@@ -168,6 +173,9 @@ func (w *workDoc) replace(raw []byte) {
 // lookupSpec runs one lookup spec against the document.
 func (c *conn) lookupSpec(w *workDoc, it *item, vb *vbucket, s subdocSpec) specResult {
 	if s.opcode == wholeDocGet {
+		if len(w.raw) == 0 {
+			return specResult{status: statusPathNotFound} // empty body
+		}
 		return specResult{value: w.raw}
 	}
 	if s.flags&pathFlagXattr != 0 {
@@ -224,7 +232,7 @@ func (c *conn) virtualXattr(xkey string, it *item, vb *vbucket) ([]byte, bool) {
 			`"seqno":"0x%016x","revid":"%d","exptime":%d,"value_bytes":%d,"datatype":%s,`+
 			`"deleted":false,"flags":%d,"last_modified":"%d","value_crc32c":"0x%08x"}}`,
 			it.cas, vb.uuid, it.seqno, it.revSeqno, it.exptime, len(it.value), datatype,
-			it.flags, it.modified, crc32.Checksum(it.value, crc32.MakeTable(crc32.Castagnoli))), true
+			it.flags, it.modified, crc32.Checksum(it.value, crc32c)), true
 	case "$vbucket":
 		return fmt.Appendf(nil, `{"$vbucket":{"HLC":{"now":"%d","mode":"real"}}}`,
 			c.srv.cfg.Now().Unix()), true

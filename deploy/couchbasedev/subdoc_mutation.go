@@ -5,11 +5,6 @@ import (
 	"strings"
 )
 
-const (
-	docFlagCreateAsDeleted = 0x08
-	docFlagReviveDocument  = 0x10
-)
-
 // mutationParams are the document-level options of a sub-document mutation.
 type mutationParams struct {
 	expiry   uint32

@@ -15,9 +15,31 @@ import (
 // fields, so that a client's typo is an error rather than a silently ignored field.
 // Errors are invalid_argument or too_large and say what is wrong.
 func decodeJSON(r *http.Request, dst any) error {
+	return decode(r, dst, false)
+}
+
+// decodeNoBody checks the body of a call that takes no input: none at all, or `{}`.
+// Anything else, such as an object with fields, is refused like decodeJSON refuses
+// unknown fields, so that a client expecting its input to matter learns it does not.
+func decodeNoBody(r *http.Request) error {
+	// A JSON null sets obj to nil; no body at all leaves it as is.
+	obj := &struct{}{}
+	if err := decode(r, &obj, true); err != nil {
+		return err
+	}
+	if obj == nil {
+		return oven.Errorf(oven.EInvalid, "request body must be empty or {}")
+	}
+	return nil
+}
+
+func decode(r *http.Request, dst any, emptyOK bool) error {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
+		if emptyOK && errors.Is(err, io.EOF) {
+			return nil // no body, or only whitespace
+		}
 		return decodeError(err)
 	}
 	// A second value (or trailing garbage) means the client sent something other than

@@ -34,6 +34,8 @@ type fakeGame struct {
 	started chan struct{}
 	// panicOn makes the named method panic.
 	panicOn string
+	// replies, keyed by method name, replace the canned answer of that method.
+	replies map[string]proto.Message
 }
 
 var _ ovenv1.GameClient = (*fakeGame)(nil)
@@ -63,6 +65,26 @@ func (f *fakeGame) Calls() []call {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]call(nil), f.calls...)
+}
+
+// setReply makes method answer m instead of its canned answer.
+func (f *fakeGame) setReply(method string, m proto.Message) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.replies == nil {
+		f.replies = make(map[string]proto.Message)
+	}
+	f.replies[method] = m
+}
+
+// reply returns a copy of the answer set for method, else canned.
+func reply[M proto.Message](f *fakeGame, method string, canned M) M {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if m, ok := f.replies[method]; ok {
+		return proto.Clone(m).(M)
+	}
+	return canned
 }
 
 func (f *fakeGame) setErr(err error) {
@@ -188,4 +210,121 @@ func (f *fakeGame) WhoOwns(_ context.Context, in *ovenv1.PlayerRequest, _ ...grp
 		return nil, err
 	}
 	return &ovenv1.WhoOwnsResponse{ShardId: "shard-a"}, nil
+}
+
+func (f *fakeGame) AddFriend(_ context.Context, in *ovenv1.FriendRequest, _ ...grpc.CallOption) (*ovenv1.FriendResponse, error) {
+	if err := f.record("AddFriend", in); err != nil {
+		return nil, err
+	}
+	return &ovenv1.FriendResponse{}, nil
+}
+
+func (f *fakeGame) RemoveFriend(_ context.Context, in *ovenv1.FriendRequest, _ ...grpc.CallOption) (*ovenv1.FriendResponse, error) {
+	if err := f.record("RemoveFriend", in); err != nil {
+		return nil, err
+	}
+	return &ovenv1.FriendResponse{}, nil
+}
+
+func (f *fakeGame) ListFriends(_ context.Context, in *ovenv1.PlayerRequest, _ ...grpc.CallOption) (*ovenv1.FriendList, error) {
+	if err := f.record("ListFriends", in); err != nil {
+		return nil, err
+	}
+	return reply(f, "ListFriends", &ovenv1.FriendList{Friends: []*ovenv1.Friend{
+		{PlayerId: "p-2", Name: "Ginger", WeeklyBest: 5300, CanSendLife: true},
+		{PlayerId: "p-3", Name: "Choco", WeeklyBest: 0, NextSendAtMs: 1_772_447_400_000},
+	}}), nil
+}
+
+func (f *fakeGame) SendLife(_ context.Context, in *ovenv1.FriendRequest, _ ...grpc.CallOption) (*ovenv1.SendLifeResponse, error) {
+	if err := f.record("SendLife", in); err != nil {
+		return nil, err
+	}
+	return &ovenv1.SendLifeResponse{GiftPoints: 30, NextSendAtMs: 1_772_449_200_000}, nil
+}
+
+func (f *fakeGame) SendLives(_ context.Context, in *ovenv1.PlayerRequest, _ ...grpc.CallOption) (*ovenv1.SendLivesResponse, error) {
+	if err := f.record("SendLives", in); err != nil {
+		return nil, err
+	}
+	return reply(f, "SendLives", &ovenv1.SendLivesResponse{Sent: []string{"p-2", "p-4"}, Skipped: 1, GiftPoints: 40}), nil
+}
+
+func (f *fakeGame) ListMailbox(_ context.Context, in *ovenv1.PlayerRequest, _ ...grpc.CallOption) (*ovenv1.Mailbox, error) {
+	if err := f.record("ListMailbox", in); err != nil {
+		return nil, err
+	}
+	return reply(f, "ListMailbox", &ovenv1.Mailbox{Items: []*ovenv1.MailItem{
+		{Id: "m-2", Kind: "coins", Amount: 500, Message: "Sorry for the downtime",
+			SentAtMs: 1_772_445_600_000, ExpiresAtMs: 1_773_050_400_000},
+		{Id: "m-1", Kind: "life", Amount: 1, FromPlayerId: "p-2",
+			SentAtMs: 1_772_442_000_000, ExpiresAtMs: 1_773_046_800_000},
+	}}), nil
+}
+
+func (f *fakeGame) AcceptMail(_ context.Context, in *ovenv1.AcceptMailRequest, _ ...grpc.CallOption) (*ovenv1.AcceptMailResponse, error) {
+	if err := f.record("AcceptMail", in); err != nil {
+		return nil, err
+	}
+	return &ovenv1.AcceptMailResponse{Accepted: 1, Lives: &ovenv1.Lives{Count: 6, Max: 5}, Coins: 1000}, nil
+}
+
+func (f *fakeGame) AcceptAllMail(_ context.Context, in *ovenv1.PlayerRequest, _ ...grpc.CallOption) (*ovenv1.AcceptMailResponse, error) {
+	if err := f.record("AcceptAllMail", in); err != nil {
+		return nil, err
+	}
+	return &ovenv1.AcceptMailResponse{
+		Accepted: 2, Lives: &ovenv1.Lives{Count: 3, Max: 5, NextLifeAtMs: 1_772_446_320_000}, Coins: 1500,
+	}, nil
+}
+
+func (f *fakeGame) DeliverMail(_ context.Context, in *ovenv1.DeliverMailRequest, _ ...grpc.CallOption) (*ovenv1.DeliverMailResponse, error) {
+	if err := f.record("DeliverMail", in); err != nil {
+		return nil, err
+	}
+	return &ovenv1.DeliverMailResponse{Delivered: true}, nil
+}
+
+func (f *fakeGame) FriendsChanged(_ context.Context, in *ovenv1.PlayerRequest, _ ...grpc.CallOption) (*ovenv1.FriendResponse, error) {
+	if err := f.record("FriendsChanged", in); err != nil {
+		return nil, err
+	}
+	return &ovenv1.FriendResponse{}, nil
+}
+
+// board is the fake's leaderboard week: Monday 2026-03-02 00:00 Asia/Seoul, resetting a
+// week later.
+func board(entries ...*ovenv1.LeaderboardEntry) *ovenv1.Leaderboard {
+	return &ovenv1.Leaderboard{Week: "2026-03-02", ResetsAtMs: 1_772_982_000_000, Entries: entries}
+}
+
+func (f *fakeGame) FriendsLeaderboard(_ context.Context, in *ovenv1.PlayerRequest, _ ...grpc.CallOption) (*ovenv1.Leaderboard, error) {
+	if err := f.record("FriendsLeaderboard", in); err != nil {
+		return nil, err
+	}
+	return reply(f, "FriendsLeaderboard", board(
+		&ovenv1.LeaderboardEntry{Rank: 1, PlayerId: "p-2", Name: "Ginger", Score: 5300},
+		&ovenv1.LeaderboardEntry{Rank: 2, PlayerId: in.GetPlayerId(), Name: "Guest", Score: 1200},
+	)), nil
+}
+
+func (f *fakeGame) GlobalLeaderboard(_ context.Context, in *ovenv1.GlobalLeaderboardRequest, _ ...grpc.CallOption) (*ovenv1.Leaderboard, error) {
+	if err := f.record("GlobalLeaderboard", in); err != nil {
+		return nil, err
+	}
+	return reply(f, "GlobalLeaderboard", board(
+		&ovenv1.LeaderboardEntry{Rank: 1, PlayerId: "p-9", Name: "Pro", Score: 99000},
+	)), nil
+}
+
+func (f *fakeGame) AroundMe(_ context.Context, in *ovenv1.PlayerRequest, _ ...grpc.CallOption) (*ovenv1.Leaderboard, error) {
+	if err := f.record("AroundMe", in); err != nil {
+		return nil, err
+	}
+	b := board(
+		&ovenv1.LeaderboardEntry{Rank: 41, PlayerId: "p-8", Name: "Above", Score: 1300},
+		&ovenv1.LeaderboardEntry{Rank: 42, PlayerId: in.GetPlayerId(), Name: "Guest", Score: 1200},
+	)
+	b.Rank, b.Score = 42, 1200
+	return reply(f, "AroundMe", b), nil
 }

@@ -116,6 +116,20 @@ func (s *server) routes(r chi.Router, cfg Config) {
 		r.Post("/v1/shop/buy", s.handle(s.buyItem))
 		r.Post("/v1/plays", s.handle(s.startPlay))
 		r.Post("/v1/plays/{play_id}/settle", s.handle(s.settlePlay))
+		// chi prefers a static segment to a parameter, so POST /v1/friends/lives is
+		// SendLives, while PUT and DELETE there still reach {player_id} (a player whose
+		// id is "lives"). accept-all and {id}/accept differ in depth and cannot meet.
+		r.Get("/v1/friends", s.handle(s.listFriends))
+		r.Post("/v1/friends/lives", s.handle(s.sendLives))
+		r.Put("/v1/friends/{player_id}", s.handle(s.addFriend))
+		r.Delete("/v1/friends/{player_id}", s.handle(s.removeFriend))
+		r.Post("/v1/friends/{player_id}/life", s.handle(s.sendLife))
+		r.Get("/v1/mailbox", s.handle(s.listMailbox))
+		r.Post("/v1/mailbox/accept-all", s.handle(s.acceptAllMail))
+		r.Post("/v1/mailbox/{id}/accept", s.handle(s.acceptMail))
+		r.Get("/v1/leaderboard/friends", s.handle(s.friendsLeaderboard))
+		r.Get("/v1/leaderboard/global", s.handle(s.globalLeaderboard))
+		r.Get("/v1/leaderboard/global/me", s.handle(s.aroundMe))
 		// Registered only when enabled, so that in production the route answers exactly
 		// like an unknown one and does not reveal itself.
 		if cfg.DevClock {

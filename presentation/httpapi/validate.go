@@ -18,6 +18,12 @@ const (
 	maxItemID   = 64
 	maxPlayID   = 128
 	maxBoosts   = 16
+	maxPlayerID = 32
+	maxMailID   = 128
+	// Global leaderboard page size (API.md: 1–100, 10 when not asked).
+	minLimit     = 1
+	maxLimit     = 100
+	defaultLimit = 10
 )
 
 // checkDeviceID checks API.md's device_id: 8–128 printable characters.
@@ -78,4 +84,35 @@ func positiveInt(field, s string) (int64, error) {
 		return 0, oven.Errorf(oven.EInvalid, "%s must be a positive integer", field)
 	}
 	return v, nil
+}
+
+// checkPlayerID checks a player id named by a client (in a path): 1–32 characters of
+// [0-9A-Za-z_-]. Whether such a player exists is the owning shard's answer (not_found).
+func checkPlayerID(field, id string) error {
+	ok := id != "" && len(id) <= maxPlayerID
+	for i := 0; ok && i < len(id); i++ {
+		c := id[i]
+		ok = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-'
+	}
+	if !ok {
+		return oven.Errorf(oven.EInvalid, "%s must be 1 to %d characters of 0-9, A-Z, a-z, _ and -", field, maxPlayerID)
+	}
+	return nil
+}
+
+// parseLimit parses the limit query parameter: absent means defaultLimit; otherwise one
+// decimal integer in [minLimit, maxLimit], without sign or leading zeros.
+func parseLimit(values []string) (int32, error) {
+	if len(values) == 0 {
+		return defaultLimit, nil
+	}
+	bad := oven.Errorf(oven.EInvalid, "limit must be one integer from %d to %d", minLimit, maxLimit)
+	if len(values) > 1 {
+		return 0, bad
+	}
+	n, err := positiveInt("limit", values[0])
+	if err != nil || n < minLimit || n > maxLimit {
+		return 0, bad
+	}
+	return int32(n), nil
 }

@@ -5,7 +5,7 @@
 // Requests without `player_id` may go to any shard.
 //
 // Errors travel as gRPC status with a google.rpc.ErrorInfo detail whose reason is the
-// API.md error code (e.g. "no_lives"); metadata may carry "retry_after_s". A shard that
+// API.md error code (e.g. "no_lives"); metadata may carry "retry_after_ms". A shard that
 // does not own the player answers FAILED_PRECONDITION with reason "wrong_shard" and
 // metadata "owner" naming the owner shard.
 
@@ -1168,6 +1168,879 @@ func (x *WhoOwnsResponse) GetSlot() int32 {
 	return 0
 }
 
+type FriendRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PlayerId      string                 `protobuf:"bytes,1,opt,name=player_id,json=playerId,proto3" json:"player_id,omitempty"`
+	FriendId      string                 `protobuf:"bytes,2,opt,name=friend_id,json=friendId,proto3" json:"friend_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FriendRequest) Reset() {
+	*x = FriendRequest{}
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FriendRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FriendRequest) ProtoMessage() {}
+
+func (x *FriendRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FriendRequest.ProtoReflect.Descriptor instead.
+func (*FriendRequest) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *FriendRequest) GetPlayerId() string {
+	if x != nil {
+		return x.PlayerId
+	}
+	return ""
+}
+
+func (x *FriendRequest) GetFriendId() string {
+	if x != nil {
+		return x.FriendId
+	}
+	return ""
+}
+
+type FriendResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FriendResponse) Reset() {
+	*x = FriendResponse{}
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FriendResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FriendResponse) ProtoMessage() {}
+
+func (x *FriendResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FriendResponse.ProtoReflect.Descriptor instead.
+func (*FriendResponse) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{20}
+}
+
+type Friend struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	PlayerId    string                 `protobuf:"bytes,1,opt,name=player_id,json=playerId,proto3" json:"player_id,omitempty"`
+	Name        string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	WeeklyBest  int64                  `protobuf:"varint,3,opt,name=weekly_best,json=weeklyBest,proto3" json:"weekly_best,omitempty"`
+	CanSendLife bool                   `protobuf:"varint,4,opt,name=can_send_life,json=canSendLife,proto3" json:"can_send_life,omitempty"`
+	// Unix ms when a life can be sent again; 0 when it can be sent now.
+	NextSendAtMs  int64 `protobuf:"varint,5,opt,name=next_send_at_ms,json=nextSendAtMs,proto3" json:"next_send_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Friend) Reset() {
+	*x = Friend{}
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Friend) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Friend) ProtoMessage() {}
+
+func (x *Friend) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Friend.ProtoReflect.Descriptor instead.
+func (*Friend) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *Friend) GetPlayerId() string {
+	if x != nil {
+		return x.PlayerId
+	}
+	return ""
+}
+
+func (x *Friend) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Friend) GetWeeklyBest() int64 {
+	if x != nil {
+		return x.WeeklyBest
+	}
+	return 0
+}
+
+func (x *Friend) GetCanSendLife() bool {
+	if x != nil {
+		return x.CanSendLife
+	}
+	return false
+}
+
+func (x *Friend) GetNextSendAtMs() int64 {
+	if x != nil {
+		return x.NextSendAtMs
+	}
+	return 0
+}
+
+type FriendList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Friends       []*Friend              `protobuf:"bytes,1,rep,name=friends,proto3" json:"friends,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FriendList) Reset() {
+	*x = FriendList{}
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FriendList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FriendList) ProtoMessage() {}
+
+func (x *FriendList) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FriendList.ProtoReflect.Descriptor instead.
+func (*FriendList) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *FriendList) GetFriends() []*Friend {
+	if x != nil {
+		return x.Friends
+	}
+	return nil
+}
+
+type SendLifeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GiftPoints    int64                  `protobuf:"varint,1,opt,name=gift_points,json=giftPoints,proto3" json:"gift_points,omitempty"`
+	NextSendAtMs  int64                  `protobuf:"varint,2,opt,name=next_send_at_ms,json=nextSendAtMs,proto3" json:"next_send_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendLifeResponse) Reset() {
+	*x = SendLifeResponse{}
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendLifeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendLifeResponse) ProtoMessage() {}
+
+func (x *SendLifeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendLifeResponse.ProtoReflect.Descriptor instead.
+func (*SendLifeResponse) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *SendLifeResponse) GetGiftPoints() int64 {
+	if x != nil {
+		return x.GiftPoints
+	}
+	return 0
+}
+
+func (x *SendLifeResponse) GetNextSendAtMs() int64 {
+	if x != nil {
+		return x.NextSendAtMs
+	}
+	return 0
+}
+
+type SendLivesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sent          []string               `protobuf:"bytes,1,rep,name=sent,proto3" json:"sent,omitempty"`
+	Skipped       int64                  `protobuf:"varint,2,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	GiftPoints    int64                  `protobuf:"varint,3,opt,name=gift_points,json=giftPoints,proto3" json:"gift_points,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendLivesResponse) Reset() {
+	*x = SendLivesResponse{}
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendLivesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendLivesResponse) ProtoMessage() {}
+
+func (x *SendLivesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendLivesResponse.ProtoReflect.Descriptor instead.
+func (*SendLivesResponse) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *SendLivesResponse) GetSent() []string {
+	if x != nil {
+		return x.Sent
+	}
+	return nil
+}
+
+func (x *SendLivesResponse) GetSkipped() int64 {
+	if x != nil {
+		return x.Skipped
+	}
+	return 0
+}
+
+func (x *SendLivesResponse) GetGiftPoints() int64 {
+	if x != nil {
+		return x.GiftPoints
+	}
+	return 0
+}
+
+type MailItem struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"` // "life" or "coins"
+	Amount        int64                  `protobuf:"varint,3,opt,name=amount,proto3" json:"amount,omitempty"`
+	FromPlayerId  string                 `protobuf:"bytes,4,opt,name=from_player_id,json=fromPlayerId,proto3" json:"from_player_id,omitempty"`
+	Message       string                 `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	SentAtMs      int64                  `protobuf:"varint,6,opt,name=sent_at_ms,json=sentAtMs,proto3" json:"sent_at_ms,omitempty"`
+	ExpiresAtMs   int64                  `protobuf:"varint,7,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MailItem) Reset() {
+	*x = MailItem{}
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MailItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MailItem) ProtoMessage() {}
+
+func (x *MailItem) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MailItem.ProtoReflect.Descriptor instead.
+func (*MailItem) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *MailItem) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *MailItem) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *MailItem) GetAmount() int64 {
+	if x != nil {
+		return x.Amount
+	}
+	return 0
+}
+
+func (x *MailItem) GetFromPlayerId() string {
+	if x != nil {
+		return x.FromPlayerId
+	}
+	return ""
+}
+
+func (x *MailItem) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *MailItem) GetSentAtMs() int64 {
+	if x != nil {
+		return x.SentAtMs
+	}
+	return 0
+}
+
+func (x *MailItem) GetExpiresAtMs() int64 {
+	if x != nil {
+		return x.ExpiresAtMs
+	}
+	return 0
+}
+
+type Mailbox struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*MailItem            `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Mailbox) Reset() {
+	*x = Mailbox{}
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Mailbox) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Mailbox) ProtoMessage() {}
+
+func (x *Mailbox) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Mailbox.ProtoReflect.Descriptor instead.
+func (*Mailbox) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *Mailbox) GetItems() []*MailItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+type AcceptMailRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PlayerId      string                 `protobuf:"bytes,1,opt,name=player_id,json=playerId,proto3" json:"player_id,omitempty"`
+	MailId        string                 `protobuf:"bytes,2,opt,name=mail_id,json=mailId,proto3" json:"mail_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptMailRequest) Reset() {
+	*x = AcceptMailRequest{}
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptMailRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptMailRequest) ProtoMessage() {}
+
+func (x *AcceptMailRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptMailRequest.ProtoReflect.Descriptor instead.
+func (*AcceptMailRequest) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *AcceptMailRequest) GetPlayerId() string {
+	if x != nil {
+		return x.PlayerId
+	}
+	return ""
+}
+
+func (x *AcceptMailRequest) GetMailId() string {
+	if x != nil {
+		return x.MailId
+	}
+	return ""
+}
+
+type AcceptMailResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Accepted      int64                  `protobuf:"varint,1,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	Lives         *Lives                 `protobuf:"bytes,2,opt,name=lives,proto3" json:"lives,omitempty"`
+	Coins         int64                  `protobuf:"varint,3,opt,name=coins,proto3" json:"coins,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptMailResponse) Reset() {
+	*x = AcceptMailResponse{}
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptMailResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptMailResponse) ProtoMessage() {}
+
+func (x *AcceptMailResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptMailResponse.ProtoReflect.Descriptor instead.
+func (*AcceptMailResponse) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *AcceptMailResponse) GetAccepted() int64 {
+	if x != nil {
+		return x.Accepted
+	}
+	return 0
+}
+
+func (x *AcceptMailResponse) GetLives() *Lives {
+	if x != nil {
+		return x.Lives
+	}
+	return nil
+}
+
+func (x *AcceptMailResponse) GetCoins() int64 {
+	if x != nil {
+		return x.Coins
+	}
+	return 0
+}
+
+type DeliverMailRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	PlayerId string                 `protobuf:"bytes,1,opt,name=player_id,json=playerId,proto3" json:"player_id,omitempty"`
+	Item     *MailItem              `protobuf:"bytes,2,opt,name=item,proto3" json:"item,omitempty"`
+	// Fail with mailbox_full instead of exceeding the capacity (friends' lives); GMS gifts
+	// may go over it.
+	EnforceCapacity bool `protobuf:"varint,3,opt,name=enforce_capacity,json=enforceCapacity,proto3" json:"enforce_capacity,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *DeliverMailRequest) Reset() {
+	*x = DeliverMailRequest{}
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliverMailRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliverMailRequest) ProtoMessage() {}
+
+func (x *DeliverMailRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliverMailRequest.ProtoReflect.Descriptor instead.
+func (*DeliverMailRequest) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *DeliverMailRequest) GetPlayerId() string {
+	if x != nil {
+		return x.PlayerId
+	}
+	return ""
+}
+
+func (x *DeliverMailRequest) GetItem() *MailItem {
+	if x != nil {
+		return x.Item
+	}
+	return nil
+}
+
+func (x *DeliverMailRequest) GetEnforceCapacity() bool {
+	if x != nil {
+		return x.EnforceCapacity
+	}
+	return false
+}
+
+type DeliverMailResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// False when the item was already there (or already accepted): a retried delivery.
+	Delivered     bool `protobuf:"varint,1,opt,name=delivered,proto3" json:"delivered,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeliverMailResponse) Reset() {
+	*x = DeliverMailResponse{}
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliverMailResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliverMailResponse) ProtoMessage() {}
+
+func (x *DeliverMailResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliverMailResponse.ProtoReflect.Descriptor instead.
+func (*DeliverMailResponse) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *DeliverMailResponse) GetDelivered() bool {
+	if x != nil {
+		return x.Delivered
+	}
+	return false
+}
+
+type GlobalLeaderboardRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PlayerId      string                 `protobuf:"bytes,1,opt,name=player_id,json=playerId,proto3" json:"player_id,omitempty"`
+	Limit         int32                  `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GlobalLeaderboardRequest) Reset() {
+	*x = GlobalLeaderboardRequest{}
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GlobalLeaderboardRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GlobalLeaderboardRequest) ProtoMessage() {}
+
+func (x *GlobalLeaderboardRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GlobalLeaderboardRequest.ProtoReflect.Descriptor instead.
+func (*GlobalLeaderboardRequest) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *GlobalLeaderboardRequest) GetPlayerId() string {
+	if x != nil {
+		return x.PlayerId
+	}
+	return ""
+}
+
+func (x *GlobalLeaderboardRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type LeaderboardEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rank          int64                  `protobuf:"varint,1,opt,name=rank,proto3" json:"rank,omitempty"`
+	PlayerId      string                 `protobuf:"bytes,2,opt,name=player_id,json=playerId,proto3" json:"player_id,omitempty"`
+	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Score         int64                  `protobuf:"varint,4,opt,name=score,proto3" json:"score,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaderboardEntry) Reset() {
+	*x = LeaderboardEntry{}
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaderboardEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaderboardEntry) ProtoMessage() {}
+
+func (x *LeaderboardEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaderboardEntry.ProtoReflect.Descriptor instead.
+func (*LeaderboardEntry) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *LeaderboardEntry) GetRank() int64 {
+	if x != nil {
+		return x.Rank
+	}
+	return 0
+}
+
+func (x *LeaderboardEntry) GetPlayerId() string {
+	if x != nil {
+		return x.PlayerId
+	}
+	return ""
+}
+
+func (x *LeaderboardEntry) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *LeaderboardEntry) GetScore() int64 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+type Leaderboard struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Week       string                 `protobuf:"bytes,1,opt,name=week,proto3" json:"week,omitempty"`
+	ResetsAtMs int64                  `protobuf:"varint,2,opt,name=resets_at_ms,json=resetsAtMs,proto3" json:"resets_at_ms,omitempty"`
+	Entries    []*LeaderboardEntry    `protobuf:"bytes,3,rep,name=entries,proto3" json:"entries,omitempty"`
+	// AroundMe only: the player's rank (0 when unranked) and score.
+	Rank          int64 `protobuf:"varint,4,opt,name=rank,proto3" json:"rank,omitempty"`
+	Score         int64 `protobuf:"varint,5,opt,name=score,proto3" json:"score,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Leaderboard) Reset() {
+	*x = Leaderboard{}
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Leaderboard) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Leaderboard) ProtoMessage() {}
+
+func (x *Leaderboard) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Leaderboard.ProtoReflect.Descriptor instead.
+func (*Leaderboard) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *Leaderboard) GetWeek() string {
+	if x != nil {
+		return x.Week
+	}
+	return ""
+}
+
+func (x *Leaderboard) GetResetsAtMs() int64 {
+	if x != nil {
+		return x.ResetsAtMs
+	}
+	return 0
+}
+
+func (x *Leaderboard) GetEntries() []*LeaderboardEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *Leaderboard) GetRank() int64 {
+	if x != nil {
+		return x.Rank
+	}
+	return 0
+}
+
+func (x *Leaderboard) GetScore() int64 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
 var File_proto_ovenv1_oven_proto protoreflect.FileDescriptor
 
 const file_proto_ovenv1_oven_proto_rawDesc = "" +
@@ -1258,7 +2131,69 @@ const file_proto_ovenv1_oven_proto_rawDesc = "" +
 	"\x06now_ms\x18\x01 \x01(\x03R\x05nowMs\"@\n" +
 	"\x0fWhoOwnsResponse\x12\x19\n" +
 	"\bshard_id\x18\x01 \x01(\tR\ashardId\x12\x12\n" +
-	"\x04slot\x18\x02 \x01(\x05R\x04slot2\xb4\x05\n" +
+	"\x04slot\x18\x02 \x01(\x05R\x04slot\"I\n" +
+	"\rFriendRequest\x12\x1b\n" +
+	"\tplayer_id\x18\x01 \x01(\tR\bplayerId\x12\x1b\n" +
+	"\tfriend_id\x18\x02 \x01(\tR\bfriendId\"\x10\n" +
+	"\x0eFriendResponse\"\xa5\x01\n" +
+	"\x06Friend\x12\x1b\n" +
+	"\tplayer_id\x18\x01 \x01(\tR\bplayerId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1f\n" +
+	"\vweekly_best\x18\x03 \x01(\x03R\n" +
+	"weeklyBest\x12\"\n" +
+	"\rcan_send_life\x18\x04 \x01(\bR\vcanSendLife\x12%\n" +
+	"\x0fnext_send_at_ms\x18\x05 \x01(\x03R\fnextSendAtMs\"7\n" +
+	"\n" +
+	"FriendList\x12)\n" +
+	"\afriends\x18\x01 \x03(\v2\x0f.oven.v1.FriendR\afriends\"Z\n" +
+	"\x10SendLifeResponse\x12\x1f\n" +
+	"\vgift_points\x18\x01 \x01(\x03R\n" +
+	"giftPoints\x12%\n" +
+	"\x0fnext_send_at_ms\x18\x02 \x01(\x03R\fnextSendAtMs\"b\n" +
+	"\x11SendLivesResponse\x12\x12\n" +
+	"\x04sent\x18\x01 \x03(\tR\x04sent\x12\x18\n" +
+	"\askipped\x18\x02 \x01(\x03R\askipped\x12\x1f\n" +
+	"\vgift_points\x18\x03 \x01(\x03R\n" +
+	"giftPoints\"\xc8\x01\n" +
+	"\bMailItem\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x16\n" +
+	"\x06amount\x18\x03 \x01(\x03R\x06amount\x12$\n" +
+	"\x0efrom_player_id\x18\x04 \x01(\tR\ffromPlayerId\x12\x18\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage\x12\x1c\n" +
+	"\n" +
+	"sent_at_ms\x18\x06 \x01(\x03R\bsentAtMs\x12\"\n" +
+	"\rexpires_at_ms\x18\a \x01(\x03R\vexpiresAtMs\"2\n" +
+	"\aMailbox\x12'\n" +
+	"\x05items\x18\x01 \x03(\v2\x11.oven.v1.MailItemR\x05items\"I\n" +
+	"\x11AcceptMailRequest\x12\x1b\n" +
+	"\tplayer_id\x18\x01 \x01(\tR\bplayerId\x12\x17\n" +
+	"\amail_id\x18\x02 \x01(\tR\x06mailId\"l\n" +
+	"\x12AcceptMailResponse\x12\x1a\n" +
+	"\baccepted\x18\x01 \x01(\x03R\baccepted\x12$\n" +
+	"\x05lives\x18\x02 \x01(\v2\x0e.oven.v1.LivesR\x05lives\x12\x14\n" +
+	"\x05coins\x18\x03 \x01(\x03R\x05coins\"\x83\x01\n" +
+	"\x12DeliverMailRequest\x12\x1b\n" +
+	"\tplayer_id\x18\x01 \x01(\tR\bplayerId\x12%\n" +
+	"\x04item\x18\x02 \x01(\v2\x11.oven.v1.MailItemR\x04item\x12)\n" +
+	"\x10enforce_capacity\x18\x03 \x01(\bR\x0fenforceCapacity\"3\n" +
+	"\x13DeliverMailResponse\x12\x1c\n" +
+	"\tdelivered\x18\x01 \x01(\bR\tdelivered\"M\n" +
+	"\x18GlobalLeaderboardRequest\x12\x1b\n" +
+	"\tplayer_id\x18\x01 \x01(\tR\bplayerId\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\"m\n" +
+	"\x10LeaderboardEntry\x12\x12\n" +
+	"\x04rank\x18\x01 \x01(\x03R\x04rank\x12\x1b\n" +
+	"\tplayer_id\x18\x02 \x01(\tR\bplayerId\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x14\n" +
+	"\x05score\x18\x04 \x01(\x03R\x05score\"\xa2\x01\n" +
+	"\vLeaderboard\x12\x12\n" +
+	"\x04week\x18\x01 \x01(\tR\x04week\x12 \n" +
+	"\fresets_at_ms\x18\x02 \x01(\x03R\n" +
+	"resetsAtMs\x123\n" +
+	"\aentries\x18\x03 \x03(\v2\x19.oven.v1.LeaderboardEntryR\aentries\x12\x12\n" +
+	"\x04rank\x18\x04 \x01(\x03R\x04rank\x12\x14\n" +
+	"\x05score\x18\x05 \x01(\x03R\x05score2\x8e\f\n" +
 	"\x04Game\x12B\n" +
 	"\tAuthGuest\x12\x19.oven.v1.AuthGuestRequest\x1a\x1a.oven.v1.AuthGuestResponse\x121\n" +
 	"\x05GetMe\x12\x16.oven.v1.PlayerRequest\x1a\x10.oven.v1.Profile\x126\n" +
@@ -1270,7 +2205,21 @@ const file_proto_ovenv1_oven_proto_rawDesc = "" +
 	"SettlePlay\x12\x1a.oven.v1.SettlePlayRequest\x1a\x1b.oven.v1.SettlePlayResponse\x12G\n" +
 	"\fAdvanceClock\x12\x1c.oven.v1.AdvanceClockRequest\x1a\x19.oven.v1.SetClockResponse\x12?\n" +
 	"\bSetClock\x12\x18.oven.v1.SetClockRequest\x1a\x19.oven.v1.SetClockResponse\x126\n" +
-	"\x05Ready\x12\x15.oven.v1.ReadyRequest\x1a\x16.oven.v1.ReadyResponse\x12;\n" +
+	"\x05Ready\x12\x15.oven.v1.ReadyRequest\x1a\x16.oven.v1.ReadyResponse\x12<\n" +
+	"\tAddFriend\x12\x16.oven.v1.FriendRequest\x1a\x17.oven.v1.FriendResponse\x12?\n" +
+	"\fRemoveFriend\x12\x16.oven.v1.FriendRequest\x1a\x17.oven.v1.FriendResponse\x12:\n" +
+	"\vListFriends\x12\x16.oven.v1.PlayerRequest\x1a\x13.oven.v1.FriendList\x12=\n" +
+	"\bSendLife\x12\x16.oven.v1.FriendRequest\x1a\x19.oven.v1.SendLifeResponse\x12?\n" +
+	"\tSendLives\x12\x16.oven.v1.PlayerRequest\x1a\x1a.oven.v1.SendLivesResponse\x127\n" +
+	"\vListMailbox\x12\x16.oven.v1.PlayerRequest\x1a\x10.oven.v1.Mailbox\x12E\n" +
+	"\n" +
+	"AcceptMail\x12\x1a.oven.v1.AcceptMailRequest\x1a\x1b.oven.v1.AcceptMailResponse\x12D\n" +
+	"\rAcceptAllMail\x12\x16.oven.v1.PlayerRequest\x1a\x1b.oven.v1.AcceptMailResponse\x12H\n" +
+	"\vDeliverMail\x12\x1b.oven.v1.DeliverMailRequest\x1a\x1c.oven.v1.DeliverMailResponse\x12A\n" +
+	"\x0eFriendsChanged\x12\x16.oven.v1.PlayerRequest\x1a\x17.oven.v1.FriendResponse\x12B\n" +
+	"\x12FriendsLeaderboard\x12\x16.oven.v1.PlayerRequest\x1a\x14.oven.v1.Leaderboard\x12L\n" +
+	"\x11GlobalLeaderboard\x12!.oven.v1.GlobalLeaderboardRequest\x1a\x14.oven.v1.Leaderboard\x128\n" +
+	"\bAroundMe\x12\x16.oven.v1.PlayerRequest\x1a\x14.oven.v1.Leaderboard\x12;\n" +
 	"\aWhoOwns\x12\x16.oven.v1.PlayerRequest\x1a\x18.oven.v1.WhoOwnsResponseB/Z-github.com/ovengames/oven/proto/ovenv1;ovenv1b\x06proto3"
 
 var (
@@ -1285,58 +2234,104 @@ func file_proto_ovenv1_oven_proto_rawDescGZIP() []byte {
 	return file_proto_ovenv1_oven_proto_rawDescData
 }
 
-var file_proto_ovenv1_oven_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_proto_ovenv1_oven_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_proto_ovenv1_oven_proto_goTypes = []any{
-	(*AuthGuestRequest)(nil),    // 0: oven.v1.AuthGuestRequest
-	(*AuthGuestResponse)(nil),   // 1: oven.v1.AuthGuestResponse
-	(*PlayerRequest)(nil),       // 2: oven.v1.PlayerRequest
-	(*UpdateMeRequest)(nil),     // 3: oven.v1.UpdateMeRequest
-	(*Lives)(nil),               // 4: oven.v1.Lives
-	(*Profile)(nil),             // 5: oven.v1.Profile
-	(*GetGameDataRequest)(nil),  // 6: oven.v1.GetGameDataRequest
-	(*GameData)(nil),            // 7: oven.v1.GameData
-	(*BuyItemRequest)(nil),      // 8: oven.v1.BuyItemRequest
-	(*StartPlayRequest)(nil),    // 9: oven.v1.StartPlayRequest
-	(*StartPlayResponse)(nil),   // 10: oven.v1.StartPlayResponse
-	(*SettlePlayRequest)(nil),   // 11: oven.v1.SettlePlayRequest
-	(*SettlePlayResponse)(nil),  // 12: oven.v1.SettlePlayResponse
-	(*AdvanceClockRequest)(nil), // 13: oven.v1.AdvanceClockRequest
-	(*ReadyRequest)(nil),        // 14: oven.v1.ReadyRequest
-	(*ReadyResponse)(nil),       // 15: oven.v1.ReadyResponse
-	(*SetClockRequest)(nil),     // 16: oven.v1.SetClockRequest
-	(*SetClockResponse)(nil),    // 17: oven.v1.SetClockResponse
-	(*WhoOwnsResponse)(nil),     // 18: oven.v1.WhoOwnsResponse
+	(*AuthGuestRequest)(nil),         // 0: oven.v1.AuthGuestRequest
+	(*AuthGuestResponse)(nil),        // 1: oven.v1.AuthGuestResponse
+	(*PlayerRequest)(nil),            // 2: oven.v1.PlayerRequest
+	(*UpdateMeRequest)(nil),          // 3: oven.v1.UpdateMeRequest
+	(*Lives)(nil),                    // 4: oven.v1.Lives
+	(*Profile)(nil),                  // 5: oven.v1.Profile
+	(*GetGameDataRequest)(nil),       // 6: oven.v1.GetGameDataRequest
+	(*GameData)(nil),                 // 7: oven.v1.GameData
+	(*BuyItemRequest)(nil),           // 8: oven.v1.BuyItemRequest
+	(*StartPlayRequest)(nil),         // 9: oven.v1.StartPlayRequest
+	(*StartPlayResponse)(nil),        // 10: oven.v1.StartPlayResponse
+	(*SettlePlayRequest)(nil),        // 11: oven.v1.SettlePlayRequest
+	(*SettlePlayResponse)(nil),       // 12: oven.v1.SettlePlayResponse
+	(*AdvanceClockRequest)(nil),      // 13: oven.v1.AdvanceClockRequest
+	(*ReadyRequest)(nil),             // 14: oven.v1.ReadyRequest
+	(*ReadyResponse)(nil),            // 15: oven.v1.ReadyResponse
+	(*SetClockRequest)(nil),          // 16: oven.v1.SetClockRequest
+	(*SetClockResponse)(nil),         // 17: oven.v1.SetClockResponse
+	(*WhoOwnsResponse)(nil),          // 18: oven.v1.WhoOwnsResponse
+	(*FriendRequest)(nil),            // 19: oven.v1.FriendRequest
+	(*FriendResponse)(nil),           // 20: oven.v1.FriendResponse
+	(*Friend)(nil),                   // 21: oven.v1.Friend
+	(*FriendList)(nil),               // 22: oven.v1.FriendList
+	(*SendLifeResponse)(nil),         // 23: oven.v1.SendLifeResponse
+	(*SendLivesResponse)(nil),        // 24: oven.v1.SendLivesResponse
+	(*MailItem)(nil),                 // 25: oven.v1.MailItem
+	(*Mailbox)(nil),                  // 26: oven.v1.Mailbox
+	(*AcceptMailRequest)(nil),        // 27: oven.v1.AcceptMailRequest
+	(*AcceptMailResponse)(nil),       // 28: oven.v1.AcceptMailResponse
+	(*DeliverMailRequest)(nil),       // 29: oven.v1.DeliverMailRequest
+	(*DeliverMailResponse)(nil),      // 30: oven.v1.DeliverMailResponse
+	(*GlobalLeaderboardRequest)(nil), // 31: oven.v1.GlobalLeaderboardRequest
+	(*LeaderboardEntry)(nil),         // 32: oven.v1.LeaderboardEntry
+	(*Leaderboard)(nil),              // 33: oven.v1.Leaderboard
 }
 var file_proto_ovenv1_oven_proto_depIdxs = []int32{
 	4,  // 0: oven.v1.Profile.lives:type_name -> oven.v1.Lives
 	4,  // 1: oven.v1.StartPlayResponse.lives:type_name -> oven.v1.Lives
-	0,  // 2: oven.v1.Game.AuthGuest:input_type -> oven.v1.AuthGuestRequest
-	2,  // 3: oven.v1.Game.GetMe:input_type -> oven.v1.PlayerRequest
-	3,  // 4: oven.v1.Game.UpdateMe:input_type -> oven.v1.UpdateMeRequest
-	6,  // 5: oven.v1.Game.GetGameData:input_type -> oven.v1.GetGameDataRequest
-	8,  // 6: oven.v1.Game.BuyItem:input_type -> oven.v1.BuyItemRequest
-	9,  // 7: oven.v1.Game.StartPlay:input_type -> oven.v1.StartPlayRequest
-	11, // 8: oven.v1.Game.SettlePlay:input_type -> oven.v1.SettlePlayRequest
-	13, // 9: oven.v1.Game.AdvanceClock:input_type -> oven.v1.AdvanceClockRequest
-	16, // 10: oven.v1.Game.SetClock:input_type -> oven.v1.SetClockRequest
-	14, // 11: oven.v1.Game.Ready:input_type -> oven.v1.ReadyRequest
-	2,  // 12: oven.v1.Game.WhoOwns:input_type -> oven.v1.PlayerRequest
-	1,  // 13: oven.v1.Game.AuthGuest:output_type -> oven.v1.AuthGuestResponse
-	5,  // 14: oven.v1.Game.GetMe:output_type -> oven.v1.Profile
-	5,  // 15: oven.v1.Game.UpdateMe:output_type -> oven.v1.Profile
-	7,  // 16: oven.v1.Game.GetGameData:output_type -> oven.v1.GameData
-	5,  // 17: oven.v1.Game.BuyItem:output_type -> oven.v1.Profile
-	10, // 18: oven.v1.Game.StartPlay:output_type -> oven.v1.StartPlayResponse
-	12, // 19: oven.v1.Game.SettlePlay:output_type -> oven.v1.SettlePlayResponse
-	17, // 20: oven.v1.Game.AdvanceClock:output_type -> oven.v1.SetClockResponse
-	17, // 21: oven.v1.Game.SetClock:output_type -> oven.v1.SetClockResponse
-	15, // 22: oven.v1.Game.Ready:output_type -> oven.v1.ReadyResponse
-	18, // 23: oven.v1.Game.WhoOwns:output_type -> oven.v1.WhoOwnsResponse
-	13, // [13:24] is the sub-list for method output_type
-	2,  // [2:13] is the sub-list for method input_type
-	2,  // [2:2] is the sub-list for extension type_name
-	2,  // [2:2] is the sub-list for extension extendee
-	0,  // [0:2] is the sub-list for field type_name
+	21, // 2: oven.v1.FriendList.friends:type_name -> oven.v1.Friend
+	25, // 3: oven.v1.Mailbox.items:type_name -> oven.v1.MailItem
+	4,  // 4: oven.v1.AcceptMailResponse.lives:type_name -> oven.v1.Lives
+	25, // 5: oven.v1.DeliverMailRequest.item:type_name -> oven.v1.MailItem
+	32, // 6: oven.v1.Leaderboard.entries:type_name -> oven.v1.LeaderboardEntry
+	0,  // 7: oven.v1.Game.AuthGuest:input_type -> oven.v1.AuthGuestRequest
+	2,  // 8: oven.v1.Game.GetMe:input_type -> oven.v1.PlayerRequest
+	3,  // 9: oven.v1.Game.UpdateMe:input_type -> oven.v1.UpdateMeRequest
+	6,  // 10: oven.v1.Game.GetGameData:input_type -> oven.v1.GetGameDataRequest
+	8,  // 11: oven.v1.Game.BuyItem:input_type -> oven.v1.BuyItemRequest
+	9,  // 12: oven.v1.Game.StartPlay:input_type -> oven.v1.StartPlayRequest
+	11, // 13: oven.v1.Game.SettlePlay:input_type -> oven.v1.SettlePlayRequest
+	13, // 14: oven.v1.Game.AdvanceClock:input_type -> oven.v1.AdvanceClockRequest
+	16, // 15: oven.v1.Game.SetClock:input_type -> oven.v1.SetClockRequest
+	14, // 16: oven.v1.Game.Ready:input_type -> oven.v1.ReadyRequest
+	19, // 17: oven.v1.Game.AddFriend:input_type -> oven.v1.FriendRequest
+	19, // 18: oven.v1.Game.RemoveFriend:input_type -> oven.v1.FriendRequest
+	2,  // 19: oven.v1.Game.ListFriends:input_type -> oven.v1.PlayerRequest
+	19, // 20: oven.v1.Game.SendLife:input_type -> oven.v1.FriendRequest
+	2,  // 21: oven.v1.Game.SendLives:input_type -> oven.v1.PlayerRequest
+	2,  // 22: oven.v1.Game.ListMailbox:input_type -> oven.v1.PlayerRequest
+	27, // 23: oven.v1.Game.AcceptMail:input_type -> oven.v1.AcceptMailRequest
+	2,  // 24: oven.v1.Game.AcceptAllMail:input_type -> oven.v1.PlayerRequest
+	29, // 25: oven.v1.Game.DeliverMail:input_type -> oven.v1.DeliverMailRequest
+	2,  // 26: oven.v1.Game.FriendsChanged:input_type -> oven.v1.PlayerRequest
+	2,  // 27: oven.v1.Game.FriendsLeaderboard:input_type -> oven.v1.PlayerRequest
+	31, // 28: oven.v1.Game.GlobalLeaderboard:input_type -> oven.v1.GlobalLeaderboardRequest
+	2,  // 29: oven.v1.Game.AroundMe:input_type -> oven.v1.PlayerRequest
+	2,  // 30: oven.v1.Game.WhoOwns:input_type -> oven.v1.PlayerRequest
+	1,  // 31: oven.v1.Game.AuthGuest:output_type -> oven.v1.AuthGuestResponse
+	5,  // 32: oven.v1.Game.GetMe:output_type -> oven.v1.Profile
+	5,  // 33: oven.v1.Game.UpdateMe:output_type -> oven.v1.Profile
+	7,  // 34: oven.v1.Game.GetGameData:output_type -> oven.v1.GameData
+	5,  // 35: oven.v1.Game.BuyItem:output_type -> oven.v1.Profile
+	10, // 36: oven.v1.Game.StartPlay:output_type -> oven.v1.StartPlayResponse
+	12, // 37: oven.v1.Game.SettlePlay:output_type -> oven.v1.SettlePlayResponse
+	17, // 38: oven.v1.Game.AdvanceClock:output_type -> oven.v1.SetClockResponse
+	17, // 39: oven.v1.Game.SetClock:output_type -> oven.v1.SetClockResponse
+	15, // 40: oven.v1.Game.Ready:output_type -> oven.v1.ReadyResponse
+	20, // 41: oven.v1.Game.AddFriend:output_type -> oven.v1.FriendResponse
+	20, // 42: oven.v1.Game.RemoveFriend:output_type -> oven.v1.FriendResponse
+	22, // 43: oven.v1.Game.ListFriends:output_type -> oven.v1.FriendList
+	23, // 44: oven.v1.Game.SendLife:output_type -> oven.v1.SendLifeResponse
+	24, // 45: oven.v1.Game.SendLives:output_type -> oven.v1.SendLivesResponse
+	26, // 46: oven.v1.Game.ListMailbox:output_type -> oven.v1.Mailbox
+	28, // 47: oven.v1.Game.AcceptMail:output_type -> oven.v1.AcceptMailResponse
+	28, // 48: oven.v1.Game.AcceptAllMail:output_type -> oven.v1.AcceptMailResponse
+	30, // 49: oven.v1.Game.DeliverMail:output_type -> oven.v1.DeliverMailResponse
+	20, // 50: oven.v1.Game.FriendsChanged:output_type -> oven.v1.FriendResponse
+	33, // 51: oven.v1.Game.FriendsLeaderboard:output_type -> oven.v1.Leaderboard
+	33, // 52: oven.v1.Game.GlobalLeaderboard:output_type -> oven.v1.Leaderboard
+	33, // 53: oven.v1.Game.AroundMe:output_type -> oven.v1.Leaderboard
+	18, // 54: oven.v1.Game.WhoOwns:output_type -> oven.v1.WhoOwnsResponse
+	31, // [31:55] is the sub-list for method output_type
+	7,  // [7:31] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_proto_ovenv1_oven_proto_init() }
@@ -1350,7 +2345,7 @@ func file_proto_ovenv1_oven_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_ovenv1_oven_proto_rawDesc), len(file_proto_ovenv1_oven_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

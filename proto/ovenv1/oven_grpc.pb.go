@@ -5,7 +5,7 @@
 // Requests without `player_id` may go to any shard.
 //
 // Errors travel as gRPC status with a google.rpc.ErrorInfo detail whose reason is the
-// API.md error code (e.g. "no_lives"); metadata may carry "retry_after_s". A shard that
+// API.md error code (e.g. "no_lives"); metadata may carry "retry_after_ms". A shard that
 // does not own the player answers FAILED_PRECONDITION with reason "wrong_shard" and
 // metadata "owner" naming the owner shard.
 
@@ -30,17 +30,30 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Game_AuthGuest_FullMethodName    = "/oven.v1.Game/AuthGuest"
-	Game_GetMe_FullMethodName        = "/oven.v1.Game/GetMe"
-	Game_UpdateMe_FullMethodName     = "/oven.v1.Game/UpdateMe"
-	Game_GetGameData_FullMethodName  = "/oven.v1.Game/GetGameData"
-	Game_BuyItem_FullMethodName      = "/oven.v1.Game/BuyItem"
-	Game_StartPlay_FullMethodName    = "/oven.v1.Game/StartPlay"
-	Game_SettlePlay_FullMethodName   = "/oven.v1.Game/SettlePlay"
-	Game_AdvanceClock_FullMethodName = "/oven.v1.Game/AdvanceClock"
-	Game_SetClock_FullMethodName     = "/oven.v1.Game/SetClock"
-	Game_Ready_FullMethodName        = "/oven.v1.Game/Ready"
-	Game_WhoOwns_FullMethodName      = "/oven.v1.Game/WhoOwns"
+	Game_AuthGuest_FullMethodName          = "/oven.v1.Game/AuthGuest"
+	Game_GetMe_FullMethodName              = "/oven.v1.Game/GetMe"
+	Game_UpdateMe_FullMethodName           = "/oven.v1.Game/UpdateMe"
+	Game_GetGameData_FullMethodName        = "/oven.v1.Game/GetGameData"
+	Game_BuyItem_FullMethodName            = "/oven.v1.Game/BuyItem"
+	Game_StartPlay_FullMethodName          = "/oven.v1.Game/StartPlay"
+	Game_SettlePlay_FullMethodName         = "/oven.v1.Game/SettlePlay"
+	Game_AdvanceClock_FullMethodName       = "/oven.v1.Game/AdvanceClock"
+	Game_SetClock_FullMethodName           = "/oven.v1.Game/SetClock"
+	Game_Ready_FullMethodName              = "/oven.v1.Game/Ready"
+	Game_AddFriend_FullMethodName          = "/oven.v1.Game/AddFriend"
+	Game_RemoveFriend_FullMethodName       = "/oven.v1.Game/RemoveFriend"
+	Game_ListFriends_FullMethodName        = "/oven.v1.Game/ListFriends"
+	Game_SendLife_FullMethodName           = "/oven.v1.Game/SendLife"
+	Game_SendLives_FullMethodName          = "/oven.v1.Game/SendLives"
+	Game_ListMailbox_FullMethodName        = "/oven.v1.Game/ListMailbox"
+	Game_AcceptMail_FullMethodName         = "/oven.v1.Game/AcceptMail"
+	Game_AcceptAllMail_FullMethodName      = "/oven.v1.Game/AcceptAllMail"
+	Game_DeliverMail_FullMethodName        = "/oven.v1.Game/DeliverMail"
+	Game_FriendsChanged_FullMethodName     = "/oven.v1.Game/FriendsChanged"
+	Game_FriendsLeaderboard_FullMethodName = "/oven.v1.Game/FriendsLeaderboard"
+	Game_GlobalLeaderboard_FullMethodName  = "/oven.v1.Game/GlobalLeaderboard"
+	Game_AroundMe_FullMethodName           = "/oven.v1.Game/AroundMe"
+	Game_WhoOwns_FullMethodName            = "/oven.v1.Game/WhoOwns"
 )
 
 // GameClient is the client API for Game service.
@@ -68,6 +81,33 @@ type GameClient interface {
 	SetClock(ctx context.Context, in *SetClockRequest, opts ...grpc.CallOption) (*SetClockResponse, error)
 	// Ready reports whether this shard and every store it needs answer.
 	Ready(ctx context.Context, in *ReadyRequest, opts ...grpc.CallOption) (*ReadyResponse, error)
+	// AddFriend makes player and friend friends (mutual at once).
+	AddFriend(ctx context.Context, in *FriendRequest, opts ...grpc.CallOption) (*FriendResponse, error)
+	// RemoveFriend ends a friendship (both directions).
+	RemoveFriend(ctx context.Context, in *FriendRequest, opts ...grpc.CallOption) (*FriendResponse, error)
+	// ListFriends lists the player's friends with their weekly best and send state.
+	ListFriends(ctx context.Context, in *PlayerRequest, opts ...grpc.CallOption) (*FriendList, error)
+	// SendLife sends one life to a friend's mailbox (cooldown per pair).
+	SendLife(ctx context.Context, in *FriendRequest, opts ...grpc.CallOption) (*SendLifeResponse, error)
+	// SendLives sends a life to every friend who can receive one now.
+	SendLives(ctx context.Context, in *PlayerRequest, opts ...grpc.CallOption) (*SendLivesResponse, error)
+	// ListMailbox lists the player's unexpired mail, newest first.
+	ListMailbox(ctx context.Context, in *PlayerRequest, opts ...grpc.CallOption) (*Mailbox, error)
+	// AcceptMail accepts one mail item exactly once (idempotent).
+	AcceptMail(ctx context.Context, in *AcceptMailRequest, opts ...grpc.CallOption) (*AcceptMailResponse, error)
+	// AcceptAllMail accepts every unexpired mail item.
+	AcceptAllMail(ctx context.Context, in *PlayerRequest, opts ...grpc.CallOption) (*AcceptMailResponse, error)
+	// DeliverMail puts a mail item in player_id's mailbox; idempotent by item id.
+	// Shard-to-shard (a friend's life) and GMS gifts; player_id is the receiver.
+	DeliverMail(ctx context.Context, in *DeliverMailRequest, opts ...grpc.CallOption) (*DeliverMailResponse, error)
+	// FriendsChanged tells player_id's owner that the player's friend list changed.
+	FriendsChanged(ctx context.Context, in *PlayerRequest, opts ...grpc.CallOption) (*FriendResponse, error)
+	// FriendsLeaderboard ranks the player and friends by this week's best.
+	FriendsLeaderboard(ctx context.Context, in *PlayerRequest, opts ...grpc.CallOption) (*Leaderboard, error)
+	// GlobalLeaderboard returns this week's global top N.
+	GlobalLeaderboard(ctx context.Context, in *GlobalLeaderboardRequest, opts ...grpc.CallOption) (*Leaderboard, error)
+	// AroundMe returns the player's global rank with up to 5 above and below.
+	AroundMe(ctx context.Context, in *PlayerRequest, opts ...grpc.CallOption) (*Leaderboard, error)
 	// WhoOwns reports which shard owns a player (diagnostics and tests).
 	WhoOwns(ctx context.Context, in *PlayerRequest, opts ...grpc.CallOption) (*WhoOwnsResponse, error)
 }
@@ -180,6 +220,136 @@ func (c *gameClient) Ready(ctx context.Context, in *ReadyRequest, opts ...grpc.C
 	return out, nil
 }
 
+func (c *gameClient) AddFriend(ctx context.Context, in *FriendRequest, opts ...grpc.CallOption) (*FriendResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FriendResponse)
+	err := c.cc.Invoke(ctx, Game_AddFriend_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *gameClient) RemoveFriend(ctx context.Context, in *FriendRequest, opts ...grpc.CallOption) (*FriendResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FriendResponse)
+	err := c.cc.Invoke(ctx, Game_RemoveFriend_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *gameClient) ListFriends(ctx context.Context, in *PlayerRequest, opts ...grpc.CallOption) (*FriendList, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FriendList)
+	err := c.cc.Invoke(ctx, Game_ListFriends_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *gameClient) SendLife(ctx context.Context, in *FriendRequest, opts ...grpc.CallOption) (*SendLifeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SendLifeResponse)
+	err := c.cc.Invoke(ctx, Game_SendLife_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *gameClient) SendLives(ctx context.Context, in *PlayerRequest, opts ...grpc.CallOption) (*SendLivesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SendLivesResponse)
+	err := c.cc.Invoke(ctx, Game_SendLives_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *gameClient) ListMailbox(ctx context.Context, in *PlayerRequest, opts ...grpc.CallOption) (*Mailbox, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Mailbox)
+	err := c.cc.Invoke(ctx, Game_ListMailbox_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *gameClient) AcceptMail(ctx context.Context, in *AcceptMailRequest, opts ...grpc.CallOption) (*AcceptMailResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AcceptMailResponse)
+	err := c.cc.Invoke(ctx, Game_AcceptMail_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *gameClient) AcceptAllMail(ctx context.Context, in *PlayerRequest, opts ...grpc.CallOption) (*AcceptMailResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AcceptMailResponse)
+	err := c.cc.Invoke(ctx, Game_AcceptAllMail_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *gameClient) DeliverMail(ctx context.Context, in *DeliverMailRequest, opts ...grpc.CallOption) (*DeliverMailResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeliverMailResponse)
+	err := c.cc.Invoke(ctx, Game_DeliverMail_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *gameClient) FriendsChanged(ctx context.Context, in *PlayerRequest, opts ...grpc.CallOption) (*FriendResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FriendResponse)
+	err := c.cc.Invoke(ctx, Game_FriendsChanged_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *gameClient) FriendsLeaderboard(ctx context.Context, in *PlayerRequest, opts ...grpc.CallOption) (*Leaderboard, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Leaderboard)
+	err := c.cc.Invoke(ctx, Game_FriendsLeaderboard_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *gameClient) GlobalLeaderboard(ctx context.Context, in *GlobalLeaderboardRequest, opts ...grpc.CallOption) (*Leaderboard, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Leaderboard)
+	err := c.cc.Invoke(ctx, Game_GlobalLeaderboard_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *gameClient) AroundMe(ctx context.Context, in *PlayerRequest, opts ...grpc.CallOption) (*Leaderboard, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Leaderboard)
+	err := c.cc.Invoke(ctx, Game_AroundMe_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *gameClient) WhoOwns(ctx context.Context, in *PlayerRequest, opts ...grpc.CallOption) (*WhoOwnsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(WhoOwnsResponse)
@@ -215,6 +385,33 @@ type GameServer interface {
 	SetClock(context.Context, *SetClockRequest) (*SetClockResponse, error)
 	// Ready reports whether this shard and every store it needs answer.
 	Ready(context.Context, *ReadyRequest) (*ReadyResponse, error)
+	// AddFriend makes player and friend friends (mutual at once).
+	AddFriend(context.Context, *FriendRequest) (*FriendResponse, error)
+	// RemoveFriend ends a friendship (both directions).
+	RemoveFriend(context.Context, *FriendRequest) (*FriendResponse, error)
+	// ListFriends lists the player's friends with their weekly best and send state.
+	ListFriends(context.Context, *PlayerRequest) (*FriendList, error)
+	// SendLife sends one life to a friend's mailbox (cooldown per pair).
+	SendLife(context.Context, *FriendRequest) (*SendLifeResponse, error)
+	// SendLives sends a life to every friend who can receive one now.
+	SendLives(context.Context, *PlayerRequest) (*SendLivesResponse, error)
+	// ListMailbox lists the player's unexpired mail, newest first.
+	ListMailbox(context.Context, *PlayerRequest) (*Mailbox, error)
+	// AcceptMail accepts one mail item exactly once (idempotent).
+	AcceptMail(context.Context, *AcceptMailRequest) (*AcceptMailResponse, error)
+	// AcceptAllMail accepts every unexpired mail item.
+	AcceptAllMail(context.Context, *PlayerRequest) (*AcceptMailResponse, error)
+	// DeliverMail puts a mail item in player_id's mailbox; idempotent by item id.
+	// Shard-to-shard (a friend's life) and GMS gifts; player_id is the receiver.
+	DeliverMail(context.Context, *DeliverMailRequest) (*DeliverMailResponse, error)
+	// FriendsChanged tells player_id's owner that the player's friend list changed.
+	FriendsChanged(context.Context, *PlayerRequest) (*FriendResponse, error)
+	// FriendsLeaderboard ranks the player and friends by this week's best.
+	FriendsLeaderboard(context.Context, *PlayerRequest) (*Leaderboard, error)
+	// GlobalLeaderboard returns this week's global top N.
+	GlobalLeaderboard(context.Context, *GlobalLeaderboardRequest) (*Leaderboard, error)
+	// AroundMe returns the player's global rank with up to 5 above and below.
+	AroundMe(context.Context, *PlayerRequest) (*Leaderboard, error)
 	// WhoOwns reports which shard owns a player (diagnostics and tests).
 	WhoOwns(context.Context, *PlayerRequest) (*WhoOwnsResponse, error)
 	mustEmbedUnimplementedGameServer()
@@ -256,6 +453,45 @@ func (UnimplementedGameServer) SetClock(context.Context, *SetClockRequest) (*Set
 }
 func (UnimplementedGameServer) Ready(context.Context, *ReadyRequest) (*ReadyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Ready not implemented")
+}
+func (UnimplementedGameServer) AddFriend(context.Context, *FriendRequest) (*FriendResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddFriend not implemented")
+}
+func (UnimplementedGameServer) RemoveFriend(context.Context, *FriendRequest) (*FriendResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveFriend not implemented")
+}
+func (UnimplementedGameServer) ListFriends(context.Context, *PlayerRequest) (*FriendList, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListFriends not implemented")
+}
+func (UnimplementedGameServer) SendLife(context.Context, *FriendRequest) (*SendLifeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SendLife not implemented")
+}
+func (UnimplementedGameServer) SendLives(context.Context, *PlayerRequest) (*SendLivesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SendLives not implemented")
+}
+func (UnimplementedGameServer) ListMailbox(context.Context, *PlayerRequest) (*Mailbox, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMailbox not implemented")
+}
+func (UnimplementedGameServer) AcceptMail(context.Context, *AcceptMailRequest) (*AcceptMailResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AcceptMail not implemented")
+}
+func (UnimplementedGameServer) AcceptAllMail(context.Context, *PlayerRequest) (*AcceptMailResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AcceptAllMail not implemented")
+}
+func (UnimplementedGameServer) DeliverMail(context.Context, *DeliverMailRequest) (*DeliverMailResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeliverMail not implemented")
+}
+func (UnimplementedGameServer) FriendsChanged(context.Context, *PlayerRequest) (*FriendResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method FriendsChanged not implemented")
+}
+func (UnimplementedGameServer) FriendsLeaderboard(context.Context, *PlayerRequest) (*Leaderboard, error) {
+	return nil, status.Error(codes.Unimplemented, "method FriendsLeaderboard not implemented")
+}
+func (UnimplementedGameServer) GlobalLeaderboard(context.Context, *GlobalLeaderboardRequest) (*Leaderboard, error) {
+	return nil, status.Error(codes.Unimplemented, "method GlobalLeaderboard not implemented")
+}
+func (UnimplementedGameServer) AroundMe(context.Context, *PlayerRequest) (*Leaderboard, error) {
+	return nil, status.Error(codes.Unimplemented, "method AroundMe not implemented")
 }
 func (UnimplementedGameServer) WhoOwns(context.Context, *PlayerRequest) (*WhoOwnsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method WhoOwns not implemented")
@@ -461,6 +697,240 @@ func _Game_Ready_Handler(srv interface{}, ctx context.Context, dec func(interfac
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Game_AddFriend_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FriendRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GameServer).AddFriend(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Game_AddFriend_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GameServer).AddFriend(ctx, req.(*FriendRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Game_RemoveFriend_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FriendRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GameServer).RemoveFriend(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Game_RemoveFriend_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GameServer).RemoveFriend(ctx, req.(*FriendRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Game_ListFriends_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PlayerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GameServer).ListFriends(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Game_ListFriends_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GameServer).ListFriends(ctx, req.(*PlayerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Game_SendLife_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FriendRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GameServer).SendLife(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Game_SendLife_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GameServer).SendLife(ctx, req.(*FriendRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Game_SendLives_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PlayerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GameServer).SendLives(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Game_SendLives_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GameServer).SendLives(ctx, req.(*PlayerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Game_ListMailbox_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PlayerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GameServer).ListMailbox(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Game_ListMailbox_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GameServer).ListMailbox(ctx, req.(*PlayerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Game_AcceptMail_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AcceptMailRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GameServer).AcceptMail(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Game_AcceptMail_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GameServer).AcceptMail(ctx, req.(*AcceptMailRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Game_AcceptAllMail_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PlayerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GameServer).AcceptAllMail(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Game_AcceptAllMail_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GameServer).AcceptAllMail(ctx, req.(*PlayerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Game_DeliverMail_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeliverMailRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GameServer).DeliverMail(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Game_DeliverMail_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GameServer).DeliverMail(ctx, req.(*DeliverMailRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Game_FriendsChanged_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PlayerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GameServer).FriendsChanged(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Game_FriendsChanged_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GameServer).FriendsChanged(ctx, req.(*PlayerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Game_FriendsLeaderboard_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PlayerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GameServer).FriendsLeaderboard(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Game_FriendsLeaderboard_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GameServer).FriendsLeaderboard(ctx, req.(*PlayerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Game_GlobalLeaderboard_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GlobalLeaderboardRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GameServer).GlobalLeaderboard(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Game_GlobalLeaderboard_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GameServer).GlobalLeaderboard(ctx, req.(*GlobalLeaderboardRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Game_AroundMe_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PlayerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GameServer).AroundMe(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Game_AroundMe_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GameServer).AroundMe(ctx, req.(*PlayerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Game_WhoOwns_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(PlayerRequest)
 	if err := dec(in); err != nil {
@@ -525,6 +995,58 @@ var Game_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Ready",
 			Handler:    _Game_Ready_Handler,
+		},
+		{
+			MethodName: "AddFriend",
+			Handler:    _Game_AddFriend_Handler,
+		},
+		{
+			MethodName: "RemoveFriend",
+			Handler:    _Game_RemoveFriend_Handler,
+		},
+		{
+			MethodName: "ListFriends",
+			Handler:    _Game_ListFriends_Handler,
+		},
+		{
+			MethodName: "SendLife",
+			Handler:    _Game_SendLife_Handler,
+		},
+		{
+			MethodName: "SendLives",
+			Handler:    _Game_SendLives_Handler,
+		},
+		{
+			MethodName: "ListMailbox",
+			Handler:    _Game_ListMailbox_Handler,
+		},
+		{
+			MethodName: "AcceptMail",
+			Handler:    _Game_AcceptMail_Handler,
+		},
+		{
+			MethodName: "AcceptAllMail",
+			Handler:    _Game_AcceptAllMail_Handler,
+		},
+		{
+			MethodName: "DeliverMail",
+			Handler:    _Game_DeliverMail_Handler,
+		},
+		{
+			MethodName: "FriendsChanged",
+			Handler:    _Game_FriendsChanged_Handler,
+		},
+		{
+			MethodName: "FriendsLeaderboard",
+			Handler:    _Game_FriendsLeaderboard_Handler,
+		},
+		{
+			MethodName: "GlobalLeaderboard",
+			Handler:    _Game_GlobalLeaderboard_Handler,
+		},
+		{
+			MethodName: "AroundMe",
+			Handler:    _Game_AroundMe_Handler,
 		},
 		{
 			MethodName: "WhoOwns",

@@ -102,6 +102,13 @@ type Options struct {
 	// RecoverAfter is how old a pending play must be before recovery decides it
 	// (default 300 ms here: tests inject crashes and wait for recovery).
 	RecoverAfter time.Duration
+	// AfterClaimMarked and FriendLimit: see shard.Config.
+	AfterClaimMarked func() error
+	AfterCredit      func() error
+	FriendLimit      int
+	// GameDataRefresh is the shards' periodic game-data refresh (default 200 ms); a
+	// long one leaves publishes to the LISTEN/NOTIFY path alone.
+	GameDataRefresh time.Duration
 }
 
 // Cluster is n running shards over one fresh database.
@@ -124,6 +131,9 @@ func (e *Env) Start(t testing.TB, opt Options) *Cluster {
 	t.Helper()
 	if opt.Shards == 0 {
 		opt.Shards = 3
+	}
+	if opt.GameDataRefresh == 0 {
+		opt.GameDataRefresh = 200 * time.Millisecond
 	}
 	if opt.RecoverAfter == 0 {
 		opt.RecoverAfter = 300 * time.Millisecond
@@ -163,8 +173,11 @@ func (e *Env) Start(t testing.TB, opt Options) *Cluster {
 			ID: m.ID, Listener: lis[i], Members: members, DatabaseURL: c.DatabaseURL,
 			RedisURL: e.Deps.Redis.URL(), RedisPrefix: c.RedisPrefix,
 			Couchbase: e.Couchbase(fmt.Sprintf("t%d:", n)), DevClock: opt.DevClock, Logger: log,
-			GameDataRefresh:  200 * time.Millisecond,
+			GameDataRefresh:  opt.GameDataRefresh,
 			PlayHooks:        opt.PlayHooks,
+			AfterClaimMarked: opt.AfterClaimMarked,
+			AfterCredit:      opt.AfterCredit,
+			FriendLimit:      opt.FriendLimit,
 			RecoverAfter:     opt.RecoverAfter,
 			RecoveryInterval: 100 * time.Millisecond,
 			OnReady:          func(string) { ready.Done() },

@@ -1,0 +1,172 @@
+// Package friends keeps the mutual friend graph in PostgreSQL, with a per-shard cache for
+// the hot paths (sending lives, leaderboards).
+//
+// Two players befriending each other at the same moment must never deadlock: Add locks
+// both players' rows in ascending id order and writes both directions in ascending key
+// order, so every transaction takes its locks in the same global order.
+package friends
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/players"
+)
+
+// Store is the friend graph.
+type Store struct {
+	db    *pgxpool.Pool
+	limit int
+	ttl   time.Duration
+
+	mu    sync.Mutex
+	cache map[string]cached
+}
+
+type cached struct {
+	ids []string
+	at  time.Time
+}
+
+// New returns a Store allowing at most limit friends per player; cached lists live ttl.
+func New(db *pgxpool.Pool, limit int, ttl time.Duration) *Store {
+	return &Store{db: db, limit: limit, ttl: ttl, cache: map[string]cached{}}
+}
+
+// Add makes a and b friends. Errors: invalid_argument (a == b), not_found (no such
+// player), conflict (either is at the friend limit). Adding an existing friend is a no-op.
+func (s *Store) Add(ctx context.Context, a, b string) error {
+	pa, pb, err := pair(a, b)
+	if err != nil {
+		return err
+	}
+	lo, hi := min(pa, pb), max(pa, pb)
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT player_id FROM players WHERE player_id IN ($1, $2) ORDER BY player_id FOR UPDATE`, lo, hi)
+		if err != nil {
+			return err
+		}
+		found, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		if len(found) != 2 {
+			return oven.Errorf(oven.ENotFound, "no such player")
+		}
+		var full int
+		if err := tx.QueryRow(ctx, `
+			SELECT count(*) FROM (
+				SELECT player_id FROM friendships
+				WHERE player_id IN ($1, $2) AND removed_at IS NULL AND friend_id <> CASE WHEN player_id = $1 THEN $2 ELSE $1 END
+				GROUP BY player_id HAVING count(*) >= $3) f`, lo, hi, s.limit).Scan(&full); err != nil {
+			return err
+		}
+		if full > 0 {
+			return oven.Errorf(oven.EConflict, "friend limit of %d reached", s.limit)
+		}
+		_, err = tx.Exec(ctx, `
+			INSERT INTO friendships (player_id, friend_id) VALUES ($1, $2), ($2, $1)
+			ON CONFLICT (player_id, friend_id) DO UPDATE SET removed_at = NULL, created_at =
+				CASE WHEN friendships.removed_at IS NULL THEN friendships.created_at ELSE now() END`, lo, hi)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("friends: add: %w", err)
+	}
+	s.Forget(a)
+	s.Forget(b)
+	return nil
+}
+
+// Remove ends the friendship of a and b (both directions); removing a non-friend is a no-op.
+func (s *Store) Remove(ctx context.Context, a, b string) error {
+	pa, pb, err := pair(a, b)
+	if err != nil {
+		return err
+	}
+	lo, hi := min(pa, pb), max(pa, pb)
+	_, err = s.db.Exec(ctx, `UPDATE friendships SET removed_at = now()
+		WHERE removed_at IS NULL AND ((player_id = $1 AND friend_id = $2) OR (player_id = $2 AND friend_id = $1))`, lo, hi)
+	if err != nil {
+		return fmt.Errorf("friends: remove: %w", err)
+	}
+	s.Forget(a)
+	s.Forget(b)
+	return nil
+}
+
+func pair(a, b string) (int64, int64, error) {
+	pa, err := players.ParseID(a)
+	if err != nil {
+		return 0, 0, err
+	}
+	pb, err := players.ParseID(b)
+	if err != nil {
+		return 0, 0, err
+	}
+	if pa == pb {
+		return 0, 0, oven.Errorf(oven.EInvalid, "you cannot befriend yourself")
+	}
+	return pa, pb, nil
+}
+
+// List returns the player's friends (cached for the store's ttl).
+func (s *Store) List(ctx context.Context, playerID string) ([]string, error) {
+	s.mu.Lock()
+	c, ok := s.cache[playerID]
+	s.mu.Unlock()
+	if ok && time.Since(c.at) < s.ttl {
+		return c.ids, nil
+	}
+	pid, err := players.ParseID(playerID)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.Query(ctx, `SELECT friend_id FROM friendships WHERE player_id = $1 AND removed_at IS NULL ORDER BY friend_id`, pid)
+	if err != nil {
+		return nil, fmt.Errorf("friends: list: %w", err)
+	}
+	nums, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("friends: list: %w", err)
+	}
+	ids := make([]string, len(nums))
+	for i, n := range nums {
+		ids[i] = strconv.FormatInt(n, 10)
+	}
+	s.mu.Lock()
+	if len(s.cache) > 200_000 {
+		clear(s.cache) // bound memory; entries are cheap to reload
+	}
+	s.cache[playerID] = cached{ids: ids, at: time.Now()}
+	s.mu.Unlock()
+	return ids, nil
+}
+
+// Forget drops the cached list of a player (its friends changed).
+func (s *Store) Forget(playerID string) {
+	s.mu.Lock()
+	delete(s.cache, playerID)
+	s.mu.Unlock()
+}
+
+// IsFriend reports whether b is a's friend.
+func (s *Store) IsFriend(ctx context.Context, a, b string) (bool, error) {
+	ids, err := s.List(ctx, a)
+	if err != nil {
+		return false, err
+	}
+	for _, id := range ids {
+		if id == b {
+			return true, nil
+		}
+	}
+	return false, nil
+}

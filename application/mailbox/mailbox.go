@@ -1,0 +1,426 @@
+package mailbox
+
+import (
+	"cmp"
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/couchbase/gocb/v2"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/economy"
+	"github.com/ovengames/oven/application/gamedata"
+	"github.com/ovengames/oven/application/lives"
+	"github.com/ovengames/oven/application/players"
+	"github.com/ovengames/oven/application/wallet"
+)
+
+// Kinds of mail.
+const (
+	KindLife  = "life"
+	KindCoins = "coins"
+)
+
+// Item is one piece of mail. Times are game-clock unix milliseconds.
+type Item struct {
+	ID        string `json:"id"`
+	Kind      string `json:"kind"`
+	Amount    int64  `json:"amount"`
+	From      string `json:"from,omitempty"`
+	Message   string `json:"msg,omitempty"`
+	SentAt    int64  `json:"sent"`
+	ExpiresAt int64  `json:"exp"`
+}
+
+// doc is a player's mailbox document.
+//
+// Accepting is exactly-once across three stores (the mailbox in Couchbase, lives in
+// Redis, coins in PostgreSQL) by moving items through "claiming":
+//
+//  1. CAS write: the accepted items move from Items to Claiming (no longer listed).
+//  2. Credit, idempotent per mail id: lives by a Lua script that adds a life only if it
+//     can add the id to the player's claimed set; coins in one SQL transaction that
+//     inserts the id into mail_claims (primary key) and credits the wallet and ledger.
+//  3. CAS write: Claiming is emptied.
+//
+// A crash after 1 leaves items in Claiming; every later operation on the mailbox by its
+// owner first finishes them (2 and 3 again — step 2 credits nothing twice). A crash after
+// 2 is finished the same way. Retried and concurrent accepts are serialised per player on
+// the owner shard and, across a failover, by CAS. Accepting an id that is no longer in
+// the mailbox answers from the claim records: claimed → the same 200, else not_found.
+type doc struct {
+	Items    []Item `json:"items"`
+	Claiming []Item `json:"claiming,omitempty"`
+}
+
+//go:embed claim.lua
+var claimSrc string
+
+var claimScript = redis.NewScript(lives.Prelude + claimSrc)
+
+// Deps are what the Service works with.
+type Deps struct {
+	Couchbase *Couchbase
+	DB        *pgxpool.Pool
+	Redis     redis.UniversalClient
+	Prefix    string // Redis key namespace (tests)
+	Clock     oven.Clock
+	GameData  func() *gamedata.Document
+	Metrics   *economy.Metrics
+	Log       *slog.Logger
+	// AfterClaimMarked runs after step 1 of an accept; an error aborts there, as a
+	// crash would (tests only).
+	AfterClaimMarked func() error
+	// AfterCredit runs after step 2, before Claiming is cleared (tests only).
+	AfterCredit func() error
+}
+
+// Service is the mailboxes of the players this shard owns.
+type Service struct {
+	Deps
+	locks [256]sync.Mutex
+}
+
+// NewService returns a Service.
+func NewService(deps Deps) *Service { return &Service{Deps: deps} }
+
+func (s *Service) lock(playerID string) func() {
+	h := fnv.New32a()
+	h.Write([]byte(playerID))
+	m := &s.locks[h.Sum32()%uint32(len(s.locks))]
+	m.Lock()
+	return m.Unlock
+}
+
+func (s *Service) docKey(playerID string) string { return s.Couchbase.prefix + "mb:" + playerID }
+func (s *Service) claimedKey(playerID string) string {
+	return s.Prefix + "{p:" + playerID + "}:claimed"
+}
+
+func rules(d *gamedata.Document) lives.Rules {
+	return lives.Rules{Max: d.Lives.Max, Regen: time.Duration(d.Lives.RegenSeconds) * time.Second}
+}
+
+// load reads a mailbox; a missing document is an empty mailbox with cas 0.
+func (s *Service) load(ctx context.Context, playerID string) (*doc, gocb.Cas, error) {
+	res, err := s.Couchbase.collection.Get(s.docKey(playerID), &gocb.GetOptions{Context: ctx, Timeout: s.Couchbase.timeout})
+	if errors.Is(err, gocb.ErrDocumentNotFound) {
+		return &doc{}, 0, nil
+	}
+	if err != nil {
+		return nil, 0, unavailable("read mailbox", err)
+	}
+	var d doc
+	if err := res.Content(&d); err != nil {
+		return nil, 0, fmt.Errorf("mailbox: decode: %w", err)
+	}
+	return &d, res.Cas(), nil
+}
+
+// errCASMismatch means another writer changed the mailbox first: reload and retry.
+var errCASMismatch = errors.New("mailbox changed concurrently")
+
+// store writes the mailbox if it still has cas (0: must not exist yet). The document
+// expires (space only) a day after its last item, or soon after it empties.
+func (s *Service) store(ctx context.Context, playerID string, d *doc, cas gocb.Cas, now time.Time) (gocb.Cas, error) {
+	expiry := time.Hour
+	for _, it := range slices.Concat(d.Items, d.Claiming) {
+		expiry = max(expiry, time.UnixMilli(it.ExpiresAt).Sub(now)+24*time.Hour)
+	}
+	var res *gocb.MutationResult
+	var err error
+	if cas == 0 {
+		res, err = s.Couchbase.collection.Insert(s.docKey(playerID), d, &gocb.InsertOptions{
+			Context: ctx, Timeout: s.Couchbase.timeout, Expiry: expiry})
+	} else {
+		res, err = s.Couchbase.collection.Replace(s.docKey(playerID), d, &gocb.ReplaceOptions{
+			Context: ctx, Timeout: s.Couchbase.timeout, Expiry: expiry, Cas: cas})
+	}
+	switch {
+	case errors.Is(err, gocb.ErrCasMismatch), errors.Is(err, gocb.ErrDocumentExists), errors.Is(err, gocb.ErrDocumentNotFound):
+		return 0, errCASMismatch
+	case err != nil:
+		return 0, unavailable("write mailbox", err)
+	}
+	return res.Cas(), nil
+}
+
+func unavailable(op string, err error) error {
+	return fmt.Errorf("mailbox: %s: %w", op, &oven.Error{Code: oven.EUnavailable,
+		Message: "the mailbox is unavailable, retry shortly", RetryAfter: time.Second, Cause: err})
+}
+
+// update runs a read-modify-write on a player's mailbox, retrying on CAS conflicts
+// (another owner during a failover). change returns whether to write. The caller holds
+// the player's lock. Claims left by a crash are finished first.
+func (s *Service) update(ctx context.Context, playerID string, change func(d *doc, now time.Time) (bool, error)) (*doc, error) {
+	for attempt := 0; ; attempt++ {
+		d, cas, err := s.load(ctx, playerID)
+		if err != nil {
+			return nil, err
+		}
+		now := s.Clock.Now()
+		if len(d.Claiming) > 0 {
+			if cas, err = s.finishClaims(ctx, playerID, d, cas, now); err != nil {
+				if errors.Is(err, errCASMismatch) && attempt < 8 {
+					continue
+				}
+				return nil, err
+			}
+		}
+		write, err := change(d, now)
+		if err != nil || !write {
+			return d, err
+		}
+		if _, err = s.store(ctx, playerID, d, cas, now); err == nil {
+			return d, nil
+		}
+		if !errors.Is(err, errCASMismatch) || attempt >= 8 {
+			return nil, err
+		}
+	}
+}
+
+// finishClaims credits the items in d.Claiming (idempotently) and clears them.
+func (s *Service) finishClaims(ctx context.Context, playerID string, d *doc, cas gocb.Cas, now time.Time) (gocb.Cas, error) {
+	if err := s.credit(ctx, playerID, d.Claiming, now); err != nil {
+		return 0, err
+	}
+	if s.AfterCredit != nil {
+		if err := s.AfterCredit(); err != nil {
+			return 0, err
+		}
+	}
+	d.Claiming = nil
+	return s.store(ctx, playerID, d, cas, now)
+}
+
+// credit credits mail items exactly once per id (step 2).
+func (s *Service) credit(ctx context.Context, playerID string, items []Item, now time.Time) error {
+	var lifeArgs []any
+	var coins []Item
+	for _, it := range items {
+		switch it.Kind {
+		case KindLife:
+			for range it.Amount {
+				// One life per claim id: a multi-life gift claims "<id>", "<id>#2", ...
+				lifeArgs = append(lifeArgs, lifeClaimID(it.ID, len(lifeArgs)/2), it.ExpiresAt)
+			}
+		case KindCoins:
+			coins = append(coins, it)
+		}
+	}
+	if len(lifeArgs) > 0 {
+		if err := s.creditLives(ctx, playerID, lifeArgs, now); err != nil {
+			return err
+		}
+	}
+	if len(coins) > 0 {
+		return s.creditCoins(ctx, playerID, coins)
+	}
+	return nil
+}
+
+func lifeClaimID(mailID string, n int) string {
+	if n == 0 {
+		return mailID
+	}
+	return fmt.Sprintf("%s#%d", mailID, n+1)
+}
+
+func (s *Service) creditLives(ctx context.Context, playerID string, pairs []any, now time.Time) error {
+	r := rules(s.GameData())
+	args := append([]any{now.UnixMilli(), r.Max, r.Regen.Milliseconds()}, pairs...)
+	res, err := claimScript.Run(ctx, s.Redis, []string{lives.Key(s.Prefix, playerID), s.claimedKey(playerID)}, args...).Int64Slice()
+	if err != nil {
+		return fmt.Errorf("mailbox: credit lives: %w", err)
+	}
+	s.Metrics.LivesAccepted.Add(float64(res[0]))
+	return nil
+}
+
+func (s *Service) creditCoins(ctx context.Context, playerID string, items []Item) error {
+	pid, err := players.ParseID(playerID)
+	if err != nil {
+		return err
+	}
+	var earned int64
+	err = pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+		earned = 0
+		for _, it := range items {
+			sent, ok := oven.IDTime(it.ID)
+			if !ok {
+				return fmt.Errorf("mail id %q has no time", it.ID)
+			}
+			tag, err := tx.Exec(ctx, `INSERT INTO mail_claims (mail_id, sent_at, player_id, amount) VALUES ($1, $2, $3, $4)
+				ON CONFLICT DO NOTHING`, it.ID, sent, pid, it.Amount)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 1 && it.Amount > 0 {
+				if _, err := wallet.Change(ctx, tx, pid, it.Amount, wallet.ReasonMail, it.ID); err != nil {
+					return err
+				}
+				earned += it.Amount
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("mailbox: credit coins: %w", err)
+	}
+	s.Metrics.CoinsEarned.WithLabelValues(wallet.ReasonMail).Add(float64(earned))
+	return nil
+}
+
+// pruneExpired drops expired items (they can no longer be accepted) and counts them.
+func (s *Service) pruneExpired(d *doc, now time.Time) bool {
+	n := len(d.Items)
+	d.Items = slices.DeleteFunc(d.Items, func(it Item) bool {
+		if it.ExpiresAt > now.UnixMilli() {
+			return false
+		}
+		if it.Kind == KindLife {
+			s.Metrics.LivesExpired.Add(float64(it.Amount))
+		}
+		return true
+	})
+	return len(d.Items) != n
+}
+
+// Deliver puts item in the player's mailbox. It is idempotent by item id: an item already
+// there, or already accepted, is not added again (delivered = false). With
+// enforceCapacity a full mailbox is mailbox_full.
+func (s *Service) Deliver(ctx context.Context, playerID string, it Item, enforceCapacity bool) (delivered bool, err error) {
+	if _, err := players.ParseID(playerID); err != nil {
+		return false, err
+	}
+	if _, ok := oven.IDTime(it.ID); !ok || it.Amount <= 0 || (it.Kind != KindLife && it.Kind != KindCoins) {
+		return false, oven.Errorf(oven.EInvalid, "malformed mail item")
+	}
+	defer s.lock(playerID)()
+	claimed, err := s.claimed(ctx, playerID, it)
+	if err != nil || claimed {
+		return false, err
+	}
+	capacity := int(s.GameData().Mailbox.Capacity)
+	_, err = s.update(ctx, playerID, func(d *doc, now time.Time) (bool, error) {
+		delivered = false
+		if slices.ContainsFunc(slices.Concat(d.Items, d.Claiming), func(x Item) bool { return x.ID == it.ID }) {
+			return false, nil
+		}
+		s.pruneExpired(d, now)
+		if enforceCapacity && len(d.Items) >= capacity {
+			return false, oven.Errorf(oven.EMailboxFull, "the mailbox is full")
+		}
+		d.Items = append(d.Items, it)
+		delivered = true
+		return true, nil
+	})
+	return delivered, err
+}
+
+// claimed reports whether a mail item was already accepted.
+func (s *Service) claimed(ctx context.Context, playerID string, it Item) (bool, error) {
+	if it.Kind == KindLife {
+		_, err := s.Redis.ZScore(ctx, s.claimedKey(playerID), it.ID).Result()
+		if errors.Is(err, redis.Nil) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	sent, _ := oven.IDTime(it.ID)
+	var n int
+	err := s.DB.QueryRow(ctx, `SELECT count(*) FROM mail_claims WHERE mail_id = $1 AND sent_at = $2`, it.ID, sent).Scan(&n)
+	return n > 0, err
+}
+
+// List returns the unexpired items, newest first.
+func (s *Service) List(ctx context.Context, playerID string) ([]Item, error) {
+	if _, err := players.ParseID(playerID); err != nil {
+		return nil, err
+	}
+	d, _, err := s.load(ctx, playerID)
+	if err != nil {
+		return nil, err
+	}
+	if len(d.Claiming) > 0 {
+		unlock := s.lock(playerID)
+		d, err = s.update(ctx, playerID, func(*doc, time.Time) (bool, error) { return false, nil })
+		unlock()
+		if err != nil {
+			return nil, err
+		}
+	}
+	now := s.Clock.Now().UnixMilli()
+	items := slices.DeleteFunc(slices.Clone(d.Items), func(it Item) bool { return it.ExpiresAt <= now })
+	slices.SortStableFunc(items, func(a, b Item) int { return cmp.Or(cmp.Compare(b.SentAt, a.SentAt), cmp.Compare(b.ID, a.ID)) })
+	return items, nil
+}
+
+// Accept accepts the items with the given ids (nil: every unexpired item) exactly once
+// and returns how many it accepted. One unknown or expired id is not_found, unless it was
+// accepted before (then it is answered like a new accept).
+func (s *Service) Accept(ctx context.Context, playerID string, ids []string) (int, error) {
+	if _, err := players.ParseID(playerID); err != nil {
+		return 0, err
+	}
+	defer s.lock(playerID)()
+	var taken []Item
+	_, err := s.update(ctx, playerID, func(d *doc, now time.Time) (bool, error) {
+		pruned := s.pruneExpired(d, now)
+		taken = nil
+		d.Items = slices.DeleteFunc(d.Items, func(it Item) bool {
+			if ids == nil || slices.Contains(ids, it.ID) {
+				taken = append(taken, it)
+				return true
+			}
+			return false
+		})
+		d.Claiming = taken
+		return len(taken) > 0 || pruned, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if ids != nil && len(taken) == 0 {
+		return 0, s.acceptedBefore(ctx, playerID, ids[0])
+	}
+	if len(taken) == 0 {
+		return 0, nil
+	}
+	if s.AfterClaimMarked != nil {
+		if err := s.AfterClaimMarked(); err != nil {
+			return 0, err
+		}
+	}
+	_, err = s.update(ctx, playerID, func(*doc, time.Time) (bool, error) { return false, nil }) // steps 2 and 3
+	return len(taken), err
+}
+
+// acceptedBefore answers an accept of an id that is not in the mailbox.
+func (s *Service) acceptedBefore(ctx context.Context, playerID, id string) error {
+	if _, ok := oven.IDTime(id); !ok {
+		return oven.Errorf(oven.ENotFound, "no such mail")
+	}
+	for _, kind := range []string{KindLife, KindCoins} {
+		ok, err := s.claimed(ctx, playerID, Item{ID: id, Kind: kind})
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+	}
+	return oven.Errorf(oven.ENotFound, "no such mail, or it expired")
+}

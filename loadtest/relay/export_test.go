@@ -1,0 +1,4 @@
+package relay
+
+// EmptyResponse exposes emptyResponse to the tests.
+var EmptyResponse = emptyResponse

@@ -1,0 +1,106 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/ovengames/oven/proto/ovenv1"
+)
+
+type mailItemJSON struct {
+	ID     string `json:"id"`
+	Kind   string `json:"kind"`
+	Amount int64  `json:"amount"`
+	// FromPlayerID is null for mail no player sent (GMS gifts and broadcasts).
+	FromPlayerID *string `json:"from_player_id"`
+	Message      string  `json:"message"`
+	SentAt       string  `json:"sent_at"`
+	ExpiresAt    *string `json:"expires_at"`
+}
+
+type mailboxResponse struct {
+	Items []mailItemJSON `json:"items"`
+}
+
+func renderMailItem(m *ovenv1.MailItem) mailItemJSON {
+	var from *string
+	if id := m.GetFromPlayerId(); id != "" {
+		from = &id
+	}
+	return mailItemJSON{
+		ID:           m.GetId(),
+		Kind:         m.GetKind(),
+		Amount:       m.GetAmount(),
+		FromPlayerID: from,
+		Message:      m.GetMessage(),
+		SentAt:       rfc3339(m.GetSentAtMs()),
+		ExpiresAt:    optionalTime(m.GetExpiresAtMs()),
+	}
+}
+
+// listMailbox lists the caller's unexpired mail, newest first as the shard orders it
+// (GET /v1/mailbox).
+func (s *server) listMailbox(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := callCtx(r)
+	defer cancel()
+	res, err := s.game.ListMailbox(ctx, &ovenv1.PlayerRequest{PlayerId: playerFrom(r.Context())})
+	if err != nil {
+		return fromRPC("ListMailbox", err)
+	}
+	out := mailboxResponse{Items: make([]mailItemJSON, 0, len(res.GetItems()))}
+	for _, m := range res.GetItems() {
+		out.Items = append(out.Items, renderMailItem(m))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+type acceptMailResponse struct {
+	Lives livesJSON `json:"lives"`
+	Coins int64     `json:"coins"`
+}
+
+// acceptMail accepts one item, idempotently (POST /v1/mailbox/{id}/accept).
+func (s *server) acceptMail(w http.ResponseWriter, r *http.Request) error {
+	mailID := chi.URLParam(r, "id")
+	if err := checkID("id", mailID, maxMailID); err != nil {
+		return err
+	}
+	if err := decodeNoBody(r); err != nil {
+		return err
+	}
+	ctx, cancel := callCtx(r)
+	defer cancel()
+	res, err := s.game.AcceptMail(ctx, &ovenv1.AcceptMailRequest{PlayerId: playerFrom(r.Context()), MailId: mailID})
+	if err != nil {
+		return fromRPC("AcceptMail", err)
+	}
+	writeJSON(w, http.StatusOK, acceptMailResponse{Lives: renderLives(res.GetLives()), Coins: res.GetCoins()})
+	return nil
+}
+
+type acceptAllResponse struct {
+	Accepted int64     `json:"accepted"`
+	Lives    livesJSON `json:"lives"`
+	Coins    int64     `json:"coins"`
+}
+
+// acceptAllMail accepts every unexpired item (POST /v1/mailbox/accept-all).
+func (s *server) acceptAllMail(w http.ResponseWriter, r *http.Request) error {
+	if err := decodeNoBody(r); err != nil {
+		return err
+	}
+	ctx, cancel := callCtx(r)
+	defer cancel()
+	res, err := s.game.AcceptAllMail(ctx, &ovenv1.PlayerRequest{PlayerId: playerFrom(r.Context())})
+	if err != nil {
+		return fromRPC("AcceptAllMail", err)
+	}
+	writeJSON(w, http.StatusOK, acceptAllResponse{
+		Accepted: res.GetAccepted(),
+		Lives:    renderLives(res.GetLives()),
+		Coins:    res.GetCoins(),
+	})
+	return nil
+}
