@@ -178,12 +178,18 @@ func (s *Store) Rollback(ctx context.Context, version int64, actor string, recor
 // lockState locks the one state row (serializing every publish and rollback) and
 // returns the published version, the draft and the published document.
 func lockState(ctx context.Context, tx pgx.Tx) (cur int64, draft, published []byte, err error) {
-	err = tx.QueryRow(ctx, `
-		SELECT s.published_version, s.draft, v.document FROM gamedata_state s
-		JOIN gamedata_versions v ON v.version = s.published_version FOR UPDATE OF s`).Scan(&cur, &draft, &published)
+	// Lock first, then read the document in a second statement: a statement that waited
+	// for the lock sees the row as the previous publish left it, but its snapshot of
+	// gamedata_versions predates that publish's new row (read committed), so one joined
+	// query would find nothing.
+	err = tx.QueryRow(ctx, `SELECT published_version, draft FROM gamedata_state FOR UPDATE`).Scan(&cur, &draft)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil, nil, oven.Errorf(oven.ENotFound, "no game data yet; run the migrations")
 	}
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	err = tx.QueryRow(ctx, `SELECT document FROM gamedata_versions WHERE version = $1`, cur).Scan(&published)
 	return cur, draft, published, err
 }
 
