@@ -1,4 +1,4 @@
-// Command presentation serves Oven's public HTTP API (and later the GMS). It is
+// Command presentation serves Oven's public HTTP API and the GMS console (/gms/). It is
 // stateless: any number of copies can run behind a load balancer, each routing every
 // player's calls to the shard that owns the player.
 //
@@ -21,6 +21,7 @@ import (
 	"github.com/ovengames/oven/application/client"
 	"github.com/ovengames/oven/application/cluster"
 	"github.com/ovengames/oven/presentation/auth"
+	"github.com/ovengames/oven/presentation/gms"
 	"github.com/ovengames/oven/presentation/httpapi"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
@@ -69,9 +70,15 @@ func run(ctx context.Context, log *slog.Logger) error {
 		Logger:   log,
 		DevClock: os.Getenv("OVEN_DEV_CLOCK") == "1",
 	})
+	console := gms.New(gms.Config{
+		Admin:        ovenv1.NewAdminClient(router),
+		Registry:     reg,
+		Logger:       log,
+		SecureCookie: os.Getenv("OVEN_GMS_SECURE_COOKIE") == "1",
+	})
 	addr := env("OVEN_HTTP_ADDR", "127.0.0.1:8080")
 	log.Info("presentation serving", "addr", addr, "shards", cluster.FormatMembers(ms))
-	return httpapi.Serve(ctx, addr, h, log)
+	return httpapi.Serve(ctx, addr, gms.Mount(console, h), log)
 }
 
 // tokenKey is OVEN_TOKEN_KEY, or in dev a key generated once under OVEN_STATE_DIR.

@@ -57,7 +57,8 @@ func Defaults(plays, ledger time.Duration) []Table {
 	return []Table{
 		{Name: "play_records", Retention: plays},
 		{Name: "play_charges", Retention: plays},
-		{Name: "mail_claims", Retention: plays},
+		// Claims must outlive every mail and broadcast they guard (both at most 30 days).
+		{Name: "mail_claims", Retention: max(plays, 60*24*time.Hour)},
 		{Name: "coin_ledger", Retention: ledger, BeforeDrop: foldLedger},
 		{Name: "audit_log", Retention: DefaultAuditRetention},
 	}

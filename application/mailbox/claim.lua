@@ -1,14 +1,15 @@
 -- Credit mailed lives exactly once per mail id.
 -- KEYS[1] lives, KEYS[2] claimed (sorted set: mail id -> its expiry ms).
 -- ARGV: now_ms (game), max, regen_ms, then pairs of (mail id, expires_at_ms), each worth
--- one life. Returns {newly credited, count, next_life_at_ms}.
+-- one life. Returns {newly credited, count, next_life_at_ms, newly credited ids...}.
 local now, max, regen = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local c, t = lives_load(KEYS[1], now, max, regen)
-local credited, keep = 0, 0
+local credited, keep, fresh = 0, 0, {}
 for i = 4, #ARGV, 2 do
   local exp = tonumber(ARGV[i + 1])
   if redis.call('ZADD', KEYS[2], 'NX', exp, ARGV[i]) == 1 then
     credited = credited + 1
+    fresh[#fresh + 1] = ARGV[i]
   end
   if exp > keep then keep = exp end
 end
@@ -25,4 +26,8 @@ if keep > 0 then
     redis.call('PEXPIRE', KEYS[2], ttl)
   end
 end
-return {credited, c, lives_next(c, t, max, regen)}
+local out = {credited, c, lives_next(c, t, max, regen)}
+for _, id in ipairs(fresh) do
+  out[#out + 1] = id
+end
+return out

@@ -70,14 +70,15 @@ var claimScript = redis.NewScript(lives.Prelude + claimSrc)
 
 // Deps are what the Service works with.
 type Deps struct {
-	Couchbase *Couchbase
-	DB        *pgxpool.Pool
-	Redis     redis.UniversalClient
-	Prefix    string // Redis key namespace (tests)
-	Clock     oven.Clock
-	GameData  func() *gamedata.Document
-	Metrics   *economy.Metrics
-	Log       *slog.Logger
+	Couchbase  *Couchbase
+	Broadcasts *Broadcasts
+	DB         *pgxpool.Pool
+	Redis      redis.UniversalClient
+	Prefix     string // Redis key namespace (tests)
+	Clock      oven.Clock
+	GameData   func() *gamedata.Document
+	Metrics    *economy.Metrics
+	Log        *slog.Logger
 	// AfterClaimMarked runs after step 1 of an accept; an error aborts there, as a
 	// crash would (tests only).
 	AfterClaimMarked func() error
@@ -212,9 +213,9 @@ func (s *Service) credit(ctx context.Context, playerID string, items []Item, now
 	for _, it := range items {
 		switch it.Kind {
 		case KindLife:
-			for range it.Amount {
+			for k := range int(it.Amount) {
 				// One life per claim id: a multi-life gift claims "<id>", "<id>#2", ...
-				lifeArgs = append(lifeArgs, lifeClaimID(it.ID, len(lifeArgs)/2), it.ExpiresAt)
+				lifeArgs = append(lifeArgs, lifeClaimID(it.ID, k), it.ExpiresAt)
 			}
 		case KindCoins:
 			coins = append(coins, it)
@@ -241,11 +242,15 @@ func lifeClaimID(mailID string, n int) string {
 func (s *Service) creditLives(ctx context.Context, playerID string, pairs []any, now time.Time) error {
 	r := rules(s.GameData())
 	args := append([]any{now.UnixMilli(), r.Max, r.Regen.Milliseconds()}, pairs...)
-	res, err := claimScript.Run(ctx, s.Redis, []string{lives.Key(s.Prefix, playerID), s.claimedKey(playerID)}, args...).Int64Slice()
+	res, err := claimScript.Run(ctx, s.Redis, []string{lives.Key(s.Prefix, playerID), s.claimedKey(playerID)}, args...).Slice()
 	if err != nil {
 		return fmt.Errorf("mailbox: credit lives: %w", err)
 	}
-	s.Metrics.LivesAccepted.Add(float64(res[0]))
+	fresh := res[3:]
+	s.Metrics.LivesAccepted.Add(float64(len(fresh)))
+	for _, id := range fresh {
+		s.countClaim(ctx, id.(string))
+	}
 	return nil
 }
 
@@ -255,15 +260,16 @@ func (s *Service) creditCoins(ctx context.Context, playerID string, items []Item
 		return err
 	}
 	var earned int64
+	var fresh []string
 	err = pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
-		earned = 0
+		earned, fresh = 0, nil
 		for _, it := range items {
 			sent, ok := oven.IDTime(it.ID)
 			if !ok {
 				return fmt.Errorf("mail id %q has no time", it.ID)
 			}
-			tag, err := tx.Exec(ctx, `INSERT INTO mail_claims (mail_id, sent_at, player_id, amount) VALUES ($1, $2, $3, $4)
-				ON CONFLICT DO NOTHING`, it.ID, sent, pid, it.Amount)
+			tag, err := tx.Exec(ctx, `INSERT INTO mail_claims (player_id, mail_id, sent_at, amount) VALUES ($1, $2, $3, $4)
+				ON CONFLICT DO NOTHING`, pid, it.ID, sent, it.Amount)
 			if err != nil {
 				return err
 			}
@@ -272,6 +278,7 @@ func (s *Service) creditCoins(ctx context.Context, playerID string, items []Item
 					return err
 				}
 				earned += it.Amount
+				fresh = append(fresh, it.ID)
 			}
 		}
 		return nil
@@ -280,6 +287,19 @@ func (s *Service) creditCoins(ctx context.Context, playerID string, items []Item
 		return fmt.Errorf("mailbox: credit coins: %w", err)
 	}
 	s.Metrics.CoinsEarned.WithLabelValues(wallet.ReasonMail).Add(float64(earned))
+	// The claimed set also hides claimed coin broadcasts from listings (the SQL row is
+	// what guarantees once). A crash before this only shows a claimed broadcast again;
+	// accepting it then credits nothing.
+	pipe := s.Redis.Pipeline()
+	for _, it := range items {
+		pipe.ZAddNX(ctx, s.claimedKey(playerID), redis.Z{Score: float64(it.ExpiresAt), Member: it.ID})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("mailbox: mark coins claimed: %w", err)
+	}
+	for _, id := range fresh {
+		s.countClaim(ctx, id)
+	}
 	return nil
 }
 
@@ -305,8 +325,14 @@ func (s *Service) Deliver(ctx context.Context, playerID string, it Item, enforce
 	if _, err := players.ParseID(playerID); err != nil {
 		return false, err
 	}
-	if _, ok := oven.IDTime(it.ID); !ok || it.Amount <= 0 || (it.Kind != KindLife && it.Kind != KindCoins) {
-		return false, oven.Errorf(oven.EInvalid, "malformed mail item")
+	if _, ok := oven.IDTime(it.ID); !ok {
+		return false, oven.Errorf(oven.EInvalid, "malformed mail id")
+	}
+	if err := validGift(it.Kind, it.Amount); err != nil {
+		return false, err
+	}
+	if len(it.Message) > 200 {
+		return false, oven.Errorf(oven.EInvalid, "message must be at most 200 bytes")
 	}
 	defer s.lock(playerID)()
 	claimed, err := s.claimed(ctx, playerID, it)
@@ -340,9 +366,47 @@ func (s *Service) claimed(ctx context.Context, playerID string, it Item) (bool, 
 		return err == nil, err
 	}
 	sent, _ := oven.IDTime(it.ID)
+	pid, err := players.ParseID(playerID)
+	if err != nil {
+		return false, err
+	}
 	var n int
-	err := s.DB.QueryRow(ctx, `SELECT count(*) FROM mail_claims WHERE mail_id = $1 AND sent_at = $2`, it.ID, sent).Scan(&n)
+	err = s.DB.QueryRow(ctx, `SELECT count(*) FROM mail_claims WHERE player_id = $1 AND mail_id = $2 AND sent_at = $3`,
+		pid, it.ID, sent).Scan(&n)
 	return n > 0, err
+}
+
+// countClaim counts a first claim of a broadcast (best effort: it is a statistic).
+func (s *Service) countClaim(ctx context.Context, id string) {
+	if s.Broadcasts != nil && s.Broadcasts.counted(id) {
+		s.Redis.Incr(ctx, s.Broadcasts.countKey(id))
+	}
+}
+
+// unclaimedBroadcasts returns the running broadcasts the player has not claimed.
+func (s *Service) unclaimedBroadcasts(ctx context.Context, playerID string, now time.Time) ([]Item, error) {
+	if s.Broadcasts == nil {
+		return nil, nil
+	}
+	active := s.Broadcasts.Active(now)
+	if len(active) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(active))
+	for i, bc := range active {
+		ids[i] = bc.ID
+	}
+	scores, err := s.Redis.ZMScore(ctx, s.claimedKey(playerID), ids...).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("mailbox: broadcast claims: %w", err)
+	}
+	var out []Item
+	for i, bc := range active {
+		if i >= len(scores) || scores[i] == 0 {
+			out = append(out, bc.item())
+		}
+	}
+	return out, nil
 }
 
 // List returns the unexpired items, newest first.
@@ -362,8 +426,12 @@ func (s *Service) List(ctx context.Context, playerID string) ([]Item, error) {
 			return nil, err
 		}
 	}
-	now := s.Clock.Now().UnixMilli()
-	items := slices.DeleteFunc(slices.Clone(d.Items), func(it Item) bool { return it.ExpiresAt <= now })
+	now := s.Clock.Now()
+	bcs, err := s.unclaimedBroadcasts(ctx, playerID, now)
+	if err != nil {
+		return nil, err
+	}
+	items := slices.DeleteFunc(slices.Concat(d.Items, bcs), func(it Item) bool { return it.ExpiresAt <= now.UnixMilli() })
 	slices.SortStableFunc(items, func(a, b Item) int { return cmp.Or(cmp.Compare(b.SentAt, a.SentAt), cmp.Compare(b.ID, a.ID)) })
 	return items, nil
 }
@@ -376,8 +444,12 @@ func (s *Service) Accept(ctx context.Context, playerID string, ids []string) (in
 		return 0, err
 	}
 	defer s.lock(playerID)()
+	bcs, err := s.unclaimedBroadcasts(ctx, playerID, s.Clock.Now())
+	if err != nil {
+		return 0, err
+	}
 	var taken []Item
-	_, err := s.update(ctx, playerID, func(d *doc, now time.Time) (bool, error) {
+	_, err = s.update(ctx, playerID, func(d *doc, now time.Time) (bool, error) {
 		pruned := s.pruneExpired(d, now)
 		taken = nil
 		d.Items = slices.DeleteFunc(d.Items, func(it Item) bool {
@@ -387,6 +459,12 @@ func (s *Service) Accept(ctx context.Context, playerID string, ids []string) (in
 			}
 			return false
 		})
+		for _, bc := range bcs {
+			if (ids == nil || slices.Contains(ids, bc.ID)) && bc.ExpiresAt > now.UnixMilli() &&
+				!slices.ContainsFunc(taken, func(it Item) bool { return it.ID == bc.ID }) {
+				taken = append(taken, bc)
+			}
+		}
 		d.Claiming = taken
 		return len(taken) > 0 || pruned, nil
 	})

@@ -121,6 +121,10 @@ func Run(ctx context.Context, cfg Config) error {
 	routed := ovenv1.NewGameClient(router)
 	doc := func() *gamedata.Document { return gd.Current().Doc }
 	friendStore := friends.New(st.db, cfg.FriendLimit, 10*time.Second)
+	broadcasts := mailbox.NewBroadcasts(st.db, cfg.RedisPrefix)
+	if err := broadcasts.Refresh(ctx, clock.Now()); err != nil {
+		return err
+	}
 	deps := Deps{
 		ID:          cfg.ID,
 		Members:     cfg.Members,
@@ -138,7 +142,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Friends: friendStore,
 		Social: social.New(social.Deps{Redis: st.rdb, Prefix: cfg.RedisPrefix, Clock: clock, GameData: doc,
 			Friends: friendStore, Deliver: routed, Metrics: econ}),
-		Mailbox: mailbox.NewService(mailbox.Deps{Couchbase: st.cb, DB: st.db, Redis: st.rdb, Prefix: cfg.RedisPrefix,
+		Mailbox: mailbox.NewService(mailbox.Deps{Couchbase: st.cb, Broadcasts: broadcasts, DB: st.db, Redis: st.rdb, Prefix: cfg.RedisPrefix,
 			Clock: clock, GameData: doc, Metrics: econ, Log: log, AfterClaimMarked: cfg.AfterClaimMarked, AfterCredit: cfg.AfterCredit}),
 		Game:  routed,
 		Log:   log,
@@ -161,6 +165,7 @@ func Run(ctx context.Context, cfg Config) error {
 	wg.Go(func() { gd.Follow(bg) })
 	wg.Go(func() { banned.Run(bg) })
 	wg.Go(func() { jan.Run(bg, time.Hour) })
+	wg.Go(func() { broadcasts.Run(bg, time.Second, clock) })
 	wg.Go(func() { deps.Plays.RunRecovery(bg, cfg.RecoveryInterval, owns) })
 
 	srv := grpc.NewServer(

@@ -205,3 +205,34 @@ func (s *Server) board(ctx context.Context, now time.Time, entries []leaderboard
 	}
 	return lb, nil
 }
+
+// CreateBroadcast stores a gift for every player (GMS).
+func (s *Server) CreateBroadcast(ctx context.Context, req *ovenv1.CreateBroadcastRequest) (*ovenv1.BroadcastInfo, error) {
+	if req.CreatedBy == "" {
+		return nil, oven.Errorf(oven.EInvalid, "created_by is required")
+	}
+	bc, err := s.Mailbox.Broadcasts.Create(ctx, req.Kind, req.Amount, req.Message,
+		time.Duration(req.DurationS)*time.Second, req.CreatedBy, s.Clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	return broadcastProto(bc), nil
+}
+
+// ListBroadcasts lists recent broadcasts with claim counts (GMS).
+func (s *Server) ListBroadcasts(ctx context.Context, _ *ovenv1.ListBroadcastsRequest) (*ovenv1.BroadcastList, error) {
+	list, err := s.Mailbox.ListBroadcasts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &ovenv1.BroadcastList{Broadcasts: make([]*ovenv1.BroadcastInfo, len(list))}
+	for i, bc := range list {
+		out.Broadcasts[i] = broadcastProto(bc)
+	}
+	return out, nil
+}
+
+func broadcastProto(bc mailbox.Broadcast) *ovenv1.BroadcastInfo {
+	return &ovenv1.BroadcastInfo{Id: bc.ID, Kind: bc.Kind, Amount: bc.Amount, Message: bc.Message,
+		StartsAtMs: bc.StartsAt.UnixMilli(), EndsAtMs: bc.EndsAt.UnixMilli(), CreatedBy: bc.CreatedBy, Claims: bc.Claims}
+}

@@ -104,6 +104,9 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	log.Info("migrations applied")
+	if err := bootstrapAdmin(ctx, env["OVEN_DATABASE_URL"]); err != nil {
+		return err
+	}
 
 	stack := Stack{HTTP: cfg.HTTPAddr, Shards: map[string]string{}, ShardMetrics: map[string]string{},
 		DatabaseURL: env["OVEN_DATABASE_URL"], RedisURL: env["OVEN_REDIS_URL"], CouchbaseURL: env["OVEN_COUCHBASE_URL"]}

@@ -106,7 +106,9 @@ type Response struct {
 }
 
 // OK reports a 2xx or 304 answer.
-func (r *Response) OK() bool { return r.Status >= 200 && r.Status < 300 || r.Status == http.StatusNotModified }
+func (r *Response) OK() bool {
+	return r.Status >= 200 && r.Status < 300 || r.Status == http.StatusNotModified
+}
 
 type errorBody struct {
 	Error struct {

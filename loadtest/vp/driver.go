@@ -89,6 +89,8 @@ type ClosedLoop struct {
 	Drain  time.Duration
 	Seed   uint64
 	MaxVPs int
+	// Continue, when set, decides after each step whether to run the next one.
+	Continue func(step int, rec *stats.Recorder) bool
 }
 
 // RunClosed runs the steps, each recorded in the recorder newRec returns for it.
@@ -147,6 +149,9 @@ func (e *Env) RunClosed(ctx context.Context, cl ClosedLoop, newRec func(step int
 		}
 		t.Stop()
 		if ctx.Err() != nil || e.Client.budget.Spent() {
+			break
+		}
+		if cl.Continue != nil && i < len(cl.Steps)-1 && !cl.Continue(i, r) {
 			break
 		}
 	}

@@ -7,9 +7,9 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
-	"slices"
 	"time"
 
 	"github.com/ovengames/oven/loadtest/stats"
@@ -37,12 +37,12 @@ type Behaviour struct {
 
 // Env is what the VPs of one target share.
 type Env struct {
-	Client   *Client
-	B        Behaviour
-	Obs      *Observed
-	Devices  *Devices
-	Players  *Players
-	RunID    string // makes device ids unique per run
+	Client  *Client
+	B       Behaviour
+	Obs     *Observed
+	Devices *Devices
+	Players *Players
+	RunID   string // makes device ids unique per run
 
 	draining  atomic.Bool // no new plays or sessions: finish the open plays and leave
 	seq       atomic.Int64

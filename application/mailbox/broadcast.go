@@ -1,0 +1,159 @@
+package mailbox
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ovengames/oven"
+)
+
+// Broadcast is a gift to every player, stored once. Each player's mailbox shows it from
+// StartsAt until EndsAt (game clock) unless that player claimed it; claiming goes through
+// the same exactly-once path as any mail, keyed by the broadcast's id.
+type Broadcast struct {
+	ID        string
+	Kind      string
+	Amount    int64
+	Message   string
+	StartsAt  time.Time
+	EndsAt    time.Time
+	CreatedBy string
+	Claims    int64 // filled by List
+}
+
+// validGift checks a gift's kind and amount: 1-10 lives or 1-1,000,000 coins.
+func validGift(kind string, amount int64) error {
+	switch {
+	case kind == KindLife && amount >= 1 && amount <= 10:
+	case kind == KindCoins && amount >= 1 && amount <= 1_000_000:
+	default:
+		return oven.Errorf(oven.EInvalid, "a gift is 1-10 lives or 1-1000000 coins")
+	}
+	return nil
+}
+
+// MaxBroadcast is the longest a broadcast may run: mail_claims outlives it.
+const MaxBroadcast = 30 * 24 * time.Hour
+
+func (b Broadcast) item() Item {
+	return Item{ID: b.ID, Kind: b.Kind, Amount: b.Amount, Message: b.Message,
+		SentAt: b.StartsAt.UnixMilli(), ExpiresAt: b.EndsAt.UnixMilli()}
+}
+
+// Broadcasts keeps the live broadcasts in memory, refreshed from PostgreSQL, so a mailbox
+// read costs no query for them.
+type Broadcasts struct {
+	db     *pgxpool.Pool
+	live   atomic.Pointer[[]Broadcast]
+	prefix string
+}
+
+// NewBroadcasts returns the broadcasts of db; claim counters live under prefix in Redis.
+func NewBroadcasts(db *pgxpool.Pool, prefix string) *Broadcasts {
+	b := &Broadcasts{db: db, prefix: prefix}
+	b.live.Store(&[]Broadcast{})
+	return b
+}
+
+// Create stores a broadcast that starts at now and lasts d.
+func (b *Broadcasts) Create(ctx context.Context, kind string, amount int64, message string, d time.Duration, by string, now time.Time) (Broadcast, error) {
+	if err := validGift(kind, amount); err != nil {
+		return Broadcast{}, err
+	}
+	if d < time.Minute || d > MaxBroadcast {
+		return Broadcast{}, oven.Errorf(oven.EInvalid, "duration must be 60 s to 30 days")
+	}
+	if len(message) > 200 {
+		return Broadcast{}, oven.Errorf(oven.EInvalid, "message must be at most 200 bytes")
+	}
+	bc := Broadcast{ID: oven.NewID(time.Now()), Kind: kind, Amount: amount, Message: message,
+		StartsAt: now, EndsAt: now.Add(d), CreatedBy: by}
+	_, err := b.db.Exec(ctx, `INSERT INTO broadcasts (broadcast_id, kind, amount, message, starts_at, ends_at, created_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, bc.ID, bc.Kind, bc.Amount, bc.Message, bc.StartsAt, bc.EndsAt, bc.CreatedBy)
+	if err != nil {
+		return Broadcast{}, fmt.Errorf("mailbox: create broadcast: %w", err)
+	}
+	return bc, b.Refresh(ctx, now)
+}
+
+func (b *Broadcasts) query(ctx context.Context, where string, args ...any) ([]Broadcast, error) {
+	rows, err := b.db.Query(ctx, `SELECT broadcast_id, kind, amount, message, starts_at, ends_at, created_by
+		FROM broadcasts `+where+` ORDER BY starts_at DESC, broadcast_id DESC LIMIT 500`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("mailbox: broadcasts: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Broadcast, error) {
+		var bc Broadcast
+		err := r.Scan(&bc.ID, &bc.Kind, &bc.Amount, &bc.Message, &bc.StartsAt, &bc.EndsAt, &bc.CreatedBy)
+		return bc, err
+	})
+}
+
+// Refresh reloads the broadcasts not yet ended at now.
+func (b *Broadcasts) Refresh(ctx context.Context, now time.Time) error {
+	list, err := b.query(ctx, `WHERE ends_at > $1`, now)
+	if err != nil {
+		return err
+	}
+	b.live.Store(&list)
+	return nil
+}
+
+// Active returns the broadcasts running at now.
+func (b *Broadcasts) Active(now time.Time) []Broadcast {
+	return slices.DeleteFunc(slices.Clone(*b.live.Load()), func(bc Broadcast) bool {
+		return now.Before(bc.StartsAt) || !now.Before(bc.EndsAt)
+	})
+}
+
+// Run refreshes every interval until ctx ends (a broadcast made on another shard shows
+// here within the interval).
+func (b *Broadcasts) Run(ctx context.Context, interval time.Duration, clock oven.Clock) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			rctx, cancel := context.WithTimeout(ctx, interval+2*time.Second)
+			b.Refresh(rctx, clock.Now()) // a failed refresh keeps the last list
+			cancel()
+		}
+	}
+}
+
+// countKey is the Redis counter of a broadcast's claims.
+func (b *Broadcasts) countKey(id string) string { return b.prefix + "bc:claims:" + id }
+
+// counted reports whether id is a broadcast's (its claims are counted).
+func (b *Broadcasts) counted(id string) bool {
+	return slices.ContainsFunc(*b.live.Load(), func(bc Broadcast) bool { return bc.ID == id })
+}
+
+// claimsOf reads the claim counters of list.
+func (s *Service) claimsOf(ctx context.Context, list []Broadcast) error {
+	for i := range list {
+		n, err := s.Redis.Get(ctx, s.Broadcasts.countKey(list[i].ID)).Result()
+		if err == nil {
+			list[i].Claims, _ = strconv.ParseInt(n, 10, 64)
+		}
+	}
+	return nil
+}
+
+// ListBroadcasts returns recent broadcasts, newest first, with how many claimed each.
+func (s *Service) ListBroadcasts(ctx context.Context) ([]Broadcast, error) {
+	list, err := s.Broadcasts.query(ctx, ``)
+	if err != nil {
+		return nil, err
+	}
+	return list, s.claimsOf(ctx, list)
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ovengames/oven/loadtest/audit"
+	"github.com/ovengames/oven/loadtest/report"
+	"github.com/ovengames/oven/loadtest/stats"
+)
+
+// progress writes the live progress line on stderr: rewritten in place on a terminal,
+// one line every 5 s otherwise (logs, CI).
+type progress struct {
+	mu       sync.Mutex
+	quiet    bool
+	terminal bool
+	phase    string
+	length   time.Duration
+	began    time.Time
+	lastLine time.Time
+	open     bool // a \r line is on screen
+}
+
+func newProgress(quiet bool) *progress {
+	fi, err := os.Stderr.Stat()
+	return &progress{quiet: quiet, terminal: err == nil && fi.Mode()&os.ModeCharDevice != 0}
+}
+
+func (p *progress) start(phase string, length time.Duration) {
+	p.mu.Lock()
+	p.phase, p.length, p.began = phase, length, time.Now()
+	p.mu.Unlock()
+	p.line("%s: started", phase)
+}
+
+func (p *progress) tick(now time.Time, rec *stats.Recorder, g stats.Gauge) {
+	if p.quiet {
+		return
+	}
+	l := rec.Live(now)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	el := now.Sub(p.began).Truncate(time.Second)
+	of := ""
+	if p.length > 0 {
+		of = "/" + p.length.String()
+	}
+	s := fmt.Sprintf("[%s %v%s] %5.0f req/s  p99(1s) %6.1f ms  requests %d  errors %d  VPs %d  in flight %d  CPU %3.0f%% (generator %3.0f%%)",
+		p.phase, el, of, l.LastRate, float64(l.LastP99)/float64(time.Millisecond), l.Requests, l.Errors, g.Active, g.InFlight, g.CPUBusy, g.GenCPU)
+	if p.terminal {
+		fmt.Fprintf(os.Stderr, "\r%-150s", s)
+		p.open = true
+	} else if now.Sub(p.lastLine) >= 5*time.Second {
+		fmt.Fprintln(os.Stderr, s)
+		p.lastLine = now
+	}
+}
+
+func (p *progress) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.open {
+		fmt.Fprintln(os.Stderr)
+		p.open = false
+	}
+}
+
+func (p *progress) line(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.open {
+		fmt.Fprintln(os.Stderr)
+		p.open = false
+	}
+	fmt.Fprintf(os.Stderr, "loadtest: "+format+"\n", args...)
+}
+
+func printAudit(a *audit.Result) {
+	for _, c := range a.Checks {
+		line := fmt.Sprintf("  audit %-11s %s", c.Status, c.Title)
+		if c.Invariant > 0 {
+			line = fmt.Sprintf("  audit inv %d %-11s %s", c.Invariant, c.Status, c.Title)
+		}
+		if c.Status != audit.NotChecked {
+			line += fmt.Sprintf(" — %d checked, %d violations", c.Checked, c.Violations)
+			for _, cc := range c.Client {
+				line += fmt.Sprintf("; client %s %d/%d", cc.Name, cc.Violations, cc.Checked)
+			}
+		}
+		if c.Note != "" && c.Status != audit.Pass {
+			line += " (" + c.Note + ")"
+		}
+		fmt.Fprintln(os.Stderr, line)
+		for _, e := range c.Examples {
+			fmt.Fprintln(os.Stderr, "      ", e)
+		}
+	}
+}
+
+// printSummary prints the phases and goals on stdout.
+func printSummary(r *report.Report, html, json string) {
+	fmt.Println()
+	fmt.Printf("%-7s %-18s %9s %9s %8s %8s %8s %7s %8s %s\n", "target", "phase", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "missing", "CPU machine/gen")
+	for _, t := range r.Targets {
+		for _, p := range t.Phases {
+			s := p.Summary.Total
+			m, g := p.CPU()
+			fmt.Printf("%-7s %-18s %9d %9.0f %8.1f %8.1f %8.0f %7d %8d %.0f%%/%.0f%%\n", t.Name, p.Label(), s.Count, s.Throughput,
+				s.Latency.P50, s.Latency.P99, s.Latency.Max, s.Errors, s.Missing, m, g)
+		}
+	}
+	fmt.Println()
+	for _, g := range r.Goals {
+		fmt.Printf("%-4s  %s\n      %s\n", g.Status, g.Goal, g.Measured)
+	}
+	for _, n := range r.Notes {
+		if strings.HasPrefix(n, "stack:") || strings.HasPrefix(n, "interrupted") || strings.Contains(n, "-duration") {
+			fmt.Println("note:", n)
+		}
+	}
+	fmt.Printf("\nreport: %s\n        %s\n", html, json)
+}

@@ -1,0 +1,348 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ovengames/oven/loadtest/audit"
+	"github.com/ovengames/oven/loadtest/machine"
+	"github.com/ovengames/oven/loadtest/profile"
+	"github.com/ovengames/oven/loadtest/report"
+	"github.com/ovengames/oven/loadtest/stack"
+	"github.com/ovengames/oven/loadtest/stats"
+	"github.com/ovengames/oven/loadtest/vp"
+)
+
+// run runs the whole test and reports whether everything that must hold held.
+func run(ctx context.Context, cfg *Config) (bool, error) {
+	outDir := filepath.Join(cfg.Out, time.Now().UTC().Format("20060102-150405"))
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return false, err
+	}
+	rep := &report.Report{
+		Title: "Oven load test", Generated: time.Now(), Command: strings.Join(os.Args, " "),
+		Commit: cfg.Commit, Machine: machine.Describe(), Settings: cfg.flags,
+	}
+	if rep.Commit == "" {
+		rep.Commit = gitCommit()
+	}
+	load, cancel := context.WithTimeout(ctx, cfg.Duration)
+	defer cancel()
+	p := newProgress(cfg.Quiet)
+	runID := randomID()
+
+	var relayT, stackT *report.Target
+	if cfg.Relay && len(cfg.RelayPhases) > 0 {
+		t, err := runRelay(load, cfg, outDir, runID, p)
+		if err != nil {
+			return false, err
+		}
+		relayT = t
+		rep.Targets = append(rep.Targets, *t)
+	}
+	if load.Err() == nil && (cfg.Boot != "" || cfg.StackFile != "" || cfg.Target != "") {
+		t, err := runStack(ctx, load, cfg, outDir, runID, p)
+		if t != nil {
+			stackT = t
+			rep.Targets = append(rep.Targets, *t)
+		}
+		if err != nil {
+			rep.Notes = append(rep.Notes, "stack: "+err.Error())
+			fmt.Fprintln(os.Stderr, "loadtest: stack:", err)
+		}
+	}
+	if load.Err() != nil && ctx.Err() == nil {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("the run hit -duration %v and stopped early", cfg.Duration))
+	}
+	if ctx.Err() != nil {
+		rep.Notes = append(rep.Notes, "interrupted: the report covers what ran")
+	}
+	rep.Goals = report.Goals(relayT, stackT, float64(cfg.SLO)/float64(time.Millisecond))
+	rep.Notes = append(rep.Notes,
+		"The load generator runs on the same 2-core machine as the server; its CPU share is in the phase table.",
+		"VPs share a keep-alive connection pool per target (like a load balancer's upstream pool), not one connection per device.")
+	jsonPath, htmlPath := filepath.Join(outDir, "report.json"), filepath.Join(outDir, "report.html")
+	if err := errors.Join(report.WriteJSON(jsonPath, rep), report.WriteHTML(htmlPath, rep)); err != nil {
+		return false, err
+	}
+	printSummary(rep, htmlPath, jsonPath)
+	return verdict(rep, cfg.Strict), nil
+}
+
+// verdict: invariants (and, with -strict, performance goals) must hold.
+func verdict(rep *report.Report, strict bool) bool {
+	for _, t := range rep.Targets {
+		if t.Audit != nil && !t.Audit.Pass {
+			return false
+		}
+	}
+	if strict {
+		for _, g := range rep.Goals {
+			if g.Status == report.GoalFail {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// target is one server under test and what its VPs share across phases.
+type target struct {
+	name      string
+	url       string
+	runID     string
+	stateless bool
+	obs       *vp.Observed
+	devices   *vp.Devices
+	players   *vp.Players
+	budget    *vp.Budget
+}
+
+func newTarget(name, url, runID string, stateless bool, cfg *Config) *target {
+	return &target{name: name, url: url, runID: runID + name[:1], stateless: stateless,
+		obs: vp.NewObserved(2_000_000), devices: &vp.Devices{}, players: &vp.Players{}, budget: vp.NewBudget(cfg.MaxRequests)}
+}
+
+func runRelay(ctx context.Context, cfg *Config, outDir, runID string, p *progress) (*report.Target, error) {
+	url, stop, err := startRelay(ctx, cfg, filepath.Join(outDir, "relay.log"))
+	if err != nil {
+		return nil, fmt.Errorf("relay: %w", err)
+	}
+	defer stop()
+	t := newTarget("relay", url, runID, true, cfg)
+	phases := runPhases(ctx, cfg, t, cfg.RelayPhases, p)
+	rt := &report.Target{Name: "relay", URL: url, Phases: phases,
+		About: fmt.Sprintf("Baseline: the real HTTP handler (presentation/httpapi) and routing client (application/client) over loopback gRPC to %d canned shards that touch no store. Same VP mix; stateful probes (conflict, lives probe, balance) skipped.", cfg.RelayShards)}
+	a := audit.ClientOnly(t.obs.Checks())
+	rt.Audit = &a
+	return rt, nil
+}
+
+func runStack(ctx, load context.Context, cfg *Config, outDir, runID string, p *progress) (*report.Target, error) {
+	info := &stack.Info{}
+	about := ""
+	switch {
+	case cfg.Boot != "":
+		state, cleanup, err := stateDir(cfg)
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup()
+		logf, err := os.Create(filepath.Join(outDir, "stack.log"))
+		if err != nil {
+			return nil, err
+		}
+		defer logf.Close()
+		p.line("booting the dev stack (%s, state %s) …", cfg.Boot, state)
+		st, err := stack.Boot(load, stack.Options{RunBin: cfg.Boot, StateDir: state, Log: logf})
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			p.line("stopping the dev stack (SIGINT to pid %d) …", st.Pid())
+			if err := st.Stop(60 * time.Second); err != nil {
+				fmt.Fprintln(os.Stderr, "loadtest:", err)
+			}
+		}()
+		info = &st.Info
+		about = fmt.Sprintf("Dev stack booted by this run (%s; %d shards, PostgreSQL, Redis, Couchbase dev server; state %s; logs in stack.log).", cfg.Boot, len(info.Shards), state)
+	case cfg.StackFile != "":
+		var err error
+		if info, err = stack.Load(cfg.StackFile); err != nil {
+			return nil, err
+		}
+		about = "Running stack from " + cfg.StackFile + " (its data predates this run; the audit covers all of it)."
+	default:
+		info.HTTP = strings.TrimPrefix(strings.TrimPrefix(cfg.Target, "http://"), "https://")
+		about = "Server at " + cfg.Target + "."
+	}
+	if cfg.DatabaseURL != "" {
+		info.DatabaseURL = cfg.DatabaseURL
+	}
+	if cfg.RedisURL != "" {
+		info.RedisURL = cfg.RedisURL
+	}
+	url := info.BaseURL()
+	if cfg.Target != "" {
+		url = strings.TrimRight(cfg.Target, "/")
+	}
+	t := newTarget("stack", url, runID, false, cfg)
+	phases := runPhases(load, cfg, t, cfg.Phases, p)
+	rt := &report.Target{Name: "stack", URL: url, About: about, Phases: phases, Counters: map[string]int64{}}
+	for _, n := range []string{vp.CountFriendships, vp.CountLivesSent, vp.CountLivesAccepted} {
+		if v := t.obs.Counter(n); v > 0 || cfg.Social {
+			rt.Counters[n] = v
+		}
+	}
+	if info.DatabaseURL != "" || info.RedisURL != "" {
+		p.line("auditing the stores …")
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
+		settled, overflow := t.obs.Settlements()
+		a := audit.Run(actx, audit.Config{DatabaseURL: info.DatabaseURL, RedisURL: info.RedisURL,
+			Settled: settled, Overflow: overflow, Client: t.obs.Checks()})
+		cancel()
+		rt.Audit = &a
+		printAudit(&a)
+	} else {
+		a := audit.ClientOnly(t.obs.Checks())
+		rt.Audit = &a
+		rt.About += " No store URLs: only client-side checks."
+	}
+	return rt, nil
+}
+
+func stateDir(cfg *Config) (string, func(), error) {
+	if cfg.State != "" {
+		return cfg.State, func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "oven-loadtest-")
+	if err != nil {
+		return "", nil, err
+	}
+	// PostgreSQL runs as its own user when we are root: it must traverse the dir.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return "", nil, err
+	}
+	if cfg.KeepState {
+		return dir, func() { fmt.Fprintln(os.Stderr, "loadtest: state kept in", dir) }, nil
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
+}
+
+// runPhases runs the phases against a target, with -find-max at the end when asked.
+func runPhases(ctx context.Context, cfg *Config, t *target, kinds []string, p *progress) []report.Phase {
+	var out []report.Phase
+	for i, kind := range kinds {
+		if ctx.Err() != nil || t.budget.Spent() {
+			break
+		}
+		if i > 0 {
+			pause(ctx, cfg.Pause)
+		}
+		out = append(out, runPhase(ctx, cfg, t, kind, p)...)
+	}
+	if cfg.FindMax && ctx.Err() == nil {
+		pause(ctx, cfg.Pause)
+		out = append(out, findMax(ctx, cfg, t, p)...)
+	}
+	return out
+}
+
+func pause(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+func (t *target) env(cfg *Config, closed bool, limit int) *vp.Env {
+	client := vp.NewClient(vp.ClientConfig{BaseURL: t.url, Timeout: cfg.Timeout, Gate: vp.NewGate(limit),
+		Budget: t.budget, ClosedLoop: closed})
+	return &vp.Env{Client: client, Obs: t.obs, Devices: t.devices, Players: t.players, RunID: t.runID,
+		B: vp.Behaviour{PlaysPerSession: cfg.Plays, PlayMin: cfg.PlayMin, PlayMax: cfg.PlayMax, Think: cfg.Think,
+			Returning: cfg.Returning, Rename: cfg.Rename, Boost: cfg.Boost, Me: cfg.Me, Shop: cfg.Shop,
+			Resettle: cfg.Resettle, Conflict: cfg.Conflict, LivesProbe: cfg.LivesProbe, Social: cfg.Social,
+			Stateless: t.stateless}}
+}
+
+func runPhase(ctx context.Context, cfg *Config, t *target, kind string, p *progress) []report.Phase {
+	name := t.name + " " + kind
+	if kind == "max" {
+		env := t.env(cfg, true, cfg.MaxClients)
+		defer env.Client.Close()
+		var rec *stats.Recorder
+		p.start(name, cfg.MaxDuration)
+		env.RunClosed(ctx, vp.ClosedLoop{Steps: []vp.Step{{Clients: cfg.MaxClients, Duration: cfg.MaxDuration, Warmup: cfg.MaxWarmup}},
+			Seed: cfg.Seed, MaxVPs: cfg.MaxVPs},
+			func(_ int, start time.Time) *stats.Recorder { rec = stats.NewRecorder(name, start); return rec }, p.tick)
+		p.done()
+		rec.Note("closed loop: %d requests in flight; the first %v are warm-up (no settles yet) and left out of req/s", cfg.MaxClients, cfg.MaxWarmup)
+		return []report.Phase{{Kind: report.KindMax, Clients: cfg.MaxClients, Summary: rec.Summary(time.Now())}}
+	}
+	var prof profile.Profile
+	var d time.Duration
+	switch kind {
+	case "steady":
+		prof, d = profile.Steady{PerSecond: cfg.SteadyRate}, cfg.SteadyDuration
+	case "ramp":
+		prof, d = profile.Ramp{From: cfg.RampFrom, To: cfg.RampTo, Over: cfg.RampDuration}, cfg.RampDuration
+	case "burst":
+		prof, d = profile.Burst{Base: cfg.BurstBase, Factor: cfg.BurstFactor, Lead: cfg.BurstLead, Rise: cfg.BurstRise,
+			Decay: cfg.BurstDecay}, cfg.BurstDuration
+	}
+	env := t.env(cfg, false, cfg.MaxInFlight)
+	defer env.Client.Close()
+	rec := stats.NewRecorder(name, time.Now())
+	p.start(name, d)
+	env.RunOpen(ctx, vp.OpenLoop{Profile: prof, Duration: d, Drain: cfg.Drain, Poisson: cfg.Poisson, Seed: cfg.Seed, MaxVPs: cfg.MaxVPs}, rec, p.tick)
+	p.done()
+	rec.Note("open loop: %.0f VP sessions expected over %v; %d sessions ran to their end", profile.Expected(prof, d), d, env.Completed())
+	return []report.Phase{{Kind: kind, Profile: prof.String(), Summary: rec.Summary(time.Now())}}
+}
+
+// findMax steps the closed-loop concurrency up, one recorder per step, and stops once
+// the p99 is far past the objective or throughput stops growing.
+func findMax(ctx context.Context, cfg *Config, t *target, p *progress) []report.Phase {
+	env := t.env(cfg, true, cfg.FindSteps[0])
+	defer env.Client.Close()
+	var steps []vp.Step
+	for i, n := range cfg.FindSteps {
+		s := vp.Step{Clients: n, Duration: cfg.FindStep, Warmup: time.Second}
+		if i == 0 {
+			s.Duration, s.Warmup = cfg.FindStep+cfg.MaxWarmup, cfg.MaxWarmup
+		}
+		steps = append(steps, s)
+	}
+	var recs []*stats.Recorder
+	var bestRPS float64
+	slo := float64(cfg.SLO) / float64(time.Millisecond)
+	p.start(t.name+" find-max", 0)
+	env.RunClosed(ctx, vp.ClosedLoop{Steps: steps, Seed: cfg.Seed, MaxVPs: cfg.MaxVPs,
+		Continue: func(i int, rec *stats.Recorder) bool {
+			s := rec.Summary(time.Now()).Total
+			p.line("%s find-max: %d clients → %.0f req/s, p99 %.1f ms, %d errors", t.name, steps[i].Clients, s.Throughput, s.Latency.P99, s.Errors)
+			if s.Latency.P99 > 3*slo || s.Throughput < 0.9*bestRPS {
+				return false
+			}
+			bestRPS = max(bestRPS, s.Throughput)
+			return true
+		}},
+		func(i int, start time.Time) *stats.Recorder {
+			r := stats.NewRecorder(fmt.Sprintf("%s find %d", t.name, steps[i].Clients), start)
+			recs = append(recs, r)
+			return r
+		}, p.tick)
+	p.done()
+	var out []report.Phase
+	for i, r := range recs {
+		out = append(out, report.Phase{Kind: report.KindFind, Clients: steps[i].Clients, Summary: r.Summary(time.Now())})
+	}
+	return out
+}
+
+func randomID() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// gitCommit names the working tree's commit, read-only.
+func gitCommit() string {
+	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	c := strings.TrimSpace(string(out))
+	if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(st) > 0 {
+		c += " + uncommitted changes"
+	}
+	return c
+}

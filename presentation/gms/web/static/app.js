@@ -1,0 +1,387 @@
+// Oven GMS console: plain JavaScript over the /gms/api JSON API. Every piece of data is
+// put on the page with textContent (never as HTML), and every state-changing call sends
+// the session's CSRF token.
+"use strict";
+
+(() => {
+  const base = document.body.dataset.base || "/gms";
+  const roles = ["viewer", "editor", "publisher", "operator"];
+  const state = { csrf: "", role: "", user: "", published: 0, savedDoc: "", lastDraft: null };
+
+  const $ = (id) => document.getElementById(id);
+
+  // el builds an element: el("td", {class: "x"}, "text", childNode, ...).
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") e.className = v;
+      else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+      else if (v !== false && v !== null && v !== undefined) e.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children) {
+      if (c === null || c === undefined) continue;
+      e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return e;
+  }
+
+  class APIError extends Error {
+    constructor(status, body) {
+      super((body && body.error && body.error.message) || ("HTTP " + status));
+      this.status = status;
+      this.code = body && body.error && body.error.code;
+      this.problems = (body && body.problems) || [];
+      this.retryAfter = body && body.error && body.error.retry_after_s;
+    }
+  }
+
+  // api calls the JSON API. body may be an object (sent as JSON) or a string (sent as is).
+  async function api(method, path, body) {
+    const opts = { method, headers: {}, credentials: "same-origin" };
+    if (method !== "GET") opts.headers["X-CSRF-Token"] = state.csrf;
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = typeof body === "string" ? body : JSON.stringify(body);
+    }
+    const res = await fetch(base + "/api" + path, opts);
+    const text = await res.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (_) { data = null; }
+    if (!res.ok) {
+      const err = new APIError(res.status, data);
+      if (res.status === 401 && path !== "/login") showLogin("Your session has ended; sign in again.");
+      throw err;
+    }
+    return { data, text, headers: res.headers };
+  }
+
+  let flashTimer = 0;
+  function flash(msg, bad) {
+    const f = $("flash");
+    f.textContent = msg;
+    f.classList.toggle("bad", !!bad);
+    f.hidden = false;
+    clearTimeout(flashTimer);
+    flashTimer = setTimeout(() => { f.hidden = true; }, bad ? 12000 : 6000);
+  }
+  const fail = (err) => flash(err.message || String(err), true);
+
+  const can = (role) => roles.indexOf(state.role) >= roles.indexOf(role);
+  const when = (iso) => iso ? new Date(iso).toLocaleString() : "–";
+
+  // ---- session ----
+
+  function showLogin(msg) {
+    state.csrf = state.role = state.user = "";
+    $("app").hidden = true;
+    $("who").hidden = true;
+    $("login-view").hidden = false;
+    $("login-error").hidden = !msg;
+    $("login-error").textContent = msg || "";
+    $("login-username").focus();
+  }
+
+  function signedIn(s) {
+    state.csrf = s.csrf_token;
+    state.role = s.role;
+    state.user = s.username;
+    $("who-name").textContent = s.username;
+    $("who-role").textContent = s.role;
+    $("who").hidden = false;
+    $("login-view").hidden = true;
+    $("app").hidden = false;
+    for (const b of document.querySelectorAll("[data-role]")) {
+      b.disabled = !can(b.dataset.role);
+      if (b.disabled) b.title = "needs the " + b.dataset.role + " role";
+    }
+    showTab("gamedata");
+  }
+
+  $("login-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    $("login-submit").disabled = true;
+    try {
+      const { data } = await api("POST", "/login", { username: $("login-username").value, password: $("login-password").value });
+      $("login-password").value = "";
+      signedIn(data);
+    } catch (err) {
+      const wait = err.retryAfter ? " Try again in " + err.retryAfter + " s." : "";
+      $("login-error").textContent = err.message + "." + wait;
+      $("login-error").hidden = false;
+    } finally {
+      $("login-submit").disabled = false;
+    }
+  });
+
+  $("logout").addEventListener("click", async () => {
+    try { await api("POST", "/logout"); } catch (_) { /* signed out either way */ }
+    showLogin("Signed out.");
+  });
+
+  // ---- tabs ----
+
+  const loaders = { gamedata: loadDraft, versions: loadVersions, players: () => $("player-id").focus(), audit: loadAudit };
+  function showTab(name) {
+    for (const t of document.querySelectorAll("[data-tab]")) {
+      const on = t.dataset.tab === name;
+      t.setAttribute("aria-selected", on ? "true" : "false");
+      $("view-" + t.dataset.tab).hidden = !on;
+    }
+    loaders[name]();
+  }
+  for (const t of document.querySelectorAll("[data-tab]")) t.addEventListener("click", () => showTab(t.dataset.tab));
+
+  // ---- game data ----
+
+  const pretty = (text) => JSON.stringify(JSON.parse(text), null, 2);
+  // canonical renders a document's text comparably (key order as written, no spacing).
+  function canonical(text) { try { return JSON.stringify(JSON.parse(text)); } catch (_) { return text; } }
+
+  async function loadDraft() {
+    try {
+      const { text, headers } = await api("GET", "/gamedata/draft");
+      state.published = Number(headers.get("X-Published-Version"));
+      state.savedDoc = canonical(text);
+      $("published-version").textContent = state.published;
+      $("draft-by").textContent = headers.get("X-Draft-Updated-By") || "–";
+      $("draft-at").textContent = when(headers.get("X-Draft-Updated-At"));
+      $("draft").value = pretty(text);
+      markDirty();
+      showProblems(null);
+      $("publish-panel").hidden = true;
+      $("diff").replaceChildren(el("p", { class: "muted" }, "Press “Diff with published”."));
+    } catch (err) { fail(err); }
+  }
+
+  function markDirty() {
+    $("draft-dirty").hidden = canonical($("draft").value) === state.savedDoc;
+  }
+
+  // showProblems lists problems (null: not checked; []: valid).
+  function showProblems(problems) {
+    const list = $("problems");
+    list.replaceChildren();
+    $("draft").classList.toggle("invalid", !!(problems && problems.length));
+    const vs = $("valid-state");
+    if (problems === null) { vs.className = "muted"; vs.textContent = "Not checked yet."; return; }
+    if (problems.length === 0) { vs.className = "ok"; vs.textContent = "Valid."; return; }
+    vs.className = "error";
+    vs.textContent = problems.length === 1 ? "1 problem:" : problems.length + " problems:";
+    for (const p of problems) {
+      list.append(el("li", { "data-path": p.path }, el("code", {}, p.path || "document"), " ", p.message));
+    }
+  }
+
+  async function validateDraft() {
+    try {
+      const { data } = await api("POST", "/gamedata/validate", $("draft").value);
+      showProblems(data.problems);
+      return data.valid;
+    } catch (err) { fail(err); return false; }
+  }
+
+  let typingTimer = 0;
+  $("draft").addEventListener("input", () => {
+    markDirty();
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(validateDraft, 500);
+  });
+  $("validate").addEventListener("click", validateDraft);
+
+  $("save").addEventListener("click", async () => {
+    try {
+      const { text, headers } = await api("PUT", "/gamedata/draft", $("draft").value);
+      state.savedDoc = canonical(text);
+      $("draft").value = pretty(text);
+      $("draft-by").textContent = headers.get("X-Draft-Updated-By");
+      $("draft-at").textContent = when(headers.get("X-Draft-Updated-At"));
+      markDirty();
+      showProblems([]);
+      flash("Draft saved.");
+      await showDiff();
+    } catch (err) {
+      if (err.problems.length) { showProblems(err.problems); flash("The draft was not saved: it has problems.", true); }
+      else fail(err);
+    }
+  });
+
+  // flatten maps a document to path → JSON value; items with an id are keyed by it so
+  // that inserting one does not show every later item as changed.
+  function flatten(v, path, out) {
+    if (Array.isArray(v)) {
+      v.forEach((x, i) => {
+        const key = x && typeof x === "object" && !Array.isArray(x) && typeof x.id === "string" ? "id=" + x.id : String(i);
+        flatten(x, path + "[" + key + "]", out);
+      });
+    } else if (v && typeof v === "object") {
+      for (const k of Object.keys(v)) flatten(v[k], path ? path + "." + k : k, out);
+    } else {
+      out.set(path, JSON.stringify(v));
+    }
+    return out;
+  }
+
+  async function showDiff() {
+    let draft;
+    try { draft = JSON.parse($("draft").value); } catch (err) { flash("The draft is not valid JSON: " + err.message, true); return null; }
+    let published;
+    try { published = (await api("GET", "/gamedata/versions/" + state.published)).data; } catch (err) { fail(err); return null; }
+    const a = flatten(published, "", new Map()), b = flatten(draft, "", new Map());
+    a.delete("version"); b.delete("version");
+    const rows = [];
+    for (const [k, v] of a) {
+      if (!b.has(k)) rows.push(el("tr", { class: "removed" }, el("td", {}, el("code", {}, k)), el("td", { class: "old" }, el("code", {}, v)), el("td", {}, "—")));
+      else if (b.get(k) !== v) rows.push(el("tr", { class: "changed" }, el("td", {}, el("code", {}, k)), el("td", { class: "old" }, el("code", {}, v)), el("td", { class: "new" }, el("code", {}, b.get(k)))));
+    }
+    for (const [k, v] of b) {
+      if (!a.has(k)) rows.push(el("tr", { class: "added" }, el("td", {}, el("code", {}, k)), el("td", {}, "—"), el("td", { class: "new" }, el("code", {}, v))));
+    }
+    const box = $("diff");
+    if (rows.length === 0) {
+      box.replaceChildren(el("p", { class: "muted" }, "No changes against version " + state.published + "."));
+    } else {
+      box.replaceChildren(el("table", {},
+        el("thead", {}, el("tr", {}, el("th", {}, "Path"), el("th", {}, "Version " + state.published), el("th", {}, "Draft"))),
+        el("tbody", {}, ...rows)));
+    }
+    return rows.length;
+  }
+  $("diff-show").addEventListener("click", showDiff);
+
+  $("publish").addEventListener("click", async () => {
+    if (canonical($("draft").value) !== state.savedDoc) { flash("Save the draft before publishing it.", true); return; }
+    const changes = await showDiff();
+    if (changes === null) return;
+    if (changes === 0) { flash("The draft is what version " + state.published + " publishes already.", true); return; }
+    $("publish-next").textContent = String(state.published + 1);
+    $("publish-panel").hidden = false;
+    $("publish-confirm").focus();
+  });
+  $("publish-cancel").addEventListener("click", () => { $("publish-panel").hidden = true; });
+  $("publish-confirm").addEventListener("click", async () => {
+    $("publish-confirm").disabled = true;
+    try {
+      const { data } = await api("POST", "/gamedata/publish");
+      await loadDraft();
+      flash("Published version " + data.version + ".");
+    } catch (err) { fail(err); } finally { $("publish-confirm").disabled = false; }
+  });
+
+  // ---- versions ----
+
+  async function loadVersions() {
+    try {
+      const { data } = await api("GET", "/gamedata/versions");
+      const body = $("versions");
+      body.replaceChildren();
+      for (const v of data.versions) {
+        const actions = el("td", {},
+          el("button", { type: "button", onclick: () => viewVersion(v.version) }, "View"), " ",
+          v.published ? el("span", { class: "badge good" }, "published")
+            : el("button", { type: "button", disabled: !can("publisher"), onclick: (ev) => confirmRollback(ev.target, v.version) }, "Roll back to this"));
+        body.append(el("tr", { class: v.published ? "current" : "", "data-version": v.version },
+          el("td", {}, "v" + v.version), el("td", {}, v.created_by), el("td", {}, when(v.created_at)),
+          el("td", {}, v.source_version ? "rollback to v" + v.source_version : ""), actions));
+      }
+    } catch (err) { fail(err); }
+  }
+  $("versions-refresh").addEventListener("click", loadVersions);
+
+  async function viewVersion(n) {
+    try {
+      const { text } = await api("GET", "/gamedata/versions/" + n);
+      $("version-view-number").textContent = n;
+      $("version-view-doc").textContent = pretty(text);
+      $("version-view").hidden = false;
+    } catch (err) { fail(err); }
+  }
+
+  function confirmRollback(button, n) {
+    const cell = button.parentElement;
+    cell.replaceChildren(
+      el("span", {}, "Publish v" + n + "'s document again? "),
+      el("button", { type: "button", class: "danger", onclick: () => rollback(n) }, "Confirm rollback"), " ",
+      el("button", { type: "button", onclick: loadVersions }, "Cancel"));
+  }
+
+  async function rollback(n) {
+    try {
+      const { data } = await api("POST", "/gamedata/rollback", { version: n });
+      flash("Version " + n + "'s document is published again as version " + data.version + "; the draft was reset to it.");
+      await loadVersions();
+    } catch (err) { fail(err); }
+  }
+
+  // ---- players ----
+
+  $("player-form").addEventListener("submit", (ev) => { ev.preventDefault(); lookup($("player-id").value.trim()); });
+
+  async function lookup(id) {
+    if (!id) return;
+    try {
+      const { data } = await api("GET", "/players/" + encodeURIComponent(id));
+      renderPlayer(data);
+    } catch (err) {
+      $("player").hidden = true;
+      fail(err);
+    }
+  }
+
+  function renderPlayer(p) {
+    const field = (label, value) => el("div", {}, el("span", {}, label), String(value));
+    const lives = p.lives.count + " / " + p.lives.max + (p.lives.next_life_at ? " (next " + when(p.lives.next_life_at) + ")" : "");
+    const reason = el("input", { id: "ban-reason", placeholder: "reason (kept in the audit log)", maxlength: "200" });
+    const banBox = el("div", { class: "ban" },
+      p.banned ? el("span", { class: "badge bad", id: "player-status" }, "banned") : el("span", { class: "badge good", id: "player-status" }, "active"),
+      p.banned ? null : reason,
+      el("button", {
+        type: "button", id: p.banned ? "unban" : "ban", class: p.banned ? "" : "danger", disabled: !can("operator"),
+        title: can("operator") ? "" : "needs the operator role",
+        onclick: async () => {
+          try {
+            const { data } = await api("POST", "/players/" + encodeURIComponent(p.player_id) + (p.banned ? "/unban" : "/ban"),
+              p.banned ? undefined : { reason: reason.value });
+            renderPlayer(data);
+            flash(data.banned ? "Player " + data.player_id + " is banned." : "Player " + data.player_id + " is unbanned.");
+          } catch (err) { fail(err); }
+        },
+      }, p.banned ? "Unban" : "Ban"));
+    const plays = p.recent_plays.length === 0 ? el("p", { class: "muted" }, "No settled plays.") :
+      el("table", { class: "grid" },
+        el("thead", {}, el("tr", {}, ...["Started", "Score", "Coins", "Distance", "Duration", "Cookie", "Pet", "Boosts", "Outcome"].map((h) => el("th", {}, h)))),
+        el("tbody", {}, ...p.recent_plays.map((r) => el("tr", {},
+          el("td", {}, when(r.started_at)), el("td", {}, r.score), el("td", {}, r.coins), el("td", {}, r.distance),
+          el("td", {}, (r.duration_ms / 1000).toFixed(1) + " s"), el("td", {}, r.cookie_id), el("td", {}, r.pet_id || "–"),
+          el("td", {}, r.boosts.join(", ") || "–"), el("td", {}, r.outcome)))));
+    const box = $("player");
+    box.replaceChildren(
+      el("h2", {}, p.name + " ", el("span", { class: "muted" }, "#" + p.player_id)),
+      banBox,
+      el("div", { class: "profile" },
+        field("Level", p.level), field("Exp", p.exp), field("Coins", p.coins), field("Gift points", p.gift_points),
+        field("Lives", lives), field("Best score", p.best_score), field("This week's best", p.weekly_best),
+        field("Cookies", p.owned.cookies.join(", ") || "–"), field("Pets", p.owned.pets.join(", ") || "–")),
+      el("h3", {}, "Mailbox"),
+      p.mailbox.length === 0 ? el("p", { class: "muted" }, "Empty.") : null,
+      el("h3", {}, "Recent plays"), plays);
+    box.hidden = false;
+  }
+
+  // ---- audit ----
+
+  async function loadAudit() {
+    try {
+      const { data } = await api("GET", "/audit?limit=" + $("audit-limit").value);
+      const json = (v) => v === null ? "" : el("code", {}, JSON.stringify(v).slice(0, 400));
+      $("audit").replaceChildren(...data.entries.map((e) => el("tr", {},
+        el("td", {}, when(e.at)), el("td", {}, e.actor), el("td", {}, e.action), el("td", {}, e.target),
+        el("td", {}, json(e.before)), el("td", {}, json(e.after)))));
+    } catch (err) { fail(err); }
+  }
+  $("audit-refresh").addEventListener("click", loadAudit);
+  $("audit-limit").addEventListener("change", loadAudit);
+
+  // ---- start ----
+
+  api("GET", "/session").then(({ data }) => signedIn(data)).catch(() => showLogin(""));
+})();
