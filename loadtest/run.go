@@ -98,7 +98,6 @@ func verdict(rep *report.Report, strict bool) bool {
 type target struct {
 	name      string
 	url       string
-	runID     string
 	stateless bool
 	obs       *vp.Observed
 	devices   *vp.Devices
@@ -107,8 +106,8 @@ type target struct {
 }
 
 func newTarget(name, url, runID string, stateless bool, cfg *Config) *target {
-	return &target{name: name, url: url, runID: runID + name[:1], stateless: stateless,
-		obs: vp.NewObserved(2_000_000), devices: &vp.Devices{}, players: &vp.Players{}, budget: vp.NewBudget(cfg.MaxRequests)}
+	return &target{name: name, url: url, stateless: stateless,
+		obs: vp.NewObserved(2_000_000), devices: &vp.Devices{RunID: runID + name[:1]}, players: &vp.Players{}, budget: vp.NewBudget(cfg.MaxRequests)}
 }
 
 func runRelay(ctx context.Context, cfg *Config, outDir, runID string, p *progress) (*report.Target, error) {
@@ -246,7 +245,7 @@ func pause(ctx context.Context, d time.Duration) {
 func (t *target) env(cfg *Config, closed bool, limit int) *vp.Env {
 	client := vp.NewClient(vp.ClientConfig{BaseURL: t.url, Timeout: cfg.Timeout, Gate: vp.NewGate(limit),
 		Budget: t.budget, ClosedLoop: closed})
-	return &vp.Env{Client: client, Obs: t.obs, Devices: t.devices, Players: t.players, RunID: t.runID,
+	return &vp.Env{Client: client, Obs: t.obs, Devices: t.devices, Players: t.players,
 		B: vp.Behaviour{PlaysPerSession: cfg.Plays, PlayMin: cfg.PlayMin, PlayMax: cfg.PlayMax, Think: cfg.Think,
 			Returning: cfg.Returning, Rename: cfg.Rename, Boost: cfg.Boost, Me: cfg.Me, Shop: cfg.Shop,
 			Resettle: cfg.Resettle, Conflict: cfg.Conflict, LivesProbe: cfg.LivesProbe, Social: cfg.Social,

@@ -129,6 +129,34 @@ func TestStackEndToEnd(t *testing.T) {
 		c.do("POST", "/v1/plays/"+started.PlayID+"/settle", tok, `{"score":1,"coins":0,"distance":0,"duration_ms":25000}`, 409)
 	})
 
+	t.Run("friends, a life through the mailbox, leaderboards", func(t *testing.T) {
+		alice, bob := c.guest("e2e-alice-device"), c.guest("e2e-bob-device")
+		var bobMe struct {
+			PlayerID string `json:"player_id"`
+		}
+		c.json(c.do("GET", "/v1/me", bob, "", 200), &bobMe)
+		c.do("PUT", "/v1/friends/"+bobMe.PlayerID, alice, "", 204)
+		c.do("POST", "/v1/friends/"+bobMe.PlayerID+"/life", alice, "", 200)
+		c.do("POST", "/v1/friends/"+bobMe.PlayerID+"/life", alice, "", 409)
+		var box struct {
+			Items []struct{ ID, Kind string } `json:"items"`
+		}
+		c.json(c.do("GET", "/v1/mailbox", bob, "", 200), &box)
+		if len(box.Items) != 1 || box.Items[0].Kind != "life" {
+			t.Fatalf("bob's mailbox: %+v", box.Items)
+		}
+		var acc struct {
+			Lives struct{ Count int } `json:"lives"`
+		}
+		c.json(c.do("POST", "/v1/mailbox/"+box.Items[0].ID+"/accept", bob, "", 200), &acc)
+		if acc.Lives.Count != 6 {
+			t.Errorf("lives after accepting: %d, want 6", acc.Lives.Count)
+		}
+		c.do("GET", "/v1/leaderboard/friends", alice, "", 200)
+		c.do("GET", "/v1/leaderboard/global?limit=10", alice, "", 200)
+		c.do("GET", "/v1/leaderboard/global/me", alice, "", 200)
+	})
+
 	t.Run("bad input is refused with the API's error shape", func(t *testing.T) {
 		c.do("GET", "/v1/me", "", "", 401)
 		tok := c.guest("e2e-bad-input")

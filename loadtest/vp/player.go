@@ -157,7 +157,7 @@ func (e *Env) runSession(ctx context.Context, arrival time.Time, seed uint64, qu
 		if ok {
 			e.Devices.Put(dev)
 		}
-		p.dev = Device{ID: fmt.Sprintf("lt-%s-%07d", e.RunID, e.seq.Add(1))}
+		p.dev = e.Devices.New()
 	}
 	err := p.session(ctx)
 	e.abandoned.Add(int64(len(p.openPlays)))

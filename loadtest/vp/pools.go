@@ -1,9 +1,11 @@
 package vp
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // Device is a device that played before in this run: a returning player.
@@ -14,11 +16,20 @@ type Device struct {
 	Named    bool
 }
 
-// Devices holds the devices whose sessions ended, for returning players to reuse.
-// It is safe for concurrent use.
+// Devices hands out new device ids and holds the devices whose sessions ended, for
+// returning players to reuse: a device is never in two sessions at once. One Devices
+// serves every phase of a target. It is safe for concurrent use.
 type Devices struct {
+	RunID string // makes device ids unique per run
+
+	seq  atomic.Int64
 	mu   sync.Mutex
 	free []Device
+}
+
+// New returns a device never seen before.
+func (d *Devices) New() Device {
+	return Device{ID: fmt.Sprintf("lt-%s-%07d", d.RunID, d.seq.Add(1))}
 }
 
 // Put makes a device available again.

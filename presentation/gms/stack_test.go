@@ -1,0 +1,195 @@
+package gms_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ovengames/oven/application/admins"
+	"github.com/ovengames/oven/application/shard/shardtest"
+	"github.com/ovengames/oven/presentation/auth"
+	"github.com/ovengames/oven/presentation/gms"
+	"github.com/ovengames/oven/presentation/httpapi"
+	"github.com/ovengames/oven/proto/ovenv1"
+)
+
+var env *shardtest.Env
+
+func TestMain(m *testing.M) { shardtest.Main(m, &env) }
+
+const password = "a good long password"
+
+// stack is the presentation tier as presentation/main.go composes it (client API and
+// GMS on one handler) over real shards.
+type stack struct {
+	t   *testing.T
+	c   *shardtest.Cluster
+	srv *httptest.Server
+}
+
+func newStack(t *testing.T, shards int) *stack {
+	t.Helper()
+	c := env.Start(t, shardtest.Options{Shards: shards})
+	signer, err := auth.NewSigner(bytes.Repeat([]byte{9}, 32), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	api := httpapi.New(httpapi.Config{Game: c.Game, Ready: c.Router.Ready, Tokens: signer, Logger: quiet})
+	console := gms.New(gms.Config{Admin: ovenv1.NewAdminClient(c.Router), Logger: quiet})
+	srv := httptest.NewServer(gms.Mount(console, api))
+	t.Cleanup(srv.Close)
+	return &stack{t: t, c: c, srv: srv}
+}
+
+// addAdmin creates an admin (cheap hash: tests log in a lot).
+func (s *stack) addAdmin(username string, role admins.Role) {
+	s.t.Helper()
+	if _, err := admins.Put(s.t.Context(), s.c.DB, "test", username, password, role, bcrypt.MinCost); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// browser is an HTTP client with a cookie jar, like the console in a browser.
+type browser struct {
+	s    *stack
+	http *http.Client
+	csrf string
+}
+
+func (s *stack) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{s: s, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r reply) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("%s: %v", r.body, err)
+	}
+}
+
+func (r reply) code() string {
+	var e struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	json.Unmarshal(r.body, &e)
+	return e.Error.Code
+}
+
+// do sends a request; the CSRF token goes along on everything but GET unless csrf is false.
+func (b *browser) do(method, path, body string, headers ...string) reply {
+	b.s.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, b.s.srv.URL+path, rd)
+	if err != nil {
+		b.s.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if method != "GET" && b.csrf != "" {
+		req.Header.Set("X-CSRF-Token", b.csrf)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+		} else {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+	}
+	resp, err := b.http.Do(req)
+	if err != nil {
+		b.s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return reply{status: resp.StatusCode, header: resp.Header, body: data}
+}
+
+func (b *browser) login(username string) {
+	b.s.t.Helper()
+	r := b.do("POST", "/gms/api/login", `{"username":"`+username+`","password":"`+password+`"}`)
+	if r.status != 200 {
+		b.s.t.Fatalf("login %s: %d %s", username, r.status, r.body)
+	}
+	var s struct {
+		CSRFToken string `json:"csrf_token"`
+	}
+	r.json(b.s.t, &s)
+	b.csrf = s.CSRFToken
+}
+
+// player signs a guest in through the client API and returns its id and token.
+func (s *stack) player(device string) (id, token string) {
+	s.t.Helper()
+	resp, err := http.Post(s.srv.URL+"/v1/auth/guest", "application/json", strings.NewReader(`{"device_id":"`+device+`"}`))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var g struct {
+		PlayerID string `json:"player_id"`
+		Token    string `json:"token"`
+	}
+	json.NewDecoder(resp.Body).Decode(&g)
+	if g.Token == "" {
+		s.t.Fatalf("guest auth: %d", resp.StatusCode)
+	}
+	return g.PlayerID, g.Token
+}
+
+// client calls the client API as a player.
+func (s *stack) client(method, path, token string) reply {
+	s.t.Helper()
+	req, _ := http.NewRequest(method, s.srv.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return reply{status: resp.StatusCode, header: resp.Header, body: data}
+}
+
+// servedLivesMax waits until /v1/gamedata serves version want and returns its lives.max.
+func (s *stack) servedLivesMax(token string, want int64) int64 {
+	s.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := s.client("GET", "/v1/gamedata", token)
+		var d struct {
+			Version int64
+			Lives   struct{ Max int64 }
+		}
+		json.Unmarshal(r.body, &d)
+		if d.Version == want {
+			return d.Lives.Max
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("/v1/gamedata still serves version %d 5 s after version %d was published", d.Version, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
