@@ -293,8 +293,8 @@ func TestPlayerLookupAndBanOverHTTP(t *testing.T) {
 		got = append(got, e.Actor+" "+e.Action+" "+e.Target+" "+string(e.After))
 	}
 	want := []string{
-		"viewer login viewer " + `{"client_ip":"127.0.0.1"}`,
 		"op player.unban " + id + ` {"banned":false}`,
+		"viewer login viewer " + `{"client_ip":"127.0.0.1"}`,
 		"op player.ban " + id + ` {"banned":true,"reason":"botting"}`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
