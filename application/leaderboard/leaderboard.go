@@ -173,3 +173,18 @@ func (s *Store) Around(ctx context.Context, playerID string, span int64, now tim
 	}
 	return rank + 1, score, entries, nil
 }
+
+// QueueBest queues Best on pipe; the returned func gives the result after pipe.Exec.
+func (s *Store) QueueBest(ctx context.Context, pipe redis.Pipeliner, playerID string, now time.Time) func() (int64, error) {
+	cmd := pipe.ZScore(ctx, s.key(WeekOf(now)), playerID)
+	return func() (int64, error) {
+		v, err := cmd.Result()
+		if errors.Is(err, redis.Nil) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("leaderboard: best: %w", err)
+		}
+		return Decode(v), nil
+	}
+}

@@ -100,3 +100,22 @@ func NoLives(st State, now time.Time) error {
 	}
 	return e
 }
+
+// QueueGet queues a read of the player's lives on pipe (saving a round trip when a caller
+// reads several keys); the returned func gives the result after pipe.Exec. The script must
+// be loaded (LoadScripts); on a NOSCRIPT error fall back to Get, which loads it.
+func (s *Store) QueueGet(ctx context.Context, pipe redis.Pipeliner, playerID string, r Rules, now time.Time) func() (State, error) {
+	cmd := changeScript.EvalSha(ctx, pipe, []string{Key(s.prefix, playerID)}, now.UnixMilli(), r.Max, r.Regen.Milliseconds(), 0)
+	return func() (State, error) {
+		res, err := cmd.Int64Slice()
+		if err != nil {
+			return State{}, fmt.Errorf("lives: %w", err)
+		}
+		return FromScript(res[1], res[2], r.Max), nil
+	}
+}
+
+// LoadScripts loads the lives script into Redis so it can run in pipelines.
+func LoadScripts(ctx context.Context, rdb redis.Scripter) error {
+	return changeScript.Load(ctx, rdb).Err()
+}

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/players"
@@ -54,21 +55,29 @@ func (s *Service) charge(ctx context.Context, playerID, playID string, cost int6
 	if !ok {
 		return 0, fmt.Errorf("plays: bad play id %q", playID)
 	}
+	// One statement: atomic without an explicit transaction, one round trip. No coins,
+	// no rows. A 'void' row already there (recovery got in first) violates the primary
+	// key, which aborts the debit with it.
 	var coins int64
-	err = pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `
+	err = s.DB.QueryRow(ctx, `
+		WITH w AS (
+			UPDATE wallets SET coins = coins - $4, updated_at = now()
+			WHERE player_id = $3 AND coins >= $4 RETURNING coins
+		), c AS (
 			INSERT INTO play_charges (play_id, started_at, player_id, outcome, cost)
-			VALUES ($1, $2, $3, 'charged', $4) ON CONFLICT DO NOTHING`, playID, started, pid, cost)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return oven.Errorf(oven.EConflict, "the play was voided")
-		}
-		coins, err = wallet.Change(ctx, tx, pid, -cost, wallet.ReasonPlayBoosts, playID)
-		return err
-	})
-	if err != nil {
+			SELECT $1, $2, $3, 'charged', $4 FROM w
+		), l AS (
+			INSERT INTO coin_ledger (player_id, amount, reason, ref)
+			SELECT $3, -$4::bigint, $5, $1 FROM w
+		)
+		SELECT coins FROM w`, playID, started, pid, cost, wallet.ReasonPlayBoosts).Scan(&coins)
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return 0, oven.Errorf(oven.EInsufficientCoins, "not enough coins for the boosts")
+	case errors.As(err, &pgErr) && pgErr.Code == "23505":
+		return 0, oven.Errorf(oven.EConflict, "the play was voided")
+	case err != nil:
 		return 0, fmt.Errorf("plays: charge: %w", err)
 	}
 	return coins, nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/gamedata"
@@ -188,41 +189,7 @@ func (s *Service) record(ctx context.Context, playerID, playID string, p *play, 
 	}
 	started, _ := playTime(playID)
 	reason := check(b, p, doc, now)
-	var res Result
-	fresh := false
-	err = pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
-		res, fresh = Result{}, false
-		outcome := "accepted"
-		if reason != "" {
-			outcome = "rejected:" + reason
-		}
-		tag, err := tx.Exec(ctx, `
-			INSERT INTO play_records (play_id, started_at, player_id, score, coins, distance, duration_ms,
-				cookie_id, pet_id, boosts, outcome, body_hash, result)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, '{}') ON CONFLICT DO NOTHING`,
-			playID, started, pid, b.Score, b.Coins, b.Distance, b.DurationMS, p.cookie, p.pet, p.boosts, outcome, b.hash())
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			// Settled before a crash lost the Redis step: return what SQL kept.
-			var raw []byte
-			if err := tx.QueryRow(ctx, `SELECT result FROM play_records WHERE play_id = $1 AND started_at = $2`,
-				playID, started).Scan(&raw); err != nil {
-				return err
-			}
-			return json.Unmarshal(raw, &res)
-		}
-		fresh = true
-		if reason != "" {
-			res = s.rejectedResult(ctx, tx, pid, reason)
-		} else if res, err = s.credit(ctx, tx, pid, playID, b, doc); err != nil {
-			return err
-		}
-		raw, _ := json.Marshal(res)
-		_, err = tx.Exec(ctx, `UPDATE play_records SET result = $3 WHERE play_id = $1 AND started_at = $2`, playID, started, raw)
-		return err
-	})
+	res, fresh, err := s.recordSQL(ctx, pid, playID, started, p, b, doc, reason)
 	if err != nil {
 		return nil, fmt.Errorf("plays: settle: %w", err)
 	}
@@ -244,35 +211,66 @@ func (s *Service) record(ctx context.Context, playerID, playID string, p *play, 
 	return &res, nil
 }
 
-// credit pays an accepted play: coins, exp, level and best score.
-func (s *Service) credit(ctx context.Context, tx pgx.Tx, pid int64, playID string, b Body, doc *gamedata.Document) (Result, error) {
-	res := Result{CoinsEarned: b.Coins, ExpEarned: ExpFor(b.Score)}
-	var err error
-	if res.Coins, err = wallet.Change(ctx, tx, pid, b.Coins, wallet.ReasonPlay, playID); err != nil {
-		return res, err
+// settleSQL writes a settlement in one statement, so one round trip and atomic without
+// an explicit transaction: the play record (whose primary key makes it happen at most
+// once per play), and for an accepted play the coins with their ledger row, the exp,
+// level and best score. The stored result is built from what the statement wrote.
+// A second settle of the play violates the primary key, which aborts the whole
+// statement; the first result is then read back.
+const settleSQL = `
+WITH w AS (
+	UPDATE wallets SET coins = coins + $5, updated_at = now()
+	WHERE player_id = $3 AND $13 RETURNING coins
+), l AS (
+	INSERT INTO coin_ledger (player_id, amount, reason, ref)
+	SELECT $3, $5, $18, $1 FROM w WHERE $5 <> 0
+), old AS (
+	SELECT exp, level, best_score FROM players WHERE player_id = $3
+), p AS (
+	UPDATE players SET exp = exp + $14, best_score = greatest(best_score, $4), updated_at = now(),
+		level = greatest(level, coalesce((SELECT max(lv) FROM unnest($15::bigint[], $16::bigint[]) AS t(lv, e)
+			WHERE e <= exp + $14), 1))
+	WHERE player_id = $3 AND $13 RETURNING exp, level, best_score
+)
+INSERT INTO play_records (play_id, started_at, player_id, score, coins, distance, duration_ms,
+	cookie_id, pet_id, boosts, outcome, body_hash, result)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CASE WHEN $13 THEN
+	json_build_object('coins_earned', $5::bigint, 'coins', (SELECT coins FROM w), 'exp_earned', $14::bigint,
+		'exp', (SELECT exp FROM p), 'level', (SELECT level FROM p), 'best_score', (SELECT best_score FROM p),
+		'weekly_best', 0, 'new_record', $4 > (SELECT best_score FROM old))
+ELSE
+	json_build_object('coins_earned', 0, 'coins', (SELECT coins FROM wallets WHERE player_id = $3), 'exp_earned', 0,
+		'exp', (SELECT exp FROM old), 'level', (SELECT level FROM old), 'best_score', (SELECT best_score FROM old),
+		'weekly_best', 0, 'new_record', false, 'rejected', $17::text)
+END
+RETURNING result`
+
+// recordSQL runs settleSQL; fresh is false when the play was already settled.
+func (s *Service) recordSQL(ctx context.Context, pid int64, playID string, started time.Time, p *play, b Body,
+	doc *gamedata.Document, reason string) (res Result, fresh bool, err error) {
+	outcome := "accepted"
+	if reason != "" {
+		outcome = "rejected:" + reason
 	}
 	levels, thresholds := make([]int64, len(doc.Levels)), make([]int64, len(doc.Levels))
 	for i, l := range doc.Levels {
 		levels[i], thresholds[i] = l.Level, l.Exp
 	}
-	var oldBest int64
-	err = tx.QueryRow(ctx, `
-		UPDATE players p SET exp = p.exp + $2, best_score = greatest(p.best_score, $3), updated_at = now(),
-			level = greatest(p.level, coalesce((SELECT max(l) FROM unnest($4::bigint[], $5::bigint[]) AS t(l, e)
-				WHERE e <= p.exp + $2), 1))
-		FROM (SELECT best_score FROM players WHERE player_id = $1 FOR UPDATE) old
-		WHERE p.player_id = $1
-		RETURNING p.exp, p.level, p.best_score, old.best_score`, pid, res.ExpEarned, b.Score, levels, thresholds).
-		Scan(&res.Exp, &res.Level, &res.BestScore, &oldBest)
-	res.NewRecord = b.Score > oldBest
-	return res, err
-}
-
-// rejectedResult is a rejected play's result: nothing earned, the current standing.
-func (s *Service) rejectedResult(ctx context.Context, tx pgx.Tx, pid int64, reason string) Result {
-	res := Result{Rejected: reason}
-	// Best effort: the numbers only describe the standing; the rejection is what matters.
-	_ = tx.QueryRow(ctx, `SELECT w.coins, p.exp, p.level, p.best_score FROM players p JOIN wallets w USING (player_id)
-		WHERE p.player_id = $1`, pid).Scan(&res.Coins, &res.Exp, &res.Level, &res.BestScore)
-	return res
+	var raw []byte
+	err = s.DB.QueryRow(ctx, settleSQL, playID, started, pid, b.Score, b.Coins, b.Distance, b.DurationMS,
+		p.cookie, p.pet, p.boosts, outcome, b.hash(), reason == "", ExpFor(b.Score), levels, thresholds, reason,
+		wallet.ReasonPlay).Scan(&raw)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		// Settled before a crash lost the Redis step: return what SQL kept.
+		err = s.DB.QueryRow(ctx, `SELECT result FROM play_records WHERE play_id = $1 AND started_at = $2`,
+			playID, started).Scan(&raw)
+		fresh = false
+	} else {
+		fresh = err == nil
+	}
+	if err != nil {
+		return res, false, err
+	}
+	return res, fresh, json.Unmarshal(raw, &res)
 }

@@ -122,6 +122,9 @@ func Run(ctx context.Context, cfg Config) error {
 	routed := ovenv1.NewGameClient(router)
 	doc := func() *gamedata.Document { return gd.Current().Doc }
 	friendStore := friends.New(st.db, cfg.FriendLimit, 10*time.Second)
+	if err := lives.LoadScripts(ctx, st.rdb); err != nil {
+		return fmt.Errorf("shard: load scripts: %w", err)
+	}
 	broadcasts := mailbox.NewBroadcasts(st.db, cfg.RedisPrefix)
 	if err := broadcasts.Refresh(ctx, clock.Now()); err != nil {
 		return err
@@ -146,6 +149,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Mailbox: mailbox.NewService(mailbox.Deps{Couchbase: st.cb, Broadcasts: broadcasts, DB: st.db, Redis: st.rdb, Prefix: cfg.RedisPrefix,
 			Clock: clock, GameData: doc, Metrics: econ, Log: log, AfterClaimMarked: cfg.AfterClaimMarked, AfterCredit: cfg.AfterCredit}),
 		Game:  routed,
+		Redis: st.rdb,
 		Log:   log,
 		Ready: st.problems,
 	}

@@ -5,11 +5,14 @@ package shard
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/cluster"
@@ -40,6 +43,7 @@ type Deps struct {
 	Social      *social.Service
 	Mailbox     *mailbox.Service
 	Game        ovenv1.GameClient // the routing client, for calls to other players' owners
+	Redis       redis.UniversalClient
 	Log         *slog.Logger
 	DevClock    *DevClock // nil unless OVEN_DEV_CLOCK=1
 	Ready       func(ctx context.Context) []string
@@ -91,23 +95,26 @@ func (s *Server) UpdateMe(ctx context.Context, req *ovenv1.UpdateMeRequest) (*ov
 }
 
 func (s *Server) profile(ctx context.Context, playerID string) (*ovenv1.Profile, error) {
-	p, err := s.Players.Get(ctx, playerID)
+	// The SQL row and the three Redis reads go out at once: one pipeline round trip to
+	// Redis, overlapped with the PostgreSQL query.
+	type row struct {
+		p   *players.Player
+		err error
+	}
+	sql := make(chan row, 1)
+	go func() {
+		p, err := s.Players.Get(ctx, playerID)
+		sql <- row{p, err}
+	}()
+	lv, weekly, points, err := s.redisState(ctx, playerID)
+	r := <-sql
+	if r.err != nil {
+		return nil, r.err
+	}
 	if err != nil {
 		return nil, err
 	}
-	now := s.Clock.Now()
-	lv, err := s.Lives.Get(ctx, playerID, s.rules(), now)
-	if err != nil {
-		return nil, err
-	}
-	weekly, err := s.Leaderboard.Best(ctx, playerID, now)
-	if err != nil {
-		return nil, err
-	}
-	points, err := s.Social.GiftPoints(ctx, playerID)
-	if err != nil {
-		return nil, err
-	}
+	p := r.p
 	return &ovenv1.Profile{
 		PlayerId:     p.ID,
 		Name:         p.Name,
@@ -122,6 +129,29 @@ func (s *Server) profile(ctx context.Context, playerID string) (*ovenv1.Profile,
 		OwnedPets:    p.Pets,
 		ServedBy:     s.ID,
 	}, nil
+}
+
+// redisState reads a player's lives, weekly best and gift points in one pipeline.
+func (s *Server) redisState(ctx context.Context, playerID string) (lives.State, int64, int64, error) {
+	now := s.Clock.Now()
+	pipe := s.Redis.Pipeline()
+	lv := s.Lives.QueueGet(ctx, pipe, playerID, s.rules(), now)
+	weekly := s.Leaderboard.QueueBest(ctx, pipe, playerID, now)
+	points := s.Social.QueueGiftPoints(ctx, pipe, playerID)
+	pipe.Exec(ctx) // errors are read per command below
+	st, err := lv()
+	if err != nil && redis.HasErrorPrefix(errors.Unwrap(err), "NOSCRIPT") {
+		st, err = s.Lives.Get(ctx, playerID, s.rules(), now) // Redis restarted: reloads the script
+	}
+	if err != nil {
+		return lives.State{}, 0, 0, err
+	}
+	w, err := weekly()
+	if err != nil {
+		return lives.State{}, 0, 0, err
+	}
+	gp, err := points()
+	return st, w, gp, err
 }
 
 func livesProto(st lives.State) *ovenv1.Lives {

@@ -206,3 +206,22 @@ func TestReady(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestProfileSurvivesARedisScriptFlush(t *testing.T) {
+	t.Parallel()
+	c := env.Start(t, shardtest.Options{})
+	id := guest(t, c, "device-script-flush")
+	// A restarted Redis has no scripts: the pipelined read must fall back and reload.
+	if err := c.Redis.ScriptFlush(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		p, err := c.Game.GetMe(context.Background(), &ovenv1.PlayerRequest{PlayerId: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Lives.Count != 5 {
+			t.Errorf("lives %d", p.Lives.Count)
+		}
+	}
+}

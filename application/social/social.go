@@ -238,3 +238,18 @@ func (s *Service) SendAll(ctx context.Context, sender string) (sent []string, sk
 	}
 	return sent, skipped, points, nil
 }
+
+// QueueGiftPoints queues GiftPoints on pipe; the returned func gives the result after pipe.Exec.
+func (s *Service) QueueGiftPoints(ctx context.Context, pipe redis.Pipeliner, playerID string) func() (int64, error) {
+	cmd := pipe.Get(ctx, GiftPointsKey(s.Prefix, playerID))
+	return func() (int64, error) {
+		n, err := cmd.Int64()
+		if errors.Is(err, redis.Nil) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("social: gift points: %w", err)
+		}
+		return n, nil
+	}
+}
