@@ -48,6 +48,9 @@ type Config struct {
 	// DevClock enables POST /v1/dev/clock (OVEN_DEV_CLOCK=1). When false the route
 	// does not exist at all.
 	DevClock bool
+	// RatePerPlayer limits each player's requests per second on this copy (burst twice
+	// that); 0 means no limit.
+	RatePerPlayer float64
 	// Now is the real time used for token issue and expiry; nil means time.Now. It is
 	// never the game clock: the dev clock must not move security deadlines.
 	Now func() time.Time
@@ -62,6 +65,7 @@ type server struct {
 	now      func() time.Time
 	metrics  *metrics
 	gamedata *gamedataCache
+	limit    *limiter // nil: no per-player limit
 }
 
 // New returns the HTTP handler of API.md's client routes plus /healthz, /readyz and
@@ -89,7 +93,7 @@ func newServer(cfg Config) *server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &server{
+	s := &server{
 		game:     cfg.Game,
 		ready:    cfg.Ready,
 		tokens:   cfg.Tokens,
@@ -98,6 +102,10 @@ func newServer(cfg Config) *server {
 		metrics:  newMetrics(cfg.Registry),
 		gamedata: newGamedataCache(cfg.Game),
 	}
+	if cfg.RatePerPlayer > 0 {
+		s.limit = newLimiter(cfg.RatePerPlayer)
+	}
+	return s
 }
 
 func (s *server) routes(r chi.Router, cfg Config) {

@@ -203,6 +203,14 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		infoFrom(r.Context()).setPlayer(player)
+		if s.limit != nil {
+			if ok, wait := s.limit.allow(player, s.now()); !ok {
+				e := oven.Errorf(oven.ERateLimited, "too many requests; slow down")
+				e.RetryAfter = wait
+				s.writeError(w, r, e)
+				return
+			}
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), playerKey, player)))
 	})
 }
