@@ -1,5 +1,12 @@
 // Package mailbox keeps each player's life mailbox in Couchbase: one document per player,
-// changed with compare-and-swap, each item carrying its own expiry.
+// changed with compare-and-swap, each item carrying its own expiry (on the game clock;
+// the document's own expiry only reclaims space).
+//
+// It uses exactly these key-value operations, all of which Oven's Couchbase dev server
+// (deploy/couchbasedev) implements as a real server answers them and tests through gocb:
+// Get (GET, returning the CAS), Insert (ADD, with expiry; "exists" on a race), and
+// Replace (SET with CAS, with expiry; "CAS mismatch" on a race). Nothing else: no
+// sub-document, query or transaction features, so the same code runs on a real cluster.
 package mailbox
 
 import (
