@@ -7,11 +7,17 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 STATICCHECK_VERSION        := 2025.1.1
 TEST_TIMEOUT ?= 15m
 
-.PHONY: run build test test-short deps proto migrate lint fmt clean
+.PHONY: run build test test-short deps proto migrate admin lint fmt loadtest clean
 
 ## run: boot the whole stack (PostgreSQL, Redis, Couchbase dev server, 3 shards, presentation)
 run: build deps
 	@$(BIN)/run
+
+## loadtest: relay baseline + steady, burst and max load against a throw-away dev stack,
+## then the invariant audit; report in loadtest/out (more: LOADTEST_ARGS='-find-max -social')
+loadtest: build
+	$(GO) build -o $(BIN)/loadtest ./loadtest
+	$(BIN)/loadtest -boot $(BIN)/run -out loadtest/out $(LOADTEST_ARGS)
 
 ## build: compile the binaries into .oven/bin
 build:
@@ -37,12 +43,19 @@ proto:
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 	PATH=$(TOOLS):$$PATH protoc --go_out=. --go_opt=paths=source_relative \
-		--go-grpc_out=. --go-grpc_opt=paths=source_relative proto/ovenv1/oven.proto
+		--go-grpc_out=. --go-grpc_opt=paths=source_relative proto/ovenv1/oven.proto proto/ovenv1/admin.proto
 
 ## migrate: apply migrations to OVEN_DATABASE_URL (make run does this itself)
 migrate:
 	@test -n "$$OVEN_DATABASE_URL" || { echo "set OVEN_DATABASE_URL"; exit 1; }
 	$(GO) run ./application migrate
+
+## admin: add (or update) a GMS admin: make admin USERNAME=alice ROLE=editor
+##        (password from OVEN_ADMIN_NEW_PASSWORD, else read from stdin)
+admin:
+	@test -n "$(USERNAME)" || { echo "usage: make admin USERNAME=alice ROLE=viewer|editor|publisher|operator"; exit 1; }
+	@test -n "$$OVEN_DATABASE_URL" || { echo "set OVEN_DATABASE_URL (make run prints it in .oven/stack.json)"; exit 1; }
+	$(GO) run ./application admin add -username "$(USERNAME)" -role "$(or $(ROLE),viewer)"
 
 ## lint: gofmt, go vet, staticcheck
 lint:

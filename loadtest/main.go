@@ -109,6 +109,9 @@ type Config struct {
 	Social     bool
 
 	// Output.
+	QuietWait      time.Duration
+	QuietThreshold float64
+
 	Out    string
 	Quiet  bool
 	Seed   uint64
@@ -176,6 +179,8 @@ func parseConfig(args []string) (*Config, error) {
 	fs.Float64Var(&c.LivesProbe, "lives-probe", 0.01, "share of sessions that start lives+2 plays at once (invariant 2)")
 	fs.BoolVar(&c.Social, "social", false, "drive API.md's social routes (friends, lives, mailbox, leaderboards)")
 
+	fs.DurationVar(&c.QuietWait, "quiet-wait", 0, "before each target, wait up to this long for other work on the machine to calm down")
+	fs.Float64Var(&c.QuietThreshold, "quiet-threshold", 30, "machine CPU (% of one core) below which it counts as quiet")
 	fs.StringVar(&c.Out, "out", "loadtest/out", "report directory (a timestamped folder is made inside)")
 	fs.BoolVar(&c.Quiet, "quiet", false, "no progress line")
 	fs.Uint64Var(&c.Seed, "seed", uint64(time.Now().UnixNano()), "random seed")

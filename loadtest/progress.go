@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/ovengames/oven/loadtest/audit"
-	"github.com/ovengames/oven/loadtest/report"
+	"github.com/ovengames/oven/loadtest/results"
 	"github.com/ovengames/oven/loadtest/stats"
 )
 
@@ -49,8 +49,8 @@ func (p *progress) tick(now time.Time, rec *stats.Recorder, g stats.Gauge) {
 	if p.length > 0 {
 		of = "/" + p.length.String()
 	}
-	s := fmt.Sprintf("[%s %v%s] %5.0f req/s  p99(1s) %6.1f ms  requests %d  errors %d  VPs %d  in flight %d  CPU %3.0f%% (generator %3.0f%%)",
-		p.phase, el, of, l.LastRate, float64(l.LastP99)/float64(time.Millisecond), l.Requests, l.Errors, g.Active, g.InFlight, g.CPUBusy, g.GenCPU)
+	s := fmt.Sprintf("[%s %v%s] %5.0f req/s  p99(1s) %6.1f ms  requests %d  errors %d  VPs %d  in flight %d  CPU %3.0f%% (server %3.0f%%, generator %3.0f%%)",
+		p.phase, el, of, l.LastRate, float64(l.LastP99)/float64(time.Millisecond), l.Requests, l.Errors, g.Active, g.InFlight, g.CPUBusy, g.ServerCPU, g.GenCPU)
 	if p.terminal {
 		fmt.Fprintf(os.Stderr, "\r%-150s", s)
 		p.open = true
@@ -102,15 +102,17 @@ func printAudit(a *audit.Result) {
 }
 
 // printSummary prints the phases and goals on stdout.
-func printSummary(r *report.Report, html, json string) {
+func printSummary(r *results.Report, html, json string) {
 	fmt.Println()
-	fmt.Printf("%-7s %-18s %9s %9s %8s %8s %8s %7s %8s %s\n", "target", "phase", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "missing", "CPU machine/gen")
+	fmt.Printf("%-7s %-18s %9s %9s %8s %8s %8s %7s %8s %s\n", "target", "phase", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "missing", "CPU (% of one core)")
 	for _, t := range r.Targets {
 		for _, p := range t.Phases {
 			s := p.Summary.Total
-			m, g := p.CPU()
-			fmt.Printf("%-7s %-18s %9d %9.0f %8.1f %8.1f %8.0f %7d %8d %.0f%%/%.0f%%\n", t.Name, p.Label(), s.Count, s.Throughput,
-				s.Latency.P50, s.Latency.P99, s.Latency.Max, s.Errors, s.Missing, m, g)
+			fmt.Printf("%-7s %-18s %9d %9.0f %8.1f %8.1f %8.0f %7d %8d %s\n", t.Name, p.Label(), s.Count, s.Throughput,
+				s.Latency.P50, s.Latency.P99, s.Latency.Max, s.Errors, s.Missing, p.CPU())
+			if procs := p.CPU().Processes(); procs != "" {
+				fmt.Printf("%-7s %-18s server CPU by process: %s\n", "", "", procs)
+			}
 		}
 	}
 	fmt.Println()

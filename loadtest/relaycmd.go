@@ -44,24 +44,24 @@ func serveRelay(args []string) error {
 
 // startRelay runs the relay (a child process unless -relay-inproc) and returns its URL
 // and how to stop it.
-func startRelay(ctx context.Context, cfg *Config, logPath string) (string, func(), error) {
+func startRelay(ctx context.Context, cfg *Config, logPath string) (url string, pid int, stop func(), err error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	if cfg.RelayInProc {
 		log := slog.New(slog.NewJSONHandler(logf, nil)).With("process", "relay")
 		r, err := relay.Start(ctx, relay.Config{Shards: cfg.RelayShards, Logger: log})
 		if err != nil {
 			logf.Close()
-			return "", nil, err
+			return "", 0, nil, err
 		}
-		return r.URL, func() { r.Close(); logf.Close() }, nil
+		return r.URL, 0, func() { r.Close(); logf.Close() }, nil
 	}
 	self, err := os.Executable()
 	if err != nil {
 		logf.Close()
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	cmd := exec.Command(self, "relay", "-shards", fmt.Sprint(cfg.RelayShards))
 	cmd.Stderr = logf
@@ -69,11 +69,11 @@ func startRelay(ctx context.Context, cfg *Config, logPath string) (string, func(
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		logf.Close()
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	done := make(chan error, 1)
 	urlc := make(chan string, 1)
@@ -86,7 +86,7 @@ func startRelay(ctx context.Context, cfg *Config, logPath string) (string, func(
 		}
 	}()
 	go func() { done <- cmd.Wait() }()
-	stop := func() {
+	stop = func() {
 		cmd.Process.Signal(os.Interrupt)
 		select {
 		case <-done:
@@ -98,15 +98,15 @@ func startRelay(ctx context.Context, cfg *Config, logPath string) (string, func(
 	}
 	select {
 	case u := <-urlc:
-		return u, stop, nil
+		return u, cmd.Process.Pid, stop, nil
 	case err := <-done:
 		logf.Close()
-		return "", nil, fmt.Errorf("relay child exited: %v (see %s)", err, logPath)
+		return "", 0, nil, fmt.Errorf("relay child exited: %v (see %s)", err, logPath)
 	case <-time.After(20 * time.Second):
 		stop()
-		return "", nil, errors.New("relay child not ready after 20 s")
+		return "", 0, nil, errors.New("relay child not ready after 20 s")
 	case <-ctx.Done():
 		stop()
-		return "", nil, ctx.Err()
+		return "", 0, nil, ctx.Err()
 	}
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/ovengames/oven/loadtest/audit"
 	"github.com/ovengames/oven/loadtest/machine"
 	"github.com/ovengames/oven/loadtest/profile"
-	"github.com/ovengames/oven/loadtest/report"
+	"github.com/ovengames/oven/loadtest/results"
 	"github.com/ovengames/oven/loadtest/stack"
 	"github.com/ovengames/oven/loadtest/stats"
 	"github.com/ovengames/oven/loadtest/vp"
@@ -27,7 +27,7 @@ func run(ctx context.Context, cfg *Config) (bool, error) {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return false, err
 	}
-	rep := &report.Report{
+	rep := &results.Report{
 		Title: "Oven load test", Generated: time.Now(), Command: strings.Join(os.Args, " "),
 		Commit: cfg.Commit, Machine: machine.Describe(), Settings: cfg.flags,
 	}
@@ -39,8 +39,9 @@ func run(ctx context.Context, cfg *Config) (bool, error) {
 	p := newProgress(cfg.Quiet)
 	runID := randomID()
 
-	var relayT, stackT *report.Target
+	var relayT, stackT *results.Target
 	if cfg.Relay && len(cfg.RelayPhases) > 0 {
+		rep.Notes = append(rep.Notes, quietCheck(load, cfg, "relay", p))
 		t, err := runRelay(load, cfg, outDir, runID, p)
 		if err != nil {
 			return false, err
@@ -65,12 +66,12 @@ func run(ctx context.Context, cfg *Config) (bool, error) {
 	if ctx.Err() != nil {
 		rep.Notes = append(rep.Notes, "interrupted: the report covers what ran")
 	}
-	rep.Goals = report.Goals(relayT, stackT, float64(cfg.SLO)/float64(time.Millisecond))
+	rep.Goals = results.Goals(relayT, stackT, float64(cfg.SLO)/float64(time.Millisecond))
 	rep.Notes = append(rep.Notes,
 		"The load generator runs on the same 2-core machine as the server; its CPU share is in the phase table.",
 		"VPs share a keep-alive connection pool per target (like a load balancer's upstream pool), not one connection per device.")
 	jsonPath, htmlPath := filepath.Join(outDir, "report.json"), filepath.Join(outDir, "report.html")
-	if err := errors.Join(report.WriteJSON(jsonPath, rep), report.WriteHTML(htmlPath, rep)); err != nil {
+	if err := errors.Join(results.WriteJSON(jsonPath, rep), results.WriteHTML(htmlPath, rep)); err != nil {
 		return false, err
 	}
 	printSummary(rep, htmlPath, jsonPath)
@@ -78,7 +79,7 @@ func run(ctx context.Context, cfg *Config) (bool, error) {
 }
 
 // verdict: invariants (and, with -strict, performance goals) must hold.
-func verdict(rep *report.Report, strict bool) bool {
+func verdict(rep *results.Report, strict bool) bool {
 	for _, t := range rep.Targets {
 		if t.Audit != nil && !t.Audit.Pass {
 			return false
@@ -86,7 +87,7 @@ func verdict(rep *report.Report, strict bool) bool {
 	}
 	if strict {
 		for _, g := range rep.Goals {
-			if g.Status == report.GoalFail {
+			if g.Status == results.GoalFail {
 				return false
 			}
 		}
@@ -98,6 +99,7 @@ func verdict(rep *report.Report, strict bool) bool {
 type target struct {
 	name      string
 	url       string
+	pid       int // the server's root process, when this run started it
 	stateless bool
 	obs       *vp.Observed
 	devices   *vp.Devices
@@ -110,24 +112,25 @@ func newTarget(name, url, runID string, stateless bool, cfg *Config) *target {
 		obs: vp.NewObserved(2_000_000), devices: &vp.Devices{RunID: runID + name[:1]}, players: &vp.Players{}, budget: vp.NewBudget(cfg.MaxRequests)}
 }
 
-func runRelay(ctx context.Context, cfg *Config, outDir, runID string, p *progress) (*report.Target, error) {
-	url, stop, err := startRelay(ctx, cfg, filepath.Join(outDir, "relay.log"))
+func runRelay(ctx context.Context, cfg *Config, outDir, runID string, p *progress) (*results.Target, error) {
+	url, pid, stop, err := startRelay(ctx, cfg, filepath.Join(outDir, "relay.log"))
 	if err != nil {
 		return nil, fmt.Errorf("relay: %w", err)
 	}
 	defer stop()
 	t := newTarget("relay", url, runID, true, cfg)
+	t.pid = pid
 	phases := runPhases(ctx, cfg, t, cfg.RelayPhases, p)
-	rt := &report.Target{Name: "relay", URL: url, Phases: phases,
+	rt := &results.Target{Name: "relay", URL: url, Phases: phases,
 		About: fmt.Sprintf("Baseline: the real HTTP handler (presentation/httpapi) and routing client (application/client) over loopback gRPC to %d canned shards that touch no store. Same VP mix; stateful probes (conflict, lives probe, balance) skipped.", cfg.RelayShards)}
 	a := audit.ClientOnly(t.obs.Checks())
 	rt.Audit = &a
 	return rt, nil
 }
 
-func runStack(ctx, load context.Context, cfg *Config, outDir, runID string, p *progress) (*report.Target, error) {
+func runStack(ctx, load context.Context, cfg *Config, outDir, runID string, p *progress) (*results.Target, error) {
 	info := &stack.Info{}
-	about := ""
+	about, pid := "", 0
 	switch {
 	case cfg.Boot != "":
 		state, cleanup, err := stateDir(cfg)
@@ -151,7 +154,7 @@ func runStack(ctx, load context.Context, cfg *Config, outDir, runID string, p *p
 				fmt.Fprintln(os.Stderr, "loadtest:", err)
 			}
 		}()
-		info = &st.Info
+		info, pid = &st.Info, st.Pid()
 		about = fmt.Sprintf("Dev stack booted by this run (%s; %d shards, PostgreSQL, Redis, Couchbase dev server; state %s; logs in stack.log).", cfg.Boot, len(info.Shards), state)
 	case cfg.StackFile != "":
 		var err error
@@ -174,8 +177,10 @@ func runStack(ctx, load context.Context, cfg *Config, outDir, runID string, p *p
 		url = strings.TrimRight(cfg.Target, "/")
 	}
 	t := newTarget("stack", url, runID, false, cfg)
+	t.pid = pid
+	rt0 := quietCheck(load, cfg, "stack", p)
 	phases := runPhases(load, cfg, t, cfg.Phases, p)
-	rt := &report.Target{Name: "stack", URL: url, About: about, Phases: phases, Counters: map[string]int64{}}
+	rt := &results.Target{Name: "stack", URL: url, About: about + " " + rt0, Phases: phases, Counters: map[string]int64{}}
 	for _, n := range []string{vp.CountFriendships, vp.CountLivesSent, vp.CountLivesAccepted} {
 		if v := t.obs.Counter(n); v > 0 || cfg.Social {
 			rt.Counters[n] = v
@@ -198,6 +203,31 @@ func runStack(ctx, load context.Context, cfg *Config, outDir, runID string, p *p
 	return rt, nil
 }
 
+// quietCheck measures the machine's CPU use before a target's load, waiting up to
+// -quiet-wait for it to drop under -quiet-threshold: the machine may be shared, and
+// other work skews every figure. It returns a sentence for the report.
+func quietCheck(ctx context.Context, cfg *Config, name string, p *progress) string {
+	cpu := machine.NewCPU()
+	start := time.Now()
+	var busy float64
+	for {
+		pause(ctx, time.Second)
+		busy, _ = cpu.Sample()
+		if busy < cfg.QuietThreshold || time.Since(start) >= cfg.QuietWait || ctx.Err() != nil {
+			break
+		}
+		p.line("machine busy (%.0f%% of one core) before %s; waiting for it to calm down …", busy, name)
+	}
+	s := fmt.Sprintf("Before %s: the machine was %.0f%% busy (of one core) with no load of ours", name, busy)
+	if w := time.Since(start).Truncate(time.Second); w > time.Second {
+		s += fmt.Sprintf(", after waiting %v", w)
+	}
+	if busy >= cfg.QuietThreshold {
+		s += " — other work was running: the figures are pessimistic"
+	}
+	return s + "."
+}
+
 func stateDir(cfg *Config) (string, func(), error) {
 	if cfg.State != "" {
 		return cfg.State, func() {}, nil
@@ -217,8 +247,8 @@ func stateDir(cfg *Config) (string, func(), error) {
 }
 
 // runPhases runs the phases against a target, with -find-max at the end when asked.
-func runPhases(ctx context.Context, cfg *Config, t *target, kinds []string, p *progress) []report.Phase {
-	var out []report.Phase
+func runPhases(ctx context.Context, cfg *Config, t *target, kinds []string, p *progress) []results.Phase {
+	var out []results.Phase
 	for i, kind := range kinds {
 		if ctx.Err() != nil || t.budget.Spent() {
 			break
@@ -245,14 +275,14 @@ func pause(ctx context.Context, d time.Duration) {
 func (t *target) env(cfg *Config, closed bool, limit int) *vp.Env {
 	client := vp.NewClient(vp.ClientConfig{BaseURL: t.url, Timeout: cfg.Timeout, Gate: vp.NewGate(limit),
 		Budget: t.budget, ClosedLoop: closed})
-	return &vp.Env{Client: client, Obs: t.obs, Devices: t.devices, Players: t.players,
+	return &vp.Env{Client: client, Obs: t.obs, Devices: t.devices, Players: t.players, ServerPID: t.pid,
 		B: vp.Behaviour{PlaysPerSession: cfg.Plays, PlayMin: cfg.PlayMin, PlayMax: cfg.PlayMax, Think: cfg.Think,
 			Returning: cfg.Returning, Rename: cfg.Rename, Boost: cfg.Boost, Me: cfg.Me, Shop: cfg.Shop,
 			Resettle: cfg.Resettle, Conflict: cfg.Conflict, LivesProbe: cfg.LivesProbe, Social: cfg.Social,
 			Stateless: t.stateless}}
 }
 
-func runPhase(ctx context.Context, cfg *Config, t *target, kind string, p *progress) []report.Phase {
+func runPhase(ctx context.Context, cfg *Config, t *target, kind string, p *progress) []results.Phase {
 	name := t.name + " " + kind
 	if kind == "max" {
 		env := t.env(cfg, true, cfg.MaxClients)
@@ -264,7 +294,7 @@ func runPhase(ctx context.Context, cfg *Config, t *target, kind string, p *progr
 			func(_ int, start time.Time) *stats.Recorder { rec = stats.NewRecorder(name, start); return rec }, p.tick)
 		p.done()
 		rec.Note("closed loop: %d requests in flight; the first %v are warm-up (no settles yet) and left out of req/s", cfg.MaxClients, cfg.MaxWarmup)
-		return []report.Phase{{Kind: report.KindMax, Clients: cfg.MaxClients, Summary: rec.Summary(time.Now())}}
+		return []results.Phase{noteCPU(results.Phase{Kind: results.KindMax, Clients: cfg.MaxClients, Summary: rec.Summary(time.Now())})}
 	}
 	var prof profile.Profile
 	var d time.Duration
@@ -284,12 +314,12 @@ func runPhase(ctx context.Context, cfg *Config, t *target, kind string, p *progr
 	env.RunOpen(ctx, vp.OpenLoop{Profile: prof, Duration: d, Drain: cfg.Drain, Poisson: cfg.Poisson, Seed: cfg.Seed, MaxVPs: cfg.MaxVPs}, rec, p.tick)
 	p.done()
 	rec.Note("open loop: %.0f VP sessions expected over %v; %d sessions ran to their end", profile.Expected(prof, d), d, env.Completed())
-	return []report.Phase{{Kind: kind, Profile: prof.String(), Summary: rec.Summary(time.Now())}}
+	return []results.Phase{noteCPU(results.Phase{Kind: kind, Profile: prof.String(), Summary: rec.Summary(time.Now())})}
 }
 
 // findMax steps the closed-loop concurrency up, one recorder per step, and stops once
 // the p99 is far past the objective or throughput stops growing.
-func findMax(ctx context.Context, cfg *Config, t *target, p *progress) []report.Phase {
+func findMax(ctx context.Context, cfg *Config, t *target, p *progress) []results.Phase {
 	env := t.env(cfg, true, cfg.FindSteps[0])
 	defer env.Client.Close()
 	var steps []vp.Step
@@ -320,11 +350,21 @@ func findMax(ctx context.Context, cfg *Config, t *target, p *progress) []report.
 			return r
 		}, p.tick)
 	p.done()
-	var out []report.Phase
+	var out []results.Phase
 	for i, r := range recs {
-		out = append(out, report.Phase{Kind: report.KindFind, Clients: steps[i].Clients, Summary: r.Summary(time.Now())})
+		out = append(out, noteCPU(results.Phase{Kind: results.KindFind, Clients: steps[i].Clients, Summary: r.Summary(time.Now())}))
 	}
 	return out
+}
+
+// noteCPU warns in the phase's notes when other work used the machine meanwhile.
+func noteCPU(p results.Phase) results.Phase {
+	if c := p.CPU(); c.ServerKnown && c.Other() > 30 {
+		p.Summary.Notes = append(p.Summary.Notes, fmt.Sprintf(
+			"other work on the machine used %.0f%% of a core during this phase (server %.0f%%, generator %.0f%%): the figures are pessimistic",
+			c.Other(), c.Server, c.Generator))
+	}
+	return p
 }
 
 func randomID() string {

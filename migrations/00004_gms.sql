@@ -29,6 +29,9 @@ CREATE TABLE audit_log (
 ALTER SEQUENCE audit_log_id_seq OWNED BY audit_log.id;
 CREATE INDEX audit_log_newest_idx ON audit_log (created_at DESC, id DESC);
 
+-- Every shard keeps the (few) banned players in memory and reloads them now and then.
+CREATE INDEX players_banned_idx ON players (player_id) WHERE banned;
+
 -- A rollback publishes an old version's document again as a new version; this records
 -- which one, for the version history.
 ALTER TABLE gamedata_versions ADD COLUMN source_version bigint REFERENCES gamedata_versions (version);
@@ -51,5 +54,6 @@ DROP TRIGGER audit_log_immutable ON audit_log;
 DROP TRIGGER gamedata_versions_immutable ON gamedata_versions;
 DROP FUNCTION oven_refuse_change();
 ALTER TABLE gamedata_versions DROP COLUMN source_version;
+DROP INDEX players_banned_idx;
 DROP TABLE audit_log;
 DROP TABLE admins;

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -62,6 +63,10 @@ func run(ctx context.Context, log *slog.Logger) error {
 	router := client.New(client.Config{Members: members})
 	defer router.Close()
 
+	rate, err := strconv.ParseFloat(env("OVEN_RATE_PLAYER", "20"), 64)
+	if err != nil || rate < 0 {
+		return fmt.Errorf("OVEN_RATE_PLAYER must be a number of requests per second ≥ 0 (0: no limit)")
+	}
 	h := httpapi.New(httpapi.Config{
 		Game:     ovenv1.NewGameClient(router),
 		Ready:    router.Ready,
@@ -69,13 +74,19 @@ func run(ctx context.Context, log *slog.Logger) error {
 		Registry: reg,
 		Logger:   log,
 		DevClock: os.Getenv("OVEN_DEV_CLOCK") == "1",
+		// A real client makes a few calls a second; 20/s (burst 40) stops runaways.
+		RatePerPlayer: rate,
 	})
-	console := gms.New(gms.Config{
+	gmsCfg := gms.Config{
 		Admin:        ovenv1.NewAdminClient(router),
 		Registry:     reg,
 		Logger:       log,
 		SecureCookie: os.Getenv("OVEN_GMS_SECURE_COOKIE") == "1",
-	})
+	}
+	if os.Getenv("OVEN_GMS_TRUST_FORWARDED") == "1" { // behind a proxy that sets X-Forwarded-For
+		gmsCfg.ClientIP = gms.ForwardedClientIP
+	}
+	console := gms.New(gmsCfg)
 	addr := env("OVEN_HTTP_ADDR", "127.0.0.1:8080")
 	log.Info("presentation serving", "addr", addr, "shards", cluster.FormatMembers(ms))
 	return httpapi.Serve(ctx, addr, gms.Mount(console, h), log)

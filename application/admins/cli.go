@@ -19,13 +19,13 @@ const BootstrapUsername = "admin"
 
 // Bootstrap creates or updates the bootstrap admin (operator) with password, or with a
 // random one when password is empty, which it then returns so that the caller can print
-// it once.
-func Bootstrap(ctx context.Context, db *pgxpool.Pool, password string) (generated string, err error) {
+// it once. cost is the bcrypt cost (0: DefaultCost).
+func Bootstrap(ctx context.Context, db *pgxpool.Pool, password string, cost int) (generated string, err error) {
 	if password == "" {
 		password = rand.Text()
 		generated = password
 	}
-	if _, err := Put(ctx, db, "bootstrap", BootstrapUsername, password, Operator, 0); err != nil {
+	if _, err := Put(ctx, db, "bootstrap", BootstrapUsername, password, Operator, cost); err != nil {
 		return "", err
 	}
 	return generated, nil
@@ -38,6 +38,8 @@ type CommandEnv struct {
 	Password string
 	Stdin    io.Reader
 	Stdout   io.Writer
+	// Cost is the bcrypt cost (0: DefaultCost; tests use less).
+	Cost int
 }
 
 // Command runs `application admin add -username U -role R`: it creates the admin, or
@@ -74,7 +76,7 @@ func Command(ctx context.Context, args []string, env CommandEnv) error {
 	if u := os.Getenv("USER"); u != "" {
 		actor = "cli:" + u
 	}
-	created, err := Put(ctx, db, actor, *username, password, role, 0)
+	created, err := Put(ctx, db, actor, *username, password, role, env.Cost)
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,13 @@
-// Package bans keeps which players are banned. The flag lives in players.banned; each
-// shard caches it in memory for the players it serves, because every one of their game
-// calls checks it. The owner shard bans (SetBanned is routed to it) and updates its
-// cache at once, so a ban holds from the moment the call returns; a notification on
-// Channel tells the other shards, and a TTL bounds what a lost one could leave behind.
+// Package bans keeps which players are banned. The flag lives in players.banned; every
+// shard also holds the set of banned player ids in memory, because each game call checks
+// it and banned players are few: the check costs no store round trip.
+//
+// The owner shard bans (SetBanned is routed to it) and updates its set before it
+// answers, so a ban holds from that moment on the shard that serves the player. The
+// change is announced on Channel in its transaction, and the other shards apply it at
+// commit (they serve the player after an ownership move). A full reload after every
+// (re)connect of the listener and every refresh interval covers notifications lost and
+// changes made behind Oven's back, such as a manual UPDATE.
 package bans
 
 import (
@@ -10,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,90 +28,97 @@ import (
 	"github.com/ovengames/oven/application/players"
 )
 
-// Channel is the PostgreSQL notification channel of ban changes; the payload is the
-// player id.
+// Channel is the PostgreSQL notification channel of ban changes; the payload is
+// "<player id>:1" for a ban and "<player id>:0" for an unban.
 const Channel = "oven_bans"
 
-// DefaultTTL is how long a cached flag is trusted. Changes made through Set reach every
-// shard at once (directly on the owner, by notification elsewhere); the TTL only covers
-// changes made behind Oven's back, such as a manual UPDATE.
-const DefaultTTL = 10 * time.Second
+// DefaultRefresh is how often the whole set is reloaded as a safety net.
+const DefaultRefresh = 10 * time.Second
 
-// Cache is the shard's view of banned flags. It is safe for concurrent use.
+// Cache is a shard's set of banned players. It is safe for concurrent use.
 type Cache struct {
-	db  *pgxpool.Pool
-	ttl time.Duration
-	log *slog.Logger
+	db      *pgxpool.Pool
+	refresh time.Duration
+	log     *slog.Logger
 
-	mu  sync.RWMutex
-	m   map[string]entry
-	gen uint64 // bumped by every change, so that a slow load cannot store a stale flag
+	mu     sync.RWMutex
+	banned map[string]struct{}
+	gen    uint64 // bumped by every change, so that a reload cannot store an older picture
 }
 
-type entry struct {
-	banned bool
-	at     time.Time // real time of the load
-}
-
-// New returns a Cache over db; ttl 0 means DefaultTTL.
-func New(db *pgxpool.Pool, ttl time.Duration, log *slog.Logger) *Cache {
-	if ttl == 0 {
-		ttl = DefaultTTL
+// New loads the banned set from db and returns a Cache over it; refresh 0 means
+// DefaultRefresh.
+func New(ctx context.Context, db *pgxpool.Pool, refresh time.Duration, log *slog.Logger) (*Cache, error) {
+	if refresh == 0 {
+		refresh = DefaultRefresh
 	}
-	return &Cache{db: db, ttl: ttl, log: log, m: map[string]entry{}}
+	c := &Cache{db: db, refresh: refresh, log: log, banned: map[string]struct{}{}}
+	if err := c.reload(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
-// Check returns a banned error when the player is banned, nil when not (or when there is
-// no such player: the call itself will say not_found).
-func (c *Cache) Check(ctx context.Context, playerID string) error {
-	banned, err := c.Banned(ctx, playerID)
-	if err != nil {
-		return err
-	}
-	if banned {
+// Check returns a banned error when the player is banned.
+func (c *Cache) Check(_ context.Context, playerID string) error {
+	if c.Banned(playerID) {
 		return oven.Errorf(oven.EBanned, "this player is banned")
 	}
 	return nil
 }
 
-// Banned reports whether the player is banned, from memory when the flag is fresh. When
-// the database fails, a stale flag is better than none.
-func (c *Cache) Banned(ctx context.Context, playerID string) (bool, error) {
+// Banned reports whether the player is banned.
+func (c *Cache) Banned(playerID string) bool {
 	c.mu.RLock()
-	e, ok := c.m[playerID]
+	_, ok := c.banned[playerID]
+	c.mu.RUnlock()
+	return ok
+}
+
+// set records one player's flag.
+func (c *Cache) set(playerID string, banned bool) {
+	c.mu.Lock()
+	c.gen++
+	if banned {
+		c.banned[playerID] = struct{}{}
+	} else {
+		delete(c.banned, playerID)
+	}
+	c.mu.Unlock()
+}
+
+// reload replaces the set with the database's, unless a change arrived meanwhile (the
+// next reload will catch up then).
+func (c *Cache) reload(ctx context.Context) error {
+	c.mu.RLock()
 	gen := c.gen
 	c.mu.RUnlock()
-	if ok && time.Since(e.at) < c.ttl {
-		return e.banned, nil
-	}
-	pid, err := players.ParseID(playerID)
+	rows, err := c.db.Query(ctx, `SELECT player_id FROM players WHERE banned`)
 	if err != nil {
-		return false, nil
+		return fmt.Errorf("bans: load: %w", err)
 	}
-	var banned bool
-	err = c.db.QueryRow(ctx, `SELECT banned FROM players WHERE player_id = $1`, pid).Scan(&banned)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return false, nil
-	case err != nil && ok:
-		return e.banned, nil
-	case err != nil:
-		return false, fmt.Errorf("bans: load: %w", err)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return fmt.Errorf("bans: load: %w", err)
+	}
+	set := make(map[string]struct{}, len(ids))
+	for _, id := range ids {
+		set[strconv.FormatInt(id, 10)] = struct{}{}
 	}
 	c.mu.Lock()
 	if c.gen == gen {
-		c.m[playerID] = entry{banned: banned, at: time.Now()}
+		c.banned = set
 	}
 	c.mu.Unlock()
-	return banned, nil
+	return nil
 }
 
-// AuditFunc records the change inside its transaction.
+// AuditFunc records the change inside its transaction; nil records nothing.
 type AuditFunc func(ctx context.Context, tx pgx.Tx, before, after any) error
 
-// Set bans or unbans a player, records it (in the same transaction) and updates this
-// shard's cache; the other shards hear of it on Channel. It reports whether the flag
-// changed (setting it to what it is records nothing). Errors: not_found.
+// Set bans or unbans a player, records it (in the same transaction), announces it on
+// Channel and updates this shard's set. It reports whether the flag changed (setting
+// it to what it is records nothing). Errors: not_found.
 func (c *Cache) Set(ctx context.Context, playerID string, banned bool, record AuditFunc) (changed bool, err error) {
 	pid, err := players.ParseID(playerID)
 	if err != nil {
@@ -123,63 +137,61 @@ func (c *Cache) Set(ctx context.Context, playerID string, banned bool, record Au
 		if _, err := tx.Exec(ctx, `UPDATE players SET banned = $2, updated_at = now() WHERE player_id = $1`, pid, banned); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, Channel, playerID); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, Channel, payload(playerID, banned)); err != nil {
 			return err
+		}
+		if record == nil {
+			return nil
 		}
 		return record(ctx, tx, map[string]bool{"banned": was}, map[string]bool{"banned": banned})
 	})
 	if err != nil {
 		return false, fmt.Errorf("bans: set: %w", err)
 	}
-	c.mu.Lock()
-	c.gen++
-	c.m[playerID] = entry{banned: banned, at: time.Now()}
-	c.mu.Unlock()
+	c.set(playerID, banned)
 	return changed, nil
 }
 
-// forget drops one cached flag (nil: all of them).
-func (c *Cache) forget(playerID *string) {
-	c.mu.Lock()
-	c.gen++
-	if playerID == nil {
-		clear(c.m)
-	} else {
-		delete(c.m, *playerID)
+func payload(playerID string, banned bool) string {
+	if banned {
+		return playerID + ":1"
 	}
-	c.mu.Unlock()
+	return playerID + ":0"
 }
 
-// Run follows Channel until ctx ends: a notified player's flag is reloaded on its next
-// call, and every flag is after a reconnect (notifications may have been lost). It also
-// sweeps out expired flags so the map does not grow with every player ever seen.
+// Run follows Channel and reloads the whole set after every (re)connect and every
+// refresh interval, until ctx ends.
 func (c *Cache) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	reload := func(ctx context.Context) {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := c.reload(rctx); err != nil && ctx.Err() == nil {
+			c.log.Warn("ban list reload failed", "err", err)
+		}
+	}
 	wg.Go(func() {
-		t := time.NewTicker(max(c.ttl, time.Minute))
+		t := time.NewTicker(c.refresh)
 		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				c.sweep()
+				reload(ctx)
 			}
 		}
 	})
 	pgnotify.Listen(ctx, c.db.Config().ConnConfig, []string{Channel}, pgnotify.Handler{
-		Notify:    func(_, payload string) { c.forget(&payload) },
-		Connected: func(context.Context) { c.forget(nil) },
+		Notify: func(_, p string) {
+			id, flag, ok := strings.Cut(p, ":")
+			if !ok {
+				reload(ctx)
+				return
+			}
+			c.set(id, flag == "1")
+		},
+		Connected: reload,
 	}, c.log)
-}
-
-func (c *Cache) sweep() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for id, e := range c.m {
-		if time.Since(e.at) >= c.ttl {
-			delete(c.m, id)
-		}
-	}
 }

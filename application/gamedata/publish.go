@@ -27,8 +27,15 @@ import (
 const Channel = "oven_gamedata"
 
 // AuditFunc records a change inside its transaction (the audit log's row), so that the
-// change and its record commit together.
+// change and its record commit together. A nil AuditFunc records nothing.
 type AuditFunc func(ctx context.Context, tx pgx.Tx, before, after any) error
+
+func (f AuditFunc) record(ctx context.Context, tx pgx.Tx, before, after any) error {
+	if f == nil {
+		return nil
+	}
+	return f(ctx, tx, before, after)
+}
 
 // Draft is the document operators edit.
 type Draft struct {
@@ -94,7 +101,7 @@ func (s *Store) SaveDraft(ctx context.Context, raw []byte, actor string, record 
 		if _, err := tx.Exec(ctx, `UPDATE gamedata_state SET draft = $1, draft_updated_by = $2, draft_updated_at = now()`, norm, actor); err != nil {
 			return err
 		}
-		return record(ctx, tx, json.RawMessage(before), json.RawMessage(norm))
+		return record.record(ctx, tx, json.RawMessage(before), json.RawMessage(norm))
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("gamedata: save draft: %w", err)
@@ -125,7 +132,7 @@ func (s *Store) Publish(ctx context.Context, actor string, record AuditFunc) (in
 		if next, err = insertVersion(ctx, tx, doc, actor, 0); err != nil {
 			return err
 		}
-		return record(ctx, tx, map[string]int64{"version": cur}, map[string]int64{"version": next})
+		return record.record(ctx, tx, map[string]int64{"version": cur}, map[string]int64{"version": next})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("gamedata: publish: %w", err)
@@ -166,7 +173,7 @@ func (s *Store) Rollback(ctx context.Context, version int64, actor string, recor
 		if _, err := tx.Exec(ctx, `UPDATE gamedata_state SET draft = $1, draft_updated_by = $2, draft_updated_at = now()`, doc.Marshal(), actor); err != nil {
 			return err
 		}
-		return record(ctx, tx, map[string]any{"version": cur, "draft": json.RawMessage(mustNormalize(draft))},
+		return record.record(ctx, tx, map[string]any{"version": cur, "draft": json.RawMessage(mustNormalize(draft))},
 			map[string]any{"version": next, "source_version": version})
 	})
 	if err != nil {

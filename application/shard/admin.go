@@ -59,8 +59,10 @@ func newAdmin(cfg Config, st *stores, game *Server, gd *gamedata.Cache, b *bans.
 // recentPlays is how many settled plays a player lookup shows.
 const recentPlays = 20
 
-// banExempt are the player-keyed Game calls a banned player may still make.
-var banExempt = map[string]bool{"WhoOwns": true}
+// banExempt are the player-keyed Game calls that are not the player acting: shard-to-shard
+// calls keyed by a receiver (a friend's life still lands in a banned player's mailbox, and
+// the sender is not told "banned") and diagnostics.
+var banExempt = map[string]bool{"WhoOwns": true, "DeliverMail": true, "FriendsChanged": true}
 
 // bannable reports whether a call is refused for a banned player: every player-keyed
 // Game call (not the Admin service's, which act on players rather than as them).
@@ -240,10 +242,7 @@ func (a *AdminServer) player(ctx context.Context, playerID string) (*ovenv1.Admi
 	if err != nil {
 		return nil, err
 	}
-	banned, err := a.Bans.Banned(ctx, playerID)
-	if err != nil {
-		return nil, err
-	}
+	banned := a.Bans.Banned(playerID)
 	recent, err := plays.Recent(ctx, a.DB, playerID, recentPlays)
 	if err != nil {
 		return nil, err

@@ -370,6 +370,14 @@ func TestBanIsEnforcedByTheOwner(t *testing.T) {
 		t.Errorf("WhoOwns is exempt: %v", err)
 	}
 	me(t, c, other)
+	// Others' calls that reach the banned player's owner still work: a friend's life lands.
+	befriend(t, c, other, id)
+	if _, err := c.Game.SendLife(bg, &ovenv1.FriendRequest{PlayerId: other, FriendId: id}); err != nil {
+		t.Errorf("a friend's life to a banned player: %v", err)
+	}
+	if _, err := c.Game.ListMailbox(bg, &ovenv1.PlayerRequest{PlayerId: id}); code(err) != oven.EBanned {
+		t.Errorf("a banned player's mailbox: %v", err)
+	}
 	if got, err := adm.GetPlayer(bg, &ovenv1.AdminPlayerRequest{Auth: op, PlayerId: id}); err != nil || !got.Banned {
 		t.Errorf("lookup of a banned player: %v %v", got, err)
 	}
@@ -403,8 +411,8 @@ func TestBanIsEnforcedByTheOwner(t *testing.T) {
 	}
 }
 
-// A ban made behind Oven's back (SQL plus the notification) reaches the owner's cache
-// through LISTEN, well before the cache's TTL.
+// A ban made behind Oven's back (SQL plus the notification) reaches the owner's set
+// through LISTEN, long before the periodic reload.
 func TestBanNotificationReachesOwner(t *testing.T) {
 	t.Parallel()
 	c := env.Start(t, shardtest.Options{Shards: 2})
@@ -413,7 +421,7 @@ func TestBanNotificationReachesOwner(t *testing.T) {
 	if _, err := c.DB.Exec(bg, `UPDATE players SET banned = true WHERE player_id = $1`, id); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.DB.Exec(bg, `SELECT pg_notify('oven_bans', $1)`, id); err != nil {
+	if _, err := c.DB.Exec(bg, `SELECT pg_notify('oven_bans', $1)`, id+":1"); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"sync"
 	"time"
 
@@ -60,8 +61,9 @@ type Config struct {
 	RetentionPlays, RetentionLedger time.Duration
 	// RetentionAudit is how long GMS audit rows are kept (default 180 days).
 	RetentionAudit time.Duration
-	// BanCacheTTL bounds how long a cached banned flag is trusted (default bans.DefaultTTL).
-	BanCacheTTL time.Duration
+	// BanRefresh is how often the banned set is reloaded in full as a safety net
+	// (default bans.DefaultRefresh; changes made through the GMS apply at once).
+	BanRefresh time.Duration
 	// RecoveryInterval is how often pending plays are swept (default 5 s); RecoverAfter
 	// how old one must be (default 30 s).
 	RecoveryInterval, RecoverAfter time.Duration
@@ -154,7 +156,10 @@ func Run(ctx context.Context, cfg Config) error {
 		Ready: st.problems,
 	}
 	jan := janitor.New(st.db, janitor.Config{Tables: janitor.WithRetention(janitor.Defaults(cfg.RetentionPlays, cfg.RetentionLedger), "audit_log", cfg.RetentionAudit), Logger: log})
-	banned := bans.New(st.db, cfg.BanCacheTTL, log)
+	banned, err := bans.New(ctx, st.db, cfg.BanRefresh, log)
+	if err != nil {
+		return err
+	}
 	owns := func(playerID string) bool { return cfg.Members.Current().Owner(playerID).ID == cfg.ID }
 	var wg sync.WaitGroup
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
@@ -252,6 +257,11 @@ func openStores(ctx context.Context, cfg Config) (*stores, error) {
 	}
 	if pcfg.ConnConfig.ConnectTimeout == 0 {
 		pcfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	// pgx defaults to max(4, cores) connections: far too few for a shard whose calls
+	// mostly wait on the network. pool_max_conns in the URL still wins.
+	if !strings.Contains(cfg.DatabaseURL, "pool_max_conns") {
+		pcfg.MaxConns = 16
 	}
 	if st.db, err = pgxpool.NewWithConfig(ctx, pcfg); err != nil {
 		return nil, fmt.Errorf("shard: database: %w", err)

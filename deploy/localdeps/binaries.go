@@ -38,6 +38,7 @@ var (
 const (
 	aptPostgresPkg = "postgresql"
 	aptRedisPkg    = "redis-server"
+	aptHAProxyPkg  = "haproxy"
 	aptTimeout     = 15 * time.Minute
 )
 
@@ -109,6 +110,8 @@ func missingError(pkgs ...string) error {
 		what = "PostgreSQL server binaries and redis-server"
 	case pkgs[0] == aptRedisPkg:
 		what = "redis-server"
+	case pkgs[0] == aptHAProxyPkg:
+		what = "haproxy"
 	}
 	return fmt.Errorf("localdeps: %s not found; install with: sudo apt-get install -y %s", what, strings.Join(pkgs, " "))
 }
@@ -285,6 +288,10 @@ func installPackages(ctx context.Context, pkgs ...string) error {
 			}
 		case aptRedisPkg:
 			if _, err := findRedis(); err != nil {
+				still = append(still, p)
+			}
+		case aptHAProxyPkg:
+			if _, err := findHAProxy(); err != nil {
 				still = append(still, p)
 			}
 		}

@@ -21,7 +21,7 @@ func bootstrapAdmin(ctx context.Context, databaseURL string) error {
 		return fmt.Errorf("bootstrap admin: %w", err)
 	}
 	defer db.Close()
-	generated, err := admins.Bootstrap(ctx, db, os.Getenv("OVEN_ADMIN_PASSWORD"))
+	generated, err := admins.Bootstrap(ctx, db, os.Getenv("OVEN_ADMIN_PASSWORD"), 0)
 	if err != nil {
 		return fmt.Errorf("bootstrap admin: %w", err)
 	}

@@ -1,6 +1,8 @@
 // Command run boots the whole Oven stack on one machine: PostgreSQL, Redis and the
 // Couchbase dev server (each unless an OVEN_*_URL points elsewhere), the migrations, three
 // application shards and one presentation process talking real gRPC over loopback.
+// With OVEN_PRESENTATION_COUNT=N > 1 it starts N presentation processes on free ports
+// behind haproxy, which then listens on OVEN_HTTP_ADDR.
 // `make run` builds the binaries and starts it; Ctrl-C stops everything in order.
 //
 // The application and presentation binaries are expected next to this one (make run puts
@@ -48,6 +50,10 @@ type Config struct {
 	RedisURL     string // OVEN_REDIS_URL: use this Redis instead of starting one
 	CouchbaseURL string // OVEN_COUCHBASE_URL: use this cluster instead of the dev server
 	BinDir       string // where the application and presentation binaries are
+
+	// Presentations is OVEN_PRESENTATION_COUNT, default 1; more than one puts haproxy
+	// in front of them.
+	Presentations int
 }
 
 func configFromEnv() Config {
@@ -55,6 +61,10 @@ func configFromEnv() Config {
 	n := 3
 	if v := os.Getenv("OVEN_SHARD_COUNT"); v != "" {
 		fmt.Sscan(v, &n)
+	}
+	np := 1
+	if v := os.Getenv("OVEN_PRESENTATION_COUNT"); v != "" {
+		fmt.Sscan(v, &np)
 	}
 	return Config{
 		StateDir:     envOr("OVEN_STATE_DIR", ".oven"),
@@ -64,6 +74,8 @@ func configFromEnv() Config {
 		RedisURL:     os.Getenv("OVEN_REDIS_URL"),
 		CouchbaseURL: os.Getenv("OVEN_COUCHBASE_URL"),
 		BinDir:       filepath.Dir(exe),
+
+		Presentations: max(np, 1),
 	}
 }
 
@@ -82,6 +94,22 @@ type Stack struct {
 	DatabaseURL  string            `json:"database_url"`
 	RedisURL     string            `json:"redis_url"`
 	CouchbaseURL string            `json:"couchbase_url"`
+
+	// Presentations maps each presentation process to its own address (its /metrics and
+	// /healthz); with one process that is HTTP itself.
+	Presentations map[string]string `json:"presentations"`
+	LB            *LoadBalancer     `json:"lb,omitempty"` // haproxy, when more than one presentation
+	// PIDs maps each supervised process (shard id, presentation name, "lb") to its pid;
+	// the file is rewritten when the supervisor restarts one.
+	PIDs map[string]int `json:"pids"`
+}
+
+// LoadBalancer is the haproxy in front of several presentation processes.
+type LoadBalancer struct {
+	Addr    string `json:"addr"`    // the public address, OVEN_HTTP_ADDR
+	Stats   string `json:"stats"`   // haproxy's stats page at /stats
+	Metrics string `json:"metrics"` // haproxy's Prometheus /metrics (same address; "" if not built in)
+	Config  string `json:"config"`  // the generated haproxy.cfg
 }
 
 func run(ctx context.Context, cfg Config, log *slog.Logger) error {
@@ -122,16 +150,25 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	env["OVEN_HTTP_ADDR"] = cfg.HTTPAddr
 
 	sup := newSupervisor(log)
+	sw := newStackWriter(state, stack)
+	sup.onStarted = sw.setPID
 	for _, m := range members {
 		sup.start(ctx, m.ID, filepath.Join(cfg.BinDir, "application"), []string{"serve"}, withEnv(env, map[string]string{
 			"OVEN_SHARD_ID": m.ID, "OVEN_GRPC_ADDR": m.Addr, "OVEN_METRICS_ADDR": stack.ShardMetrics[m.ID],
 		}))
 	}
-	sup.start(ctx, "presentation", filepath.Join(cfg.BinDir, "presentation"), nil, withEnv(env, nil))
-	if err := writeJSON(filepath.Join(state, "stack.json"), stack); err != nil {
+	if err := startPresentations(ctx, sup, cfg, state, env, sw); err != nil {
+		sup.stopAll(15 * time.Second)
+		return err
+	}
+	if err := sw.write(); err != nil {
+		sup.stopAll(15 * time.Second)
 		return err
 	}
 	fmt.Printf("\nOven is starting on http://%s  (GMS: http://%s/gms/)\n", cfg.HTTPAddr, cfg.HTTPAddr)
+	if cfg.Presentations > 1 {
+		fmt.Printf("haproxy in front of %d presentation processes; stats: http://%s/stats\n", cfg.Presentations, sw.stack.LB.Stats)
+	}
 	fmt.Printf("shards: %s\nstate: %s   stop with Ctrl-C\n\n", env["OVEN_SHARDS"], state)
 	<-ctx.Done()
 	log.Info("stopping the stack")

@@ -18,10 +18,24 @@ type supervisor struct {
 	cmds map[string]*exec.Cmd
 	wg   sync.WaitGroup
 	done chan struct{}
+
+	// onStarted, when set before the first start, learns each child's pid, again after
+	// every restart (the runner records them in stack.json).
+	onStarted func(name string, pid int)
+	// stopSignals holds the signal that stops a child gracefully when it is not SIGTERM.
+	stopSignals map[string]os.Signal
 }
 
 func newSupervisor(log *slog.Logger) *supervisor {
-	return &supervisor{log: log, cmds: map[string]*exec.Cmd{}, done: make(chan struct{})}
+	return &supervisor{log: log, cmds: map[string]*exec.Cmd{}, done: make(chan struct{}), stopSignals: map[string]os.Signal{}}
+}
+
+// stopWith makes stopAll stop the child name with sig instead of SIGTERM (haproxy
+// finishes in-flight requests on SIGUSR1 but drops them on SIGTERM). Call it before start.
+func (s *supervisor) stopWith(name string, sig os.Signal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopSignals[name] = sig
 }
 
 func (s *supervisor) start(ctx context.Context, name, bin string, args, env []string) {
@@ -36,6 +50,9 @@ func (s *supervisor) start(ctx context.Context, name, bin string, args, env []st
 				s.mu.Lock()
 				s.cmds[name] = cmd
 				s.mu.Unlock()
+				if s.onStarted != nil {
+					s.onStarted(name, cmd.Process.Pid)
+				}
 				err := cmd.Wait()
 				select {
 				case <-s.done:
@@ -59,9 +76,13 @@ func (s *supervisor) start(ctx context.Context, name, bin string, args, env []st
 func (s *supervisor) stopAll(grace time.Duration) {
 	close(s.done)
 	s.mu.Lock()
-	for _, cmd := range s.cmds {
+	for name, cmd := range s.cmds {
 		if cmd.Process != nil {
-			cmd.Process.Signal(syscall.SIGTERM)
+			sig, ok := s.stopSignals[name]
+			if !ok {
+				sig = syscall.SIGTERM
+			}
+			cmd.Process.Signal(sig)
 		}
 	}
 	s.mu.Unlock()

@@ -105,11 +105,17 @@ func Describe() Info {
 const clockTicks = 100
 
 // Tree samples the CPU use of a process and all its descendants (a dev stack: its
-// shards, presentation, PostgreSQL and Redis). Not safe for concurrent use.
+// shards, presentation, PostgreSQL and Redis), in total and by command name. Not safe
+// for concurrent use.
 type Tree struct {
 	root   int
-	last   time.Duration
+	last   map[int]procTime
 	lastAt time.Time
+}
+
+type procTime struct {
+	name string
+	cpu  time.Duration
 }
 
 // NewTree returns a sampler for the process tree under root.
@@ -117,27 +123,37 @@ func NewTree(root int) *Tree {
 	return &Tree{root: root, last: treeCPU(root), lastAt: time.Now()}
 }
 
-// Sample returns the tree's CPU use since the last call in percent of one core.
-// Descendants that exited in between take their time with them, so a sample may read
-// low then; it never reads negative.
-func (t *Tree) Sample() float64 {
-	cpu, now := treeCPU(t.root), time.Now()
-	var pct float64
-	if wall := now.Sub(t.lastAt); wall > 0 && cpu > t.last {
-		pct = float64(cpu-t.last) / float64(wall) * 100
+// Sample returns the tree's CPU use since the last call in percent of one core, in
+// total and by command name. Processes that exited in between take their last slice of
+// time with them, so a sample may read a little low then.
+func (t *Tree) Sample() (total float64, byName map[string]float64) {
+	cur, now := treeCPU(t.root), time.Now()
+	wall := now.Sub(t.lastAt)
+	byName = map[string]float64{}
+	if wall > 0 {
+		for pid, pt := range cur {
+			d := pt.cpu - t.last[pid].cpu // a new process counts from zero
+			if d <= 0 {
+				continue
+			}
+			pct := float64(d) / float64(wall) * 100
+			byName[pt.name] += pct
+			total += pct
+		}
 	}
-	t.last, t.lastAt = cpu, now
-	return pct
+	t.last, t.lastAt = cur, now
+	return total, byName
 }
 
-// treeCPU sums user and system time of root and its live descendants.
-func treeCPU(root int) time.Duration {
+// treeCPU returns the CPU time of root and each of its live descendants, by pid.
+func treeCPU(root int) map[int]procTime {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return 0
+		return nil
 	}
 	parent := map[int]int{}
 	ticks := map[int]uint64{}
+	names := map[int]string{}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -152,17 +168,28 @@ func treeCPU(root int) time.Duration {
 			continue
 		}
 		parent[pid], ticks[pid] = ppid, t
+		names[pid] = commName(string(b))
 	}
-	var sum uint64
+	out := map[int]procTime{}
 	for pid, t := range ticks {
 		for p, hops := pid, 0; p > 0 && hops < 64; p, hops = parent[p], hops+1 {
 			if p == root {
-				sum += t
+				out[pid] = procTime{name: names[pid], cpu: time.Duration(t) * time.Second / clockTicks}
 				break
 			}
 		}
 	}
-	return time.Duration(sum) * time.Second / clockTicks
+	return out
+}
+
+// commName returns the command name of a /proc/<pid>/stat line (between the first '('
+// and the last ')').
+func commName(s string) string {
+	i, j := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if i < 0 || j <= i {
+		return "?"
+	}
+	return s[i+1 : j]
 }
 
 // parseStat returns the parent pid and utime+stime ticks of a /proc/<pid>/stat line.

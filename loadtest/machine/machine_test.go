@@ -12,4 +12,7 @@ func TestParseStat(t *testing.T) {
 	if _, _, ok := parseStat("garbage"); ok {
 		t.Error("parsed garbage")
 	}
+	if got := commName(line); got != "my (odd) proc" {
+		t.Errorf("commName = %q", got)
+	}
 }

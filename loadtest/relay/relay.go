@@ -45,6 +45,8 @@ type Config struct {
 	HTTPAddr string
 	// Logger gets the presentation's access log, as in the real process; nil discards.
 	Logger *slog.Logger
+	// Document is the game data served as version 1; nil serves the shipped default.
+	Document []byte
 }
 
 // Relay is a running relay.
@@ -64,9 +66,12 @@ func Start(ctx context.Context, cfg Config) (*Relay, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	doc, err := json.Marshal(gamedata.Default())
-	if err != nil {
-		return nil, err
+	doc := cfg.Document
+	if doc == nil {
+		var err error
+		if doc, err = json.Marshal(gamedata.Default()); err != nil {
+			return nil, err
+		}
 	}
 	r := &Relay{done: make(chan error, 1)}
 	var members []cluster.Member

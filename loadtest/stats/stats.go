@@ -97,10 +97,13 @@ type second struct {
 type Gauge struct {
 	InFlight  int     `json:"in_flight"`
 	Active    int     `json:"active_vps"`
-	CPUBusy   float64 `json:"cpu_busy_pct"` // whole machine, % of one core × cores
-	GenCPU    float64 `json:"gen_cpu_pct"`  // the generator process, same unit
-	Dropped   int64   `json:"dropped"`      // arrivals not started: generator cap
-	Completed int64   `json:"sessions_completed"`
+	CPUBusy   float64 `json:"cpu_busy_pct"`   // whole machine, % of one core (2 cores busy = 200)
+	GenCPU    float64 `json:"gen_cpu_pct"`    // the load generator process, same unit
+	ServerCPU float64 `json:"server_cpu_pct"` // the server's process tree when known, same unit
+	// ServerProcs is ServerCPU by command name (presentation, application, postgres, …).
+	ServerProcs map[string]float64 `json:"server_procs,omitempty"`
+	Dropped     int64              `json:"dropped"` // arrivals not started: generator cap
+	Completed   int64              `json:"sessions_completed"`
 }
 
 // Recorder aggregates the samples of one phase. It is safe for concurrent use.

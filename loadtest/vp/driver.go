@@ -210,6 +210,10 @@ func (e *Env) gaugesFor(rec func() *stats.Recorder, tick Tick, dropped *atomic.I
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		cpu := machine.NewCPU()
+		var server *machine.Tree
+		if e.ServerPID > 0 {
+			server = machine.NewTree(e.ServerPID)
+		}
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
@@ -220,6 +224,9 @@ func (e *Env) gaugesFor(rec func() *stats.Recorder, tick Tick, dropped *atomic.I
 				inFlight, _ := e.Client.gate.State()
 				g := stats.Gauge{InFlight: inFlight, Active: e.Active(), Completed: e.Completed()}
 				g.CPUBusy, g.GenCPU = cpu.Sample()
+				if server != nil {
+					g.ServerCPU, g.ServerProcs = server.Sample()
+				}
 				if dropped != nil {
 					g.Dropped = dropped.Load()
 				}

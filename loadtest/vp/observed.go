@@ -3,6 +3,7 @@ package vp
 import (
 	"fmt"
 	"sync"
+	"time"
 )
 
 // maxExamples bounds the examples kept per kind of violation.
@@ -28,11 +29,12 @@ type Observed struct {
 	overflow int64
 	counters map[string]int64
 	examples map[string][]string
+	sends    map[[2]string]time.Time // sender→receiver: when a life was last sent
 }
 
 // NewObserved returns an Observed that keeps up to limit settlements for the audit.
 func NewObserved(limit int) *Observed {
-	return &Observed{limit: limit, counters: map[string]int64{}, examples: map[string][]string{}}
+	return &Observed{limit: limit, counters: map[string]int64{}, examples: map[string][]string{}, sends: map[[2]string]time.Time{}}
 }
 
 // Client-side check names (counters; a violation counter ends in ".violations").
@@ -43,6 +45,7 @@ const (
 	CheckLivesAccounting = "start_takes_one_life"   // a start answers one life fewer (regeneration aside)
 	CheckBalance         = "balance_continuity"     // /v1/me coins = the last balance an answer showed
 	CheckDevice          = "device_same_player"     // a device id maps to the same player again
+	CheckCooldown        = "send_cooldown"          // one life per sender→receiver per cooldown
 	CountLivesSent       = "social.lives_sent"      // lives the server said it sent
 	CountLivesAccepted   = "social.lives_accepted"  // mailbox items accepted
 	CountFriendships     = "social.friendships_put" // PUT /v1/friends answered 204
@@ -72,6 +75,21 @@ func (o *Observed) check(name string, ok bool, format string, args ...any) {
 	}
 }
 
+// lifeSent records a life the server said it sent at t, and checks that the pair sent
+// none within the cooldown before (invariant 5, as seen by the clients).
+func (o *Observed) lifeSent(from, to string, t time.Time, cooldown time.Duration) {
+	o.mu.Lock()
+	prev, ok := o.sends[[2]string{from, to}]
+	o.sends[[2]string{from, to}] = t
+	o.mu.Unlock()
+	o.add(CountLivesSent, 1)
+	// Answers arrive in any order; a margin keeps clock jitter between the two
+	// answers from reading as a violation.
+	within := ok && t.Sub(prev).Abs() < cooldown-time.Second
+	o.check(CheckCooldown, !within, "player %s sent player %s a life at %s and again at %s (cooldown %v)",
+		from, to, prev.UTC().Format(time.RFC3339Nano), t.UTC().Format(time.RFC3339Nano), cooldown)
+}
+
 func (o *Observed) add(name string, n int64) {
 	o.mu.Lock()
 	o.counters[name] += n
@@ -98,7 +116,7 @@ func (o *Observed) Checks() []Check {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var out []Check
-	for _, n := range []string{CheckResettle, CheckConflict, CheckLivesProbe, CheckLivesAccounting, CheckBalance, CheckDevice} {
+	for _, n := range []string{CheckResettle, CheckConflict, CheckLivesProbe, CheckLivesAccounting, CheckBalance, CheckDevice, CheckCooldown} {
 		out = append(out, Check{Name: n, Checked: o.counters[n+".checked"], Violations: o.counters[n+".violations"],
 			Examples: append([]string(nil), o.examples[n]...)})
 	}

@@ -42,11 +42,12 @@ type Env struct {
 	Obs     *Observed
 	Devices *Devices
 	Players *Players
-	RunID   string // makes device ids unique per run
+	// ServerPID, when set, is the root of the server's processes: their CPU use is
+	// sampled beside the machine's and the generator's.
+	ServerPID int
 
 	draining  atomic.Bool // no new plays or sessions: finish the open plays and leave
-	seq       atomic.Int64
-	docs      sync.Map // ETag -> *gameDoc: what devices have cached
+	docs      sync.Map    // ETag -> *gameDoc: what devices have cached
 	sessions  atomic.Int64
 	completed atomic.Int64
 	abandoned atomic.Int64 // plays started and never settled
@@ -73,8 +74,9 @@ type gameDoc struct {
 	Pets    []item `json:"pets"`
 	Boosts  []item `json:"boosts"`
 	Lives   struct {
-		Max          int64 `json:"max"`
-		RegenSeconds int64 `json:"regen_seconds"`
+		Max                 int64 `json:"max"`
+		RegenSeconds        int64 `json:"regen_seconds"`
+		SendCooldownSeconds int64 `json:"send_cooldown_seconds"`
 	} `json:"lives"`
 	Plays struct {
 		MinDurationMS     int64 `json:"min_duration_ms"`

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"time"
 )
 
 // The social actions of API.md (friends, lives, mailbox, leaderboards). They run only
@@ -79,7 +80,9 @@ func (p *player) sendLives(ctx context.Context, friends []friend) error {
 			Sent []string `json:"sent"`
 		}
 		if res.Status == http.StatusOK && json.Unmarshal(res.Body, &s) == nil {
-			p.env.Obs.add(CountLivesSent, int64(len(s.Sent)))
+			for _, to := range s.Sent {
+				p.env.Obs.lifeSent(p.dev.PlayerID, to, res.Done, p.cooldown())
+			}
 		}
 		return nil
 	}
@@ -94,10 +97,15 @@ func (p *player) sendLives(ctx context.Context, friends []friend) error {
 			return err
 		}
 		if res.Status == http.StatusOK {
-			p.env.Obs.add(CountLivesSent, 1)
+			p.env.Obs.lifeSent(p.dev.PlayerID, f.PlayerID, res.Done, p.cooldown())
 		}
 	}
 	return nil
+}
+
+// cooldown is the game data's send cooldown.
+func (p *player) cooldown() time.Duration {
+	return time.Duration(p.doc.Lives.SendCooldownSeconds) * time.Second
 }
 
 // mailbox lists the mailbox, accepts the newest item by id and then the rest at once.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ovengames/oven/application/admins"
 	"github.com/ovengames/oven/application/gamedata"
+	"github.com/ovengames/oven/presentation/gms"
 )
 
 // doc is the shipped default document with lives.max set to max.
@@ -299,5 +300,31 @@ func TestPlayerLookupAndBanOverHTTP(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("audit (-want +got)\n%s", diff)
+	}
+}
+
+func TestForwardedClientIP(t *testing.T) {
+	tests := []struct {
+		name    string
+		headers []string
+		want    string
+	}{
+		{"no header", nil, "192.0.2.1"},
+		{"one proxy", []string{"203.0.113.9"}, "203.0.113.9"},
+		{"forged first entry", []string{"6.6.6.6, 203.0.113.9"}, "203.0.113.9"},
+		{"two header lines", []string{"6.6.6.6", "203.0.113.7"}, "203.0.113.7"},
+		{"empty", []string{" "}, "192.0.2.1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, _ := http.NewRequest("GET", "/", nil)
+			r.RemoteAddr = "192.0.2.1:5555"
+			for _, h := range tt.headers {
+				r.Header.Add("X-Forwarded-For", h)
+			}
+			if got := gms.ForwardedClientIP(r); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

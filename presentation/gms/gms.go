@@ -119,3 +119,19 @@ func Mount(console, rest http.Handler) http.Handler {
 		rest.ServeHTTP(w, r)
 	})
 }
+
+// ForwardedClientIP is a Config.ClientIP for a console behind a proxy that appends the
+// address it saw to X-Forwarded-For: the last entry is the one that proxy wrote (earlier
+// ones come from the client and may be forged). Without the header it falls back to the
+// connection's address.
+func ForwardedClientIP(r *http.Request) string {
+	values := r.Header.Values("X-Forwarded-For")
+	if len(values) == 0 {
+		return remoteIP(r)
+	}
+	parts := strings.Split(values[len(values)-1], ",")
+	if ip := strings.TrimSpace(parts[len(parts)-1]); ip != "" {
+		return ip
+	}
+	return remoteIP(r)
+}

@@ -372,7 +372,13 @@
   async function loadAudit() {
     try {
       const { data } = await api("GET", "/audit?limit=" + $("audit-limit").value);
-      const json = (v) => v === null ? "" : el("code", {}, JSON.stringify(v).slice(0, 400));
+      // Long states (a whole draft) fold away behind their size.
+      const json = (v) => {
+        if (v === null) return "";
+        const text = JSON.stringify(v);
+        if (text.length <= 160) return el("code", {}, text);
+        return el("details", {}, el("summary", {}, text.slice(0, 60) + "… (" + text.length + " characters)"), el("code", {}, text));
+      };
       $("audit").replaceChildren(...data.entries.map((e) => el("tr", {},
         el("td", {}, when(e.at)), el("td", {}, e.actor), el("td", {}, e.action), el("td", {}, e.target),
         el("td", {}, json(e.before)), el("td", {}, json(e.after)))));

@@ -1,0 +1,212 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ovengames/oven/deploy/localdeps"
+)
+
+// TestStackBehindLoadBalancer boots the stack with two presentation processes behind
+// haproxy (OVEN_PRESENTATION_COUNT=2) and checks that haproxy spreads requests over both,
+// keeps serving when one is killed with SIGKILL, and goes away with the rest on Ctrl-C.
+func TestStackBehindLoadBalancer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots the whole stack")
+	}
+	ictx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, err := localdeps.EnsureHAProxy(ictx); err != nil {
+		t.Skipf("haproxy is missing and cannot be installed here, so the load-balanced stack cannot run: %v", err)
+	}
+	bin := buildStack(t)
+	state, err := os.MkdirTemp("", "oven-e2e-lb-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(state, 0o755) // PostgreSQL runs as an unprivileged user when we are root
+	t.Cleanup(func() { os.RemoveAll(state) })
+
+	addr := freeAddr(t)
+	cmd := exec.Command(filepath.Join(bin, "run"))
+	cmd.Env = append(os.Environ(), "OVEN_STATE_DIR="+state, "OVEN_HTTP_ADDR="+addr,
+		"OVEN_PRESENTATION_COUNT=2", "OVEN_SHARD_COUNT=2")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			cmd.Process.Signal(syscall.SIGINT)
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("stack output:\n%s", tail(out.String(), 80))
+		}
+	})
+
+	base := "http://" + addr
+	waitReady(t, base, exited)
+	stackPath := filepath.Join(state, "stack.json")
+	stack := readLBStack(t, stackPath)
+	c := &client{t: t, base: base}
+	tok := c.guest("e2e-lb-device")
+
+	t.Run("haproxy spreads requests over both presentations", func(t *testing.T) {
+		before := scrapePresentations(t, stack)
+		for range 20 {
+			c.do("GET", "/v1/me", tok, "", 200)
+		}
+		after := scrapePresentations(t, stack)
+		total := 0.0
+		for name := range stack.Presentations {
+			d := after[name] - before[name]
+			if d == 0 {
+				t.Errorf("%s served none of 20 requests (before %v, after %v)", name, before, after)
+			}
+			total += d
+		}
+		if total != 20 {
+			t.Errorf("the presentations served %v requests, want 20", total)
+		}
+	})
+
+	t.Run("X-Request-Id passes through haproxy", func(t *testing.T) {
+		req, _ := http.NewRequest("GET", base+"/healthz", nil)
+		req.Header.Set("X-Request-Id", "e2e-lb-request-0001")
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if got := r.Header.Get("X-Request-Id"); got != "e2e-lb-request-0001" {
+			t.Errorf("X-Request-Id = %q, want the client's", got)
+		}
+	})
+
+	t.Run("haproxy keeps serving when a presentation is SIGKILLed", func(t *testing.T) {
+		victim := stack.PIDs["presentation-1"]
+		if victim == 0 {
+			t.Fatalf("stack.json has no pid for presentation-1: %v", stack.PIDs)
+		}
+		if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		// At once, before any health check notices: haproxy must retry refused
+		// connections on the survivor.
+		for range 40 {
+			c.do("GET", "/v1/me", tok, "", 200)
+		}
+		// The supervisor restarts the dead copy and records its new pid.
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			s := readLBStack(t, stackPath)
+			if pid := s.PIDs["presentation-1"]; pid != victim && pid != 0 && healthy(s.Presentations["presentation-1"]) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("presentation-1 was not restarted within 20 s")
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		for range 10 {
+			c.do("GET", "/v1/me", tok, "", 200)
+		}
+	})
+
+	// Ctrl-C stops the load balancer with the rest.
+	lbPID := readLBStack(t, stackPath).PIDs["lb"]
+	cmd.Process.Signal(syscall.SIGINT)
+	stopped = true
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("run exited with %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("the stack did not stop within 30 s of SIGINT")
+	}
+	if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		conn.Close()
+		t.Error("the load balancer's port still answers after shutdown")
+	}
+	if err := syscall.Kill(lbPID, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("haproxy (pid %d) still runs after shutdown: %v", lbPID, err)
+	}
+}
+
+type lbStackFile struct {
+	HTTP          string            `json:"http"`
+	Presentations map[string]string `json:"presentations"`
+	PIDs          map[string]int    `json:"pids"`
+	LB            *struct {
+		Addr, Stats, Config string
+	} `json:"lb"`
+}
+
+func readLBStack(t *testing.T, path string) lbStackFile {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s lbStackFile
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Presentations) != 2 || s.LB == nil || s.LB.Addr != s.HTTP {
+		t.Fatalf("stack.json does not show two presentations behind a load balancer:\n%s", b)
+	}
+	for name, addr := range s.Presentations {
+		if addr == s.HTTP {
+			t.Fatalf("%s listens on the public address %s itself", name, addr)
+		}
+	}
+	return s
+}
+
+var getMeServed = regexp.MustCompile(`(?m)^oven_http_requests_total\{code="200",method="GET",route="/v1/me"\} (\S+)$`)
+
+// scrapePresentations returns each presentation's count of GET /v1/me answered 200,
+// from its own /metrics (on its own port, not through haproxy).
+func scrapePresentations(t *testing.T, s lbStackFile) map[string]float64 {
+	t.Helper()
+	out := map[string]float64{}
+	for name, addr := range s.Presentations {
+		r, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := getMeServed.FindStringSubmatch(readAll(r)); m != nil {
+			out[name], _ = strconv.ParseFloat(m[1], 64)
+		}
+	}
+	return out
+}
+
+func healthy(addr string) bool {
+	r, err := (&http.Client{Timeout: time.Second}).Get(fmt.Sprintf("http://%s/healthz", addr))
+	if err != nil {
+		return false
+	}
+	r.Body.Close()
+	return r.StatusCode == 200
+}

@@ -1,0 +1,71 @@
+package results
+
+const pageHTML = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+<style>
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1200px;color:#1b1b1b;padding:0 16px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
+h3{font-size:15px;margin:20px 0 6px}
+table{border-collapse:collapse;margin:6px 0 12px;font-variant-numeric:tabular-nums}
+th,td{border:1px solid #ddd;padding:3px 7px;text-align:right;vertical-align:top}
+th{background:#f4f4f4}td.l,th.l{text-align:left}
+.pass{background:#e3f5e1;color:#155b12;font-weight:600}.fail{background:#fde2e1;color:#8a1010;font-weight:600}.info{background:#eef2f8;color:#28456b;font-weight:600}
+.meta{color:#555}.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;word-break:break-all}
+.charts{display:flex;flex-wrap:wrap;gap:8px}
+svg.chart{background:#fff;border:1px solid #e5e5e5}
+svg .ct{font-size:12px;font-weight:600}svg .yt{font-size:10px;text-anchor:end;fill:#444}
+svg .xt{font-size:10px;text-anchor:middle;fill:#444}svg .lg{font-size:10px;fill:#222}svg .bl{font-size:10px;text-anchor:end;fill:#333}
+svg .grid{stroke:#eee}svg .axis{stroke:#999}
+ul.notes{margin:4px 0 10px;color:#444}
+</style></head><body>
+<h1>{{.Title}}</h1>
+<div class="meta">{{date .Generated}} · {{.Machine.Cores}} cores, {{.Machine.MemoryGB}} GB · {{.Machine.Go}} · kernel {{.Machine.Kernel}}{{if .Commit}} · commit {{.Commit}}{{end}}</div>
+<div class="meta mono">{{.Command}}</div>
+
+<h2>Goals (DESIGN.md)</h2>
+<table><tr><th class="l">goal</th><th class="l">measured</th><th>status</th></tr>
+{{range .Goals}}<tr><td class="l">{{.Goal}}</td><td class="l">{{.Measured}}</td><td class="{{cls .Status}}">{{.Status}}</td></tr>{{end}}
+</table>
+{{with .Notes}}<ul class="notes">{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
+
+<h2>Phases</h2>
+<table><tr><th class="l">target</th><th class="l">phase</th><th class="l">load</th><th>requests</th><th>req/s</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>max ms</th><th>errors</th><th>missing</th><th>expected refusals</th><th class="l">CPU (% of one core)</th></tr>
+{{range $t := .Targets}}{{range .Phases}}<tr><td class="l">{{$t.Name}}</td><td class="l">{{.Label}}</td><td class="l">{{.Profile}}</td>
+<td>{{.Summary.Total.Count}}</td><td>{{f0 .Summary.Total.Throughput}}</td><td>{{f1 .Summary.Total.Latency.P50}}</td><td>{{f1 .Summary.Total.Latency.P90}}</td>
+<td>{{f1 .Summary.Total.Latency.P99}}</td><td>{{f0 .Summary.Total.Latency.Max}}</td>
+<td class="{{if .Summary.Total.Errors}}fail{{end}}">{{.Summary.Total.Errors}}</td><td>{{.Summary.Total.Missing}}</td><td>{{.Summary.Total.Expected}}</td><td class="l">{{cpu .}}</td></tr>
+{{end}}{{end}}</table>
+<p class="meta">Latency counts from each request's intended send time (open loop: no coordinated omission; closed loop: from the moment a client slot was free). Throughput counts answers within the phase's window (closed loop: after the warm-up). CPU is % of one core (the machine has two), averaged over the phase: the load generator shares the machine with the server, and "other" is everything else running on it.</p>
+{{with compare .}}<div class="charts">{{range .}}{{.}}{{end}}</div>{{end}}
+
+{{range $t := .Targets}}
+<h2>{{$t.Name}} — {{$t.URL}}</h2>
+<p class="meta">{{$t.About}}</p>
+{{with $t.Audit}}
+<h3>Audit ({{f1 .Took}} s)</h3>
+<table><tr><th>inv.</th><th class="l">check</th><th>status</th><th>checked</th><th>violations</th><th class="l">what / client-side checks / examples</th></tr>
+{{range .Checks}}<tr><td>{{if .Invariant}}{{.Invariant}}{{end}}</td><td class="l">{{.Title}}</td><td class="{{cls .Status}}">{{.Status}}</td><td>{{.Checked}}</td><td>{{.Violations}}</td>
+<td class="l">{{.What}}{{if .Note}}<br><i>{{.Note}}</i>{{end}}
+{{range .Client}}<br>client: {{.Name}} — {{.Checked}} checked, {{.Violations}} violations{{range .Examples}}<br><span class="mono">{{.}}</span>{{end}}{{end}}
+{{range .Examples}}<br><span class="mono">{{.}}</span>{{end}}</td></tr>{{end}}
+</table>{{end}}
+{{with $t.Counters}}<p class="meta">{{range $k := sortedKeys .}}{{$k}}: {{index $t.Counters $k}} · {{end}}</p>{{end}}
+{{range $t.Phases}}
+<h3>{{$t.Name}} · {{.Label}}{{if .Profile}} · {{.Profile}}{{end}}</h3>
+<p class="meta">window {{f1 .Summary.Window}} s of {{f0 .Summary.Duration}} s recorded · CPU {{cpu .}}{{with procs .}}<br>server CPU by process (% of one core): {{.}}{{end}}</p>
+{{with .Summary.Notes}}<ul class="notes">{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
+<table><tr><th class="l">route</th><th>count</th><th>share</th><th>req/s</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>service p99</th><th>errors</th><th>missing</th><th>expected</th><th class="l">non-OK answers</th></tr>
+{{range $r := append .Summary.Routes .Summary.Total}}<tr><td class="l">{{.Route}}</td><td>{{.Count}}</td><td>{{pct .Share}}</td><td>{{f1 .Throughput}}</td>
+<td>{{f1 .Latency.P50}}</td><td>{{f1 .Latency.P90}}</td><td>{{f1 .Latency.P99}}</td><td>{{f1 .Latency.P999}}</td><td>{{f1 .Latency.Max}}</td><td>{{f1 .Service.P99}}</td>
+<td class="{{if .Errors}}fail{{end}}">{{.Errors}}</td><td>{{.Missing}}</td><td>{{.Expected}}</td>
+<td class="l mono">{{range $k := sortedKeys $r.ByCode}}{{$k}}: {{index $r.ByCode $k}}<br>{{end}}</td></tr>{{end}}
+</table>
+<div class="charts">{{range charts .}}{{.}}{{end}}</div>
+{{end}}{{end}}
+
+<h2>Settings</h2>
+<table>{{range $k := sortedKeysS .Settings}}<tr><td class="l">{{$k}}</td><td class="l mono">{{index $.Settings $k}}</td></tr>{{end}}</table>
+</body></html>
+`
