@@ -28,6 +28,17 @@ type Broadcast struct {
 	Claims    int64 // filled by List
 }
 
+// CheckGift checks a mail item's kind, amount and message as Deliver would.
+func CheckGift(it Item) error {
+	if err := validGift(it.Kind, it.Amount); err != nil {
+		return err
+	}
+	if len(it.Message) > 200 {
+		return oven.Errorf(oven.EInvalid, "message must be at most 200 bytes")
+	}
+	return nil
+}
+
 // validGift checks a gift's kind and amount: 1-10 lives or 1-1,000,000 coins.
 func validGift(kind string, amount int64) error {
 	switch {
@@ -62,8 +73,10 @@ func NewBroadcasts(db *pgxpool.Pool, prefix string) *Broadcasts {
 	return b
 }
 
-// Create stores a broadcast that starts at now and lasts d.
-func (b *Broadcasts) Create(ctx context.Context, kind string, amount int64, message string, d time.Duration, by string, now time.Time) (Broadcast, error) {
+// Create stores a broadcast that starts at now and lasts d; audit, when set, runs in the
+// same transaction.
+func (b *Broadcasts) Create(ctx context.Context, kind string, amount int64, message string, d time.Duration, by string,
+	now time.Time, audit func(context.Context, pgx.Tx, Broadcast) error) (Broadcast, error) {
 	if err := validGift(kind, amount); err != nil {
 		return Broadcast{}, err
 	}
@@ -75,8 +88,16 @@ func (b *Broadcasts) Create(ctx context.Context, kind string, amount int64, mess
 	}
 	bc := Broadcast{ID: oven.NewID(time.Now()), Kind: kind, Amount: amount, Message: message,
 		StartsAt: now, EndsAt: now.Add(d), CreatedBy: by}
-	_, err := b.db.Exec(ctx, `INSERT INTO broadcasts (broadcast_id, kind, amount, message, starts_at, ends_at, created_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, bc.ID, bc.Kind, bc.Amount, bc.Message, bc.StartsAt, bc.EndsAt, bc.CreatedBy)
+	err := pgx.BeginFunc(ctx, b.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO broadcasts (broadcast_id, kind, amount, message, starts_at, ends_at, created_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, bc.ID, bc.Kind, bc.Amount, bc.Message, bc.StartsAt, bc.EndsAt, bc.CreatedBy); err != nil {
+			return err
+		}
+		if audit != nil {
+			return audit(ctx, tx, bc)
+		}
+		return nil
+	})
 	if err != nil {
 		return Broadcast{}, fmt.Errorf("mailbox: create broadcast: %w", err)
 	}

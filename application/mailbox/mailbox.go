@@ -328,11 +328,8 @@ func (s *Service) Deliver(ctx context.Context, playerID string, it Item, enforce
 	if _, ok := oven.IDTime(it.ID); !ok {
 		return false, oven.Errorf(oven.EInvalid, "malformed mail id")
 	}
-	if err := validGift(it.Kind, it.Amount); err != nil {
+	if err := CheckGift(it); err != nil {
 		return false, err
-	}
-	if len(it.Message) > 200 {
-		return false, oven.Errorf(oven.EInvalid, "message must be at most 200 bytes")
 	}
 	defer s.lock(playerID)()
 	claimed, err := s.claimed(ctx, playerID, it)

@@ -247,7 +247,11 @@ func (a *AdminServer) player(ctx context.Context, playerID string) (*ovenv1.Admi
 	if err != nil {
 		return nil, err
 	}
-	out := &ovenv1.AdminPlayer{Profile: profile, Banned: banned}
+	mail, err := a.Game.Mailbox.List(ctx, playerID)
+	if err != nil {
+		return nil, err
+	}
+	out := &ovenv1.AdminPlayer{Profile: profile, Banned: banned, Mailbox: mailProto(mail)}
 	for _, r := range recent {
 		out.RecentPlays = append(out.RecentPlays, &ovenv1.PlayRecord{PlayId: r.PlayID, StartedAtMs: r.StartedAt.UnixMilli(),
 			SettledAtMs: r.SettledAt.UnixMilli(), Score: r.Score, Coins: r.Coins, Distance: r.Distance,

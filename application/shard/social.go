@@ -114,12 +114,7 @@ func (s *Server) ListMailbox(ctx context.Context, req *ovenv1.PlayerRequest) (*o
 	if err != nil {
 		return nil, err
 	}
-	out := &ovenv1.Mailbox{Items: make([]*ovenv1.MailItem, len(items))}
-	for i, it := range items {
-		out.Items[i] = &ovenv1.MailItem{Id: it.ID, Kind: it.Kind, Amount: it.Amount, FromPlayerId: it.From,
-			Message: it.Message, SentAtMs: it.SentAt, ExpiresAtMs: it.ExpiresAt}
-	}
-	return out, nil
+	return &ovenv1.Mailbox{Items: mailProto(items)}, nil
 }
 
 // AcceptMail accepts one item exactly once.
@@ -204,32 +199,6 @@ func (s *Server) board(ctx context.Context, now time.Time, entries []leaderboard
 		lb.Entries[i] = &ovenv1.LeaderboardEntry{Rank: e.Rank, PlayerId: e.PlayerID, Name: names[e.PlayerID], Score: e.Score}
 	}
 	return lb, nil
-}
-
-// CreateBroadcast stores a gift for every player (GMS).
-func (s *Server) CreateBroadcast(ctx context.Context, req *ovenv1.CreateBroadcastRequest) (*ovenv1.BroadcastInfo, error) {
-	if req.CreatedBy == "" {
-		return nil, oven.Errorf(oven.EInvalid, "created_by is required")
-	}
-	bc, err := s.Mailbox.Broadcasts.Create(ctx, req.Kind, req.Amount, req.Message,
-		time.Duration(req.DurationS)*time.Second, req.CreatedBy, s.Clock.Now())
-	if err != nil {
-		return nil, err
-	}
-	return broadcastProto(bc), nil
-}
-
-// ListBroadcasts lists recent broadcasts with claim counts (GMS).
-func (s *Server) ListBroadcasts(ctx context.Context, _ *ovenv1.ListBroadcastsRequest) (*ovenv1.BroadcastList, error) {
-	list, err := s.Mailbox.ListBroadcasts(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := &ovenv1.BroadcastList{Broadcasts: make([]*ovenv1.BroadcastInfo, len(list))}
-	for i, bc := range list {
-		out.Broadcasts[i] = broadcastProto(bc)
-	}
-	return out, nil
 }
 
 func broadcastProto(bc mailbox.Broadcast) *ovenv1.BroadcastInfo {

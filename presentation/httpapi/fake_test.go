@@ -328,17 +328,3 @@ func (f *fakeGame) AroundMe(_ context.Context, in *ovenv1.PlayerRequest, _ ...gr
 	b.Rank, b.Score = 42, 1200
 	return reply(f, "AroundMe", b), nil
 }
-
-func (f *fakeGame) CreateBroadcast(_ context.Context, in *ovenv1.CreateBroadcastRequest, _ ...grpc.CallOption) (*ovenv1.BroadcastInfo, error) {
-	if err := f.record("CreateBroadcast", in); err != nil {
-		return nil, err
-	}
-	return &ovenv1.BroadcastInfo{Id: "b1", Kind: in.Kind, Amount: in.Amount, Message: in.Message, CreatedBy: in.CreatedBy}, nil
-}
-
-func (f *fakeGame) ListBroadcasts(_ context.Context, in *ovenv1.ListBroadcastsRequest, _ ...grpc.CallOption) (*ovenv1.BroadcastList, error) {
-	if err := f.record("ListBroadcasts", in); err != nil {
-		return nil, err
-	}
-	return &ovenv1.BroadcastList{}, nil
-}

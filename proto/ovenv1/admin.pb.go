@@ -1042,10 +1042,12 @@ func (x *PlayRecord) GetOutcome() string {
 }
 
 type AdminPlayer struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Profile       *Profile               `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
-	Banned        bool                   `protobuf:"varint,2,opt,name=banned,proto3" json:"banned,omitempty"`
-	RecentPlays   []*PlayRecord          `protobuf:"bytes,3,rep,name=recent_plays,json=recentPlays,proto3" json:"recent_plays,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Profile     *Profile               `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	Banned      bool                   `protobuf:"varint,2,opt,name=banned,proto3" json:"banned,omitempty"`
+	RecentPlays []*PlayRecord          `protobuf:"bytes,3,rep,name=recent_plays,json=recentPlays,proto3" json:"recent_plays,omitempty"`
+	// The player's unexpired mail (including running broadcasts not yet claimed).
+	Mailbox       []*MailItem `protobuf:"bytes,4,rep,name=mailbox,proto3" json:"mailbox,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1097,6 +1099,13 @@ func (x *AdminPlayer) GetBanned() bool {
 func (x *AdminPlayer) GetRecentPlays() []*PlayRecord {
 	if x != nil {
 		return x.RecentPlays
+	}
+	return nil
+}
+
+func (x *AdminPlayer) GetMailbox() []*MailItem {
+	if x != nil {
+		return x.Mailbox
 	}
 	return nil
 }
@@ -1358,6 +1367,210 @@ func (x *ListAuditResponse) GetEntries() []*AuditEntry {
 	return nil
 }
 
+type GiftPlayerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Auth          *AdminAuth             `protobuf:"bytes,1,opt,name=auth,proto3" json:"auth,omitempty"`
+	PlayerId      string                 `protobuf:"bytes,2,opt,name=player_id,json=playerId,proto3" json:"player_id,omitempty"`
+	Kind          string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"` // "life" or "coins"
+	Amount        int64                  `protobuf:"varint,4,opt,name=amount,proto3" json:"amount,omitempty"`
+	Message       string                 `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GiftPlayerRequest) Reset() {
+	*x = GiftPlayerRequest{}
+	mi := &file_proto_ovenv1_admin_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GiftPlayerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GiftPlayerRequest) ProtoMessage() {}
+
+func (x *GiftPlayerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_admin_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GiftPlayerRequest.ProtoReflect.Descriptor instead.
+func (*GiftPlayerRequest) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_admin_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *GiftPlayerRequest) GetAuth() *AdminAuth {
+	if x != nil {
+		return x.Auth
+	}
+	return nil
+}
+
+func (x *GiftPlayerRequest) GetPlayerId() string {
+	if x != nil {
+		return x.PlayerId
+	}
+	return ""
+}
+
+func (x *GiftPlayerRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *GiftPlayerRequest) GetAmount() int64 {
+	if x != nil {
+		return x.Amount
+	}
+	return 0
+}
+
+func (x *GiftPlayerRequest) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+type GiftPlayerResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MailId        string                 `protobuf:"bytes,1,opt,name=mail_id,json=mailId,proto3" json:"mail_id,omitempty"`
+	ExpiresAtMs   int64                  `protobuf:"varint,2,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GiftPlayerResponse) Reset() {
+	*x = GiftPlayerResponse{}
+	mi := &file_proto_ovenv1_admin_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GiftPlayerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GiftPlayerResponse) ProtoMessage() {}
+
+func (x *GiftPlayerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_admin_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GiftPlayerResponse.ProtoReflect.Descriptor instead.
+func (*GiftPlayerResponse) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_admin_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *GiftPlayerResponse) GetMailId() string {
+	if x != nil {
+		return x.MailId
+	}
+	return ""
+}
+
+func (x *GiftPlayerResponse) GetExpiresAtMs() int64 {
+	if x != nil {
+		return x.ExpiresAtMs
+	}
+	return 0
+}
+
+type AdminBroadcastRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Auth          *AdminAuth             `protobuf:"bytes,1,opt,name=auth,proto3" json:"auth,omitempty"`
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Amount        int64                  `protobuf:"varint,3,opt,name=amount,proto3" json:"amount,omitempty"`
+	Message       string                 `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	DurationS     int64                  `protobuf:"varint,5,opt,name=duration_s,json=durationS,proto3" json:"duration_s,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdminBroadcastRequest) Reset() {
+	*x = AdminBroadcastRequest{}
+	mi := &file_proto_ovenv1_admin_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdminBroadcastRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdminBroadcastRequest) ProtoMessage() {}
+
+func (x *AdminBroadcastRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_admin_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdminBroadcastRequest.ProtoReflect.Descriptor instead.
+func (*AdminBroadcastRequest) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_admin_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *AdminBroadcastRequest) GetAuth() *AdminAuth {
+	if x != nil {
+		return x.Auth
+	}
+	return nil
+}
+
+func (x *AdminBroadcastRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *AdminBroadcastRequest) GetAmount() int64 {
+	if x != nil {
+		return x.Amount
+	}
+	return 0
+}
+
+func (x *AdminBroadcastRequest) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *AdminBroadcastRequest) GetDurationS() int64 {
+	if x != nil {
+		return x.DurationS
+	}
+	return 0
+}
+
 var File_proto_ovenv1_admin_proto protoreflect.FileDescriptor
 
 const file_proto_ovenv1_admin_proto_rawDesc = "" +
@@ -1435,11 +1648,12 @@ const file_proto_ovenv1_admin_proto_rawDesc = "" +
 	"\x06pet_id\x18\t \x01(\tR\x05petId\x12\x16\n" +
 	"\x06boosts\x18\n" +
 	" \x03(\tR\x06boosts\x12\x18\n" +
-	"\aoutcome\x18\v \x01(\tR\aoutcome\"\x89\x01\n" +
+	"\aoutcome\x18\v \x01(\tR\aoutcome\"\xb6\x01\n" +
 	"\vAdminPlayer\x12*\n" +
 	"\aprofile\x18\x01 \x01(\v2\x10.oven.v1.ProfileR\aprofile\x12\x16\n" +
 	"\x06banned\x18\x02 \x01(\bR\x06banned\x126\n" +
-	"\frecent_plays\x18\x03 \x03(\v2\x13.oven.v1.PlayRecordR\vrecentPlays\"\x87\x01\n" +
+	"\frecent_plays\x18\x03 \x03(\v2\x13.oven.v1.PlayRecordR\vrecentPlays\x12+\n" +
+	"\amailbox\x18\x04 \x03(\v2\x11.oven.v1.MailItemR\amailbox\"\x87\x01\n" +
 	"\x10SetBannedRequest\x12&\n" +
 	"\x04auth\x18\x01 \x01(\v2\x12.oven.v1.AdminAuthR\x04auth\x12\x1b\n" +
 	"\tplayer_id\x18\x02 \x01(\tR\bplayerId\x12\x16\n" +
@@ -1458,7 +1672,23 @@ const file_proto_ovenv1_admin_proto_rawDesc = "" +
 	"\x06before\x18\x06 \x01(\fR\x06before\x12\x14\n" +
 	"\x05after\x18\a \x01(\fR\x05after\"B\n" +
 	"\x11ListAuditResponse\x12-\n" +
-	"\aentries\x18\x01 \x03(\v2\x13.oven.v1.AuditEntryR\aentries2\xae\x06\n" +
+	"\aentries\x18\x01 \x03(\v2\x13.oven.v1.AuditEntryR\aentries\"\x9e\x01\n" +
+	"\x11GiftPlayerRequest\x12&\n" +
+	"\x04auth\x18\x01 \x01(\v2\x12.oven.v1.AdminAuthR\x04auth\x12\x1b\n" +
+	"\tplayer_id\x18\x02 \x01(\tR\bplayerId\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x16\n" +
+	"\x06amount\x18\x04 \x01(\x03R\x06amount\x12\x18\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage\"Q\n" +
+	"\x12GiftPlayerResponse\x12\x17\n" +
+	"\amail_id\x18\x01 \x01(\tR\x06mailId\x12\"\n" +
+	"\rexpires_at_ms\x18\x02 \x01(\x03R\vexpiresAtMs\"\xa4\x01\n" +
+	"\x15AdminBroadcastRequest\x12&\n" +
+	"\x04auth\x18\x01 \x01(\v2\x12.oven.v1.AdminAuthR\x04auth\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x16\n" +
+	"\x06amount\x18\x03 \x01(\x03R\x06amount\x12\x18\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\x12\x1d\n" +
+	"\n" +
+	"duration_s\x18\x05 \x01(\x03R\tdurationS2\x81\b\n" +
 	"\x05Admin\x125\n" +
 	"\x05Login\x12\x15.oven.v1.LoginRequest\x1a\x15.oven.v1.AdminSession\x12:\n" +
 	"\n" +
@@ -1474,7 +1704,11 @@ const file_proto_ovenv1_admin_proto_rawDesc = "" +
 	"GetVersion\x12\x1a.oven.v1.GetVersionRequest\x1a\x11.oven.v1.GameData\x12>\n" +
 	"\tGetPlayer\x12\x1b.oven.v1.AdminPlayerRequest\x1a\x14.oven.v1.AdminPlayer\x12<\n" +
 	"\tSetBanned\x12\x19.oven.v1.SetBannedRequest\x1a\x14.oven.v1.AdminPlayer\x12B\n" +
-	"\tListAudit\x12\x19.oven.v1.ListAuditRequest\x1a\x1a.oven.v1.ListAuditResponseB/Z-github.com/ovengames/oven/proto/ovenv1;ovenv1b\x06proto3"
+	"\tListAudit\x12\x19.oven.v1.ListAuditRequest\x1a\x1a.oven.v1.ListAuditResponse\x12E\n" +
+	"\n" +
+	"GiftPlayer\x12\x1a.oven.v1.GiftPlayerRequest\x1a\x1b.oven.v1.GiftPlayerResponse\x12I\n" +
+	"\x0fCreateBroadcast\x12\x1e.oven.v1.AdminBroadcastRequest\x1a\x16.oven.v1.BroadcastInfo\x12?\n" +
+	"\x0eListBroadcasts\x12\x15.oven.v1.AdminRequest\x1a\x16.oven.v1.BroadcastListB/Z-github.com/ovengames/oven/proto/ovenv1;ovenv1b\x06proto3"
 
 var (
 	file_proto_ovenv1_admin_proto_rawDescOnce sync.Once
@@ -1488,32 +1722,38 @@ func file_proto_ovenv1_admin_proto_rawDescGZIP() []byte {
 	return file_proto_ovenv1_admin_proto_rawDescData
 }
 
-var file_proto_ovenv1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_proto_ovenv1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_proto_ovenv1_admin_proto_goTypes = []any{
-	(*AdminAuth)(nil),            // 0: oven.v1.AdminAuth
-	(*AdminEmpty)(nil),           // 1: oven.v1.AdminEmpty
-	(*LoginRequest)(nil),         // 2: oven.v1.LoginRequest
-	(*AdminSession)(nil),         // 3: oven.v1.AdminSession
-	(*AdminRequest)(nil),         // 4: oven.v1.AdminRequest
-	(*GameDataDraft)(nil),        // 5: oven.v1.GameDataDraft
-	(*DraftRequest)(nil),         // 6: oven.v1.DraftRequest
-	(*ValidationProblem)(nil),    // 7: oven.v1.ValidationProblem
-	(*DraftResponse)(nil),        // 8: oven.v1.DraftResponse
-	(*PublishResponse)(nil),      // 9: oven.v1.PublishResponse
-	(*RollbackRequest)(nil),      // 10: oven.v1.RollbackRequest
-	(*ListVersionsRequest)(nil),  // 11: oven.v1.ListVersionsRequest
-	(*GameDataVersionInfo)(nil),  // 12: oven.v1.GameDataVersionInfo
-	(*ListVersionsResponse)(nil), // 13: oven.v1.ListVersionsResponse
-	(*GetVersionRequest)(nil),    // 14: oven.v1.GetVersionRequest
-	(*AdminPlayerRequest)(nil),   // 15: oven.v1.AdminPlayerRequest
-	(*PlayRecord)(nil),           // 16: oven.v1.PlayRecord
-	(*AdminPlayer)(nil),          // 17: oven.v1.AdminPlayer
-	(*SetBannedRequest)(nil),     // 18: oven.v1.SetBannedRequest
-	(*ListAuditRequest)(nil),     // 19: oven.v1.ListAuditRequest
-	(*AuditEntry)(nil),           // 20: oven.v1.AuditEntry
-	(*ListAuditResponse)(nil),    // 21: oven.v1.ListAuditResponse
-	(*Profile)(nil),              // 22: oven.v1.Profile
-	(*GameData)(nil),             // 23: oven.v1.GameData
+	(*AdminAuth)(nil),             // 0: oven.v1.AdminAuth
+	(*AdminEmpty)(nil),            // 1: oven.v1.AdminEmpty
+	(*LoginRequest)(nil),          // 2: oven.v1.LoginRequest
+	(*AdminSession)(nil),          // 3: oven.v1.AdminSession
+	(*AdminRequest)(nil),          // 4: oven.v1.AdminRequest
+	(*GameDataDraft)(nil),         // 5: oven.v1.GameDataDraft
+	(*DraftRequest)(nil),          // 6: oven.v1.DraftRequest
+	(*ValidationProblem)(nil),     // 7: oven.v1.ValidationProblem
+	(*DraftResponse)(nil),         // 8: oven.v1.DraftResponse
+	(*PublishResponse)(nil),       // 9: oven.v1.PublishResponse
+	(*RollbackRequest)(nil),       // 10: oven.v1.RollbackRequest
+	(*ListVersionsRequest)(nil),   // 11: oven.v1.ListVersionsRequest
+	(*GameDataVersionInfo)(nil),   // 12: oven.v1.GameDataVersionInfo
+	(*ListVersionsResponse)(nil),  // 13: oven.v1.ListVersionsResponse
+	(*GetVersionRequest)(nil),     // 14: oven.v1.GetVersionRequest
+	(*AdminPlayerRequest)(nil),    // 15: oven.v1.AdminPlayerRequest
+	(*PlayRecord)(nil),            // 16: oven.v1.PlayRecord
+	(*AdminPlayer)(nil),           // 17: oven.v1.AdminPlayer
+	(*SetBannedRequest)(nil),      // 18: oven.v1.SetBannedRequest
+	(*ListAuditRequest)(nil),      // 19: oven.v1.ListAuditRequest
+	(*AuditEntry)(nil),            // 20: oven.v1.AuditEntry
+	(*ListAuditResponse)(nil),     // 21: oven.v1.ListAuditResponse
+	(*GiftPlayerRequest)(nil),     // 22: oven.v1.GiftPlayerRequest
+	(*GiftPlayerResponse)(nil),    // 23: oven.v1.GiftPlayerResponse
+	(*AdminBroadcastRequest)(nil), // 24: oven.v1.AdminBroadcastRequest
+	(*Profile)(nil),               // 25: oven.v1.Profile
+	(*MailItem)(nil),              // 26: oven.v1.MailItem
+	(*GameData)(nil),              // 27: oven.v1.GameData
+	(*BroadcastInfo)(nil),         // 28: oven.v1.BroadcastInfo
+	(*BroadcastList)(nil),         // 29: oven.v1.BroadcastList
 }
 var file_proto_ovenv1_admin_proto_depIdxs = []int32{
 	0,  // 0: oven.v1.AdminRequest.auth:type_name -> oven.v1.AdminAuth
@@ -1525,42 +1765,51 @@ var file_proto_ovenv1_admin_proto_depIdxs = []int32{
 	12, // 6: oven.v1.ListVersionsResponse.versions:type_name -> oven.v1.GameDataVersionInfo
 	0,  // 7: oven.v1.GetVersionRequest.auth:type_name -> oven.v1.AdminAuth
 	0,  // 8: oven.v1.AdminPlayerRequest.auth:type_name -> oven.v1.AdminAuth
-	22, // 9: oven.v1.AdminPlayer.profile:type_name -> oven.v1.Profile
+	25, // 9: oven.v1.AdminPlayer.profile:type_name -> oven.v1.Profile
 	16, // 10: oven.v1.AdminPlayer.recent_plays:type_name -> oven.v1.PlayRecord
-	0,  // 11: oven.v1.SetBannedRequest.auth:type_name -> oven.v1.AdminAuth
-	0,  // 12: oven.v1.ListAuditRequest.auth:type_name -> oven.v1.AdminAuth
-	20, // 13: oven.v1.ListAuditResponse.entries:type_name -> oven.v1.AuditEntry
-	2,  // 14: oven.v1.Admin.Login:input_type -> oven.v1.LoginRequest
-	4,  // 15: oven.v1.Admin.GetSession:input_type -> oven.v1.AdminRequest
-	4,  // 16: oven.v1.Admin.Logout:input_type -> oven.v1.AdminRequest
-	4,  // 17: oven.v1.Admin.GetDraft:input_type -> oven.v1.AdminRequest
-	6,  // 18: oven.v1.Admin.ValidateDraft:input_type -> oven.v1.DraftRequest
-	6,  // 19: oven.v1.Admin.PutDraft:input_type -> oven.v1.DraftRequest
-	4,  // 20: oven.v1.Admin.Publish:input_type -> oven.v1.AdminRequest
-	10, // 21: oven.v1.Admin.Rollback:input_type -> oven.v1.RollbackRequest
-	11, // 22: oven.v1.Admin.ListVersions:input_type -> oven.v1.ListVersionsRequest
-	14, // 23: oven.v1.Admin.GetVersion:input_type -> oven.v1.GetVersionRequest
-	15, // 24: oven.v1.Admin.GetPlayer:input_type -> oven.v1.AdminPlayerRequest
-	18, // 25: oven.v1.Admin.SetBanned:input_type -> oven.v1.SetBannedRequest
-	19, // 26: oven.v1.Admin.ListAudit:input_type -> oven.v1.ListAuditRequest
-	3,  // 27: oven.v1.Admin.Login:output_type -> oven.v1.AdminSession
-	3,  // 28: oven.v1.Admin.GetSession:output_type -> oven.v1.AdminSession
-	1,  // 29: oven.v1.Admin.Logout:output_type -> oven.v1.AdminEmpty
-	5,  // 30: oven.v1.Admin.GetDraft:output_type -> oven.v1.GameDataDraft
-	8,  // 31: oven.v1.Admin.ValidateDraft:output_type -> oven.v1.DraftResponse
-	8,  // 32: oven.v1.Admin.PutDraft:output_type -> oven.v1.DraftResponse
-	9,  // 33: oven.v1.Admin.Publish:output_type -> oven.v1.PublishResponse
-	9,  // 34: oven.v1.Admin.Rollback:output_type -> oven.v1.PublishResponse
-	13, // 35: oven.v1.Admin.ListVersions:output_type -> oven.v1.ListVersionsResponse
-	23, // 36: oven.v1.Admin.GetVersion:output_type -> oven.v1.GameData
-	17, // 37: oven.v1.Admin.GetPlayer:output_type -> oven.v1.AdminPlayer
-	17, // 38: oven.v1.Admin.SetBanned:output_type -> oven.v1.AdminPlayer
-	21, // 39: oven.v1.Admin.ListAudit:output_type -> oven.v1.ListAuditResponse
-	27, // [27:40] is the sub-list for method output_type
-	14, // [14:27] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	26, // 11: oven.v1.AdminPlayer.mailbox:type_name -> oven.v1.MailItem
+	0,  // 12: oven.v1.SetBannedRequest.auth:type_name -> oven.v1.AdminAuth
+	0,  // 13: oven.v1.ListAuditRequest.auth:type_name -> oven.v1.AdminAuth
+	20, // 14: oven.v1.ListAuditResponse.entries:type_name -> oven.v1.AuditEntry
+	0,  // 15: oven.v1.GiftPlayerRequest.auth:type_name -> oven.v1.AdminAuth
+	0,  // 16: oven.v1.AdminBroadcastRequest.auth:type_name -> oven.v1.AdminAuth
+	2,  // 17: oven.v1.Admin.Login:input_type -> oven.v1.LoginRequest
+	4,  // 18: oven.v1.Admin.GetSession:input_type -> oven.v1.AdminRequest
+	4,  // 19: oven.v1.Admin.Logout:input_type -> oven.v1.AdminRequest
+	4,  // 20: oven.v1.Admin.GetDraft:input_type -> oven.v1.AdminRequest
+	6,  // 21: oven.v1.Admin.ValidateDraft:input_type -> oven.v1.DraftRequest
+	6,  // 22: oven.v1.Admin.PutDraft:input_type -> oven.v1.DraftRequest
+	4,  // 23: oven.v1.Admin.Publish:input_type -> oven.v1.AdminRequest
+	10, // 24: oven.v1.Admin.Rollback:input_type -> oven.v1.RollbackRequest
+	11, // 25: oven.v1.Admin.ListVersions:input_type -> oven.v1.ListVersionsRequest
+	14, // 26: oven.v1.Admin.GetVersion:input_type -> oven.v1.GetVersionRequest
+	15, // 27: oven.v1.Admin.GetPlayer:input_type -> oven.v1.AdminPlayerRequest
+	18, // 28: oven.v1.Admin.SetBanned:input_type -> oven.v1.SetBannedRequest
+	19, // 29: oven.v1.Admin.ListAudit:input_type -> oven.v1.ListAuditRequest
+	22, // 30: oven.v1.Admin.GiftPlayer:input_type -> oven.v1.GiftPlayerRequest
+	24, // 31: oven.v1.Admin.CreateBroadcast:input_type -> oven.v1.AdminBroadcastRequest
+	4,  // 32: oven.v1.Admin.ListBroadcasts:input_type -> oven.v1.AdminRequest
+	3,  // 33: oven.v1.Admin.Login:output_type -> oven.v1.AdminSession
+	3,  // 34: oven.v1.Admin.GetSession:output_type -> oven.v1.AdminSession
+	1,  // 35: oven.v1.Admin.Logout:output_type -> oven.v1.AdminEmpty
+	5,  // 36: oven.v1.Admin.GetDraft:output_type -> oven.v1.GameDataDraft
+	8,  // 37: oven.v1.Admin.ValidateDraft:output_type -> oven.v1.DraftResponse
+	8,  // 38: oven.v1.Admin.PutDraft:output_type -> oven.v1.DraftResponse
+	9,  // 39: oven.v1.Admin.Publish:output_type -> oven.v1.PublishResponse
+	9,  // 40: oven.v1.Admin.Rollback:output_type -> oven.v1.PublishResponse
+	13, // 41: oven.v1.Admin.ListVersions:output_type -> oven.v1.ListVersionsResponse
+	27, // 42: oven.v1.Admin.GetVersion:output_type -> oven.v1.GameData
+	17, // 43: oven.v1.Admin.GetPlayer:output_type -> oven.v1.AdminPlayer
+	17, // 44: oven.v1.Admin.SetBanned:output_type -> oven.v1.AdminPlayer
+	21, // 45: oven.v1.Admin.ListAudit:output_type -> oven.v1.ListAuditResponse
+	23, // 46: oven.v1.Admin.GiftPlayer:output_type -> oven.v1.GiftPlayerResponse
+	28, // 47: oven.v1.Admin.CreateBroadcast:output_type -> oven.v1.BroadcastInfo
+	29, // 48: oven.v1.Admin.ListBroadcasts:output_type -> oven.v1.BroadcastList
+	33, // [33:49] is the sub-list for method output_type
+	17, // [17:33] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_proto_ovenv1_admin_proto_init() }
@@ -1575,7 +1824,7 @@ func file_proto_ovenv1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_ovenv1_admin_proto_rawDesc), len(file_proto_ovenv1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -32,19 +32,22 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Admin_Login_FullMethodName         = "/oven.v1.Admin/Login"
-	Admin_GetSession_FullMethodName    = "/oven.v1.Admin/GetSession"
-	Admin_Logout_FullMethodName        = "/oven.v1.Admin/Logout"
-	Admin_GetDraft_FullMethodName      = "/oven.v1.Admin/GetDraft"
-	Admin_ValidateDraft_FullMethodName = "/oven.v1.Admin/ValidateDraft"
-	Admin_PutDraft_FullMethodName      = "/oven.v1.Admin/PutDraft"
-	Admin_Publish_FullMethodName       = "/oven.v1.Admin/Publish"
-	Admin_Rollback_FullMethodName      = "/oven.v1.Admin/Rollback"
-	Admin_ListVersions_FullMethodName  = "/oven.v1.Admin/ListVersions"
-	Admin_GetVersion_FullMethodName    = "/oven.v1.Admin/GetVersion"
-	Admin_GetPlayer_FullMethodName     = "/oven.v1.Admin/GetPlayer"
-	Admin_SetBanned_FullMethodName     = "/oven.v1.Admin/SetBanned"
-	Admin_ListAudit_FullMethodName     = "/oven.v1.Admin/ListAudit"
+	Admin_Login_FullMethodName           = "/oven.v1.Admin/Login"
+	Admin_GetSession_FullMethodName      = "/oven.v1.Admin/GetSession"
+	Admin_Logout_FullMethodName          = "/oven.v1.Admin/Logout"
+	Admin_GetDraft_FullMethodName        = "/oven.v1.Admin/GetDraft"
+	Admin_ValidateDraft_FullMethodName   = "/oven.v1.Admin/ValidateDraft"
+	Admin_PutDraft_FullMethodName        = "/oven.v1.Admin/PutDraft"
+	Admin_Publish_FullMethodName         = "/oven.v1.Admin/Publish"
+	Admin_Rollback_FullMethodName        = "/oven.v1.Admin/Rollback"
+	Admin_ListVersions_FullMethodName    = "/oven.v1.Admin/ListVersions"
+	Admin_GetVersion_FullMethodName      = "/oven.v1.Admin/GetVersion"
+	Admin_GetPlayer_FullMethodName       = "/oven.v1.Admin/GetPlayer"
+	Admin_SetBanned_FullMethodName       = "/oven.v1.Admin/SetBanned"
+	Admin_ListAudit_FullMethodName       = "/oven.v1.Admin/ListAudit"
+	Admin_GiftPlayer_FullMethodName      = "/oven.v1.Admin/GiftPlayer"
+	Admin_CreateBroadcast_FullMethodName = "/oven.v1.Admin/CreateBroadcast"
+	Admin_ListBroadcasts_FullMethodName  = "/oven.v1.Admin/ListBroadcasts"
 )
 
 // AdminClient is the client API for Admin service.
@@ -82,6 +85,14 @@ type AdminClient interface {
 	SetBanned(ctx context.Context, in *SetBannedRequest, opts ...grpc.CallOption) (*AdminPlayer, error)
 	// ListAudit returns the audit log, newest first (viewer).
 	ListAudit(ctx context.Context, in *ListAuditRequest, opts ...grpc.CallOption) (*ListAuditResponse, error)
+	// GiftPlayer puts a gift (lives or coins) in one player's mailbox (operator). Routed to
+	// the player's owner shard.
+	GiftPlayer(ctx context.Context, in *GiftPlayerRequest, opts ...grpc.CallOption) (*GiftPlayerResponse, error)
+	// CreateBroadcast gifts every player, including those who join before it ends
+	// (operator). Stored once, whatever the number of players.
+	CreateBroadcast(ctx context.Context, in *AdminBroadcastRequest, opts ...grpc.CallOption) (*BroadcastInfo, error)
+	// ListBroadcasts lists recent broadcasts with how many players claimed each (viewer).
+	ListBroadcasts(ctx context.Context, in *AdminRequest, opts ...grpc.CallOption) (*BroadcastList, error)
 }
 
 type adminClient struct {
@@ -222,6 +233,36 @@ func (c *adminClient) ListAudit(ctx context.Context, in *ListAuditRequest, opts 
 	return out, nil
 }
 
+func (c *adminClient) GiftPlayer(ctx context.Context, in *GiftPlayerRequest, opts ...grpc.CallOption) (*GiftPlayerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GiftPlayerResponse)
+	err := c.cc.Invoke(ctx, Admin_GiftPlayer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) CreateBroadcast(ctx context.Context, in *AdminBroadcastRequest, opts ...grpc.CallOption) (*BroadcastInfo, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BroadcastInfo)
+	err := c.cc.Invoke(ctx, Admin_CreateBroadcast_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) ListBroadcasts(ctx context.Context, in *AdminRequest, opts ...grpc.CallOption) (*BroadcastList, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BroadcastList)
+	err := c.cc.Invoke(ctx, Admin_ListBroadcasts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility.
@@ -257,6 +298,14 @@ type AdminServer interface {
 	SetBanned(context.Context, *SetBannedRequest) (*AdminPlayer, error)
 	// ListAudit returns the audit log, newest first (viewer).
 	ListAudit(context.Context, *ListAuditRequest) (*ListAuditResponse, error)
+	// GiftPlayer puts a gift (lives or coins) in one player's mailbox (operator). Routed to
+	// the player's owner shard.
+	GiftPlayer(context.Context, *GiftPlayerRequest) (*GiftPlayerResponse, error)
+	// CreateBroadcast gifts every player, including those who join before it ends
+	// (operator). Stored once, whatever the number of players.
+	CreateBroadcast(context.Context, *AdminBroadcastRequest) (*BroadcastInfo, error)
+	// ListBroadcasts lists recent broadcasts with how many players claimed each (viewer).
+	ListBroadcasts(context.Context, *AdminRequest) (*BroadcastList, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -305,6 +354,15 @@ func (UnimplementedAdminServer) SetBanned(context.Context, *SetBannedRequest) (*
 }
 func (UnimplementedAdminServer) ListAudit(context.Context, *ListAuditRequest) (*ListAuditResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAudit not implemented")
+}
+func (UnimplementedAdminServer) GiftPlayer(context.Context, *GiftPlayerRequest) (*GiftPlayerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GiftPlayer not implemented")
+}
+func (UnimplementedAdminServer) CreateBroadcast(context.Context, *AdminBroadcastRequest) (*BroadcastInfo, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateBroadcast not implemented")
+}
+func (UnimplementedAdminServer) ListBroadcasts(context.Context, *AdminRequest) (*BroadcastList, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListBroadcasts not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 func (UnimplementedAdminServer) testEmbeddedByValue()               {}
@@ -561,6 +619,60 @@ func _Admin_ListAudit_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_GiftPlayer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GiftPlayerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).GiftPlayer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_GiftPlayer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).GiftPlayer(ctx, req.(*GiftPlayerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_CreateBroadcast_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AdminBroadcastRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).CreateBroadcast(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_CreateBroadcast_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).CreateBroadcast(ctx, req.(*AdminBroadcastRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_ListBroadcasts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AdminRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).ListBroadcasts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_ListBroadcasts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).ListBroadcasts(ctx, req.(*AdminRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Admin_ServiceDesc is the grpc.ServiceDesc for Admin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -619,6 +731,18 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListAudit",
 			Handler:    _Admin_ListAudit_Handler,
+		},
+		{
+			MethodName: "GiftPlayer",
+			Handler:    _Admin_GiftPlayer_Handler,
+		},
+		{
+			MethodName: "CreateBroadcast",
+			Handler:    _Admin_CreateBroadcast_Handler,
+		},
+		{
+			MethodName: "ListBroadcasts",
+			Handler:    _Admin_ListBroadcasts_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

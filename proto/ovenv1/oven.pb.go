@@ -2041,82 +2041,6 @@ func (x *Leaderboard) GetScore() int64 {
 	return 0
 }
 
-type CreateBroadcastRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	Amount        int64                  `protobuf:"varint,2,opt,name=amount,proto3" json:"amount,omitempty"`
-	Message       string                 `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
-	DurationS     int64                  `protobuf:"varint,4,opt,name=duration_s,json=durationS,proto3" json:"duration_s,omitempty"`
-	CreatedBy     string                 `protobuf:"bytes,5,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *CreateBroadcastRequest) Reset() {
-	*x = CreateBroadcastRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[34]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *CreateBroadcastRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*CreateBroadcastRequest) ProtoMessage() {}
-
-func (x *CreateBroadcastRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[34]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use CreateBroadcastRequest.ProtoReflect.Descriptor instead.
-func (*CreateBroadcastRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{34}
-}
-
-func (x *CreateBroadcastRequest) GetKind() string {
-	if x != nil {
-		return x.Kind
-	}
-	return ""
-}
-
-func (x *CreateBroadcastRequest) GetAmount() int64 {
-	if x != nil {
-		return x.Amount
-	}
-	return 0
-}
-
-func (x *CreateBroadcastRequest) GetMessage() string {
-	if x != nil {
-		return x.Message
-	}
-	return ""
-}
-
-func (x *CreateBroadcastRequest) GetDurationS() int64 {
-	if x != nil {
-		return x.DurationS
-	}
-	return 0
-}
-
-func (x *CreateBroadcastRequest) GetCreatedBy() string {
-	if x != nil {
-		return x.CreatedBy
-	}
-	return ""
-}
-
 type BroadcastInfo struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -2133,7 +2057,7 @@ type BroadcastInfo struct {
 
 func (x *BroadcastInfo) Reset() {
 	*x = BroadcastInfo{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[35]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2145,7 +2069,7 @@ func (x *BroadcastInfo) String() string {
 func (*BroadcastInfo) ProtoMessage() {}
 
 func (x *BroadcastInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[35]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2158,7 +2082,7 @@ func (x *BroadcastInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastInfo.ProtoReflect.Descriptor instead.
 func (*BroadcastInfo) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{35}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *BroadcastInfo) GetId() string {
@@ -2217,42 +2141,6 @@ func (x *BroadcastInfo) GetClaims() int64 {
 	return 0
 }
 
-type ListBroadcastsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ListBroadcastsRequest) Reset() {
-	*x = ListBroadcastsRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[36]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ListBroadcastsRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ListBroadcastsRequest) ProtoMessage() {}
-
-func (x *ListBroadcastsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[36]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ListBroadcastsRequest.ProtoReflect.Descriptor instead.
-func (*ListBroadcastsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{36}
-}
-
 type BroadcastList struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Broadcasts    []*BroadcastInfo       `protobuf:"bytes,1,rep,name=broadcasts,proto3" json:"broadcasts,omitempty"`
@@ -2262,7 +2150,7 @@ type BroadcastList struct {
 
 func (x *BroadcastList) Reset() {
 	*x = BroadcastList{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[37]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2274,7 +2162,7 @@ func (x *BroadcastList) String() string {
 func (*BroadcastList) ProtoMessage() {}
 
 func (x *BroadcastList) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[37]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2287,7 +2175,7 @@ func (x *BroadcastList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastList.ProtoReflect.Descriptor instead.
 func (*BroadcastList) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{37}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *BroadcastList) GetBroadcasts() []*BroadcastInfo {
@@ -2449,15 +2337,7 @@ const file_proto_ovenv1_oven_proto_rawDesc = "" +
 	"resetsAtMs\x123\n" +
 	"\aentries\x18\x03 \x03(\v2\x19.oven.v1.LeaderboardEntryR\aentries\x12\x12\n" +
 	"\x04rank\x18\x04 \x01(\x03R\x04rank\x12\x14\n" +
-	"\x05score\x18\x05 \x01(\x03R\x05score\"\x9c\x01\n" +
-	"\x16CreateBroadcastRequest\x12\x12\n" +
-	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x16\n" +
-	"\x06amount\x18\x02 \x01(\x03R\x06amount\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage\x12\x1d\n" +
-	"\n" +
-	"duration_s\x18\x04 \x01(\x03R\tdurationS\x12\x1d\n" +
-	"\n" +
-	"created_by\x18\x05 \x01(\tR\tcreatedBy\"\xdc\x01\n" +
+	"\x05score\x18\x05 \x01(\x03R\x05score\"\xdc\x01\n" +
 	"\rBroadcastInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x16\n" +
@@ -2469,12 +2349,11 @@ const file_proto_ovenv1_oven_proto_rawDesc = "" +
 	"ends_at_ms\x18\x06 \x01(\x03R\bendsAtMs\x12\x1d\n" +
 	"\n" +
 	"created_by\x18\a \x01(\tR\tcreatedBy\x12\x16\n" +
-	"\x06claims\x18\b \x01(\x03R\x06claims\"\x17\n" +
-	"\x15ListBroadcastsRequest\"G\n" +
+	"\x06claims\x18\b \x01(\x03R\x06claims\"G\n" +
 	"\rBroadcastList\x126\n" +
 	"\n" +
 	"broadcasts\x18\x01 \x03(\v2\x16.oven.v1.BroadcastInfoR\n" +
-	"broadcasts2\xa4\r\n" +
+	"broadcasts2\x8e\f\n" +
 	"\x04Game\x12B\n" +
 	"\tAuthGuest\x12\x19.oven.v1.AuthGuestRequest\x1a\x1a.oven.v1.AuthGuestResponse\x121\n" +
 	"\x05GetMe\x12\x16.oven.v1.PlayerRequest\x1a\x10.oven.v1.Profile\x126\n" +
@@ -2500,9 +2379,7 @@ const file_proto_ovenv1_oven_proto_rawDesc = "" +
 	"\x0eFriendsChanged\x12\x16.oven.v1.PlayerRequest\x1a\x17.oven.v1.FriendResponse\x12B\n" +
 	"\x12FriendsLeaderboard\x12\x16.oven.v1.PlayerRequest\x1a\x14.oven.v1.Leaderboard\x12L\n" +
 	"\x11GlobalLeaderboard\x12!.oven.v1.GlobalLeaderboardRequest\x1a\x14.oven.v1.Leaderboard\x128\n" +
-	"\bAroundMe\x12\x16.oven.v1.PlayerRequest\x1a\x14.oven.v1.Leaderboard\x12J\n" +
-	"\x0fCreateBroadcast\x12\x1f.oven.v1.CreateBroadcastRequest\x1a\x16.oven.v1.BroadcastInfo\x12H\n" +
-	"\x0eListBroadcasts\x12\x1e.oven.v1.ListBroadcastsRequest\x1a\x16.oven.v1.BroadcastList\x12;\n" +
+	"\bAroundMe\x12\x16.oven.v1.PlayerRequest\x1a\x14.oven.v1.Leaderboard\x12;\n" +
 	"\aWhoOwns\x12\x16.oven.v1.PlayerRequest\x1a\x18.oven.v1.WhoOwnsResponseB/Z-github.com/ovengames/oven/proto/ovenv1;ovenv1b\x06proto3"
 
 var (
@@ -2517,7 +2394,7 @@ func file_proto_ovenv1_oven_proto_rawDescGZIP() []byte {
 	return file_proto_ovenv1_oven_proto_rawDescData
 }
 
-var file_proto_ovenv1_oven_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_proto_ovenv1_oven_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_proto_ovenv1_oven_proto_goTypes = []any{
 	(*AuthGuestRequest)(nil),         // 0: oven.v1.AuthGuestRequest
 	(*AuthGuestResponse)(nil),        // 1: oven.v1.AuthGuestResponse
@@ -2553,10 +2430,8 @@ var file_proto_ovenv1_oven_proto_goTypes = []any{
 	(*GlobalLeaderboardRequest)(nil), // 31: oven.v1.GlobalLeaderboardRequest
 	(*LeaderboardEntry)(nil),         // 32: oven.v1.LeaderboardEntry
 	(*Leaderboard)(nil),              // 33: oven.v1.Leaderboard
-	(*CreateBroadcastRequest)(nil),   // 34: oven.v1.CreateBroadcastRequest
-	(*BroadcastInfo)(nil),            // 35: oven.v1.BroadcastInfo
-	(*ListBroadcastsRequest)(nil),    // 36: oven.v1.ListBroadcastsRequest
-	(*BroadcastList)(nil),            // 37: oven.v1.BroadcastList
+	(*BroadcastInfo)(nil),            // 34: oven.v1.BroadcastInfo
+	(*BroadcastList)(nil),            // 35: oven.v1.BroadcastList
 }
 var file_proto_ovenv1_oven_proto_depIdxs = []int32{
 	4,  // 0: oven.v1.Profile.lives:type_name -> oven.v1.Lives
@@ -2566,7 +2441,7 @@ var file_proto_ovenv1_oven_proto_depIdxs = []int32{
 	4,  // 4: oven.v1.AcceptMailResponse.lives:type_name -> oven.v1.Lives
 	25, // 5: oven.v1.DeliverMailRequest.item:type_name -> oven.v1.MailItem
 	32, // 6: oven.v1.Leaderboard.entries:type_name -> oven.v1.LeaderboardEntry
-	35, // 7: oven.v1.BroadcastList.broadcasts:type_name -> oven.v1.BroadcastInfo
+	34, // 7: oven.v1.BroadcastList.broadcasts:type_name -> oven.v1.BroadcastInfo
 	0,  // 8: oven.v1.Game.AuthGuest:input_type -> oven.v1.AuthGuestRequest
 	2,  // 9: oven.v1.Game.GetMe:input_type -> oven.v1.PlayerRequest
 	3,  // 10: oven.v1.Game.UpdateMe:input_type -> oven.v1.UpdateMeRequest
@@ -2590,37 +2465,33 @@ var file_proto_ovenv1_oven_proto_depIdxs = []int32{
 	2,  // 28: oven.v1.Game.FriendsLeaderboard:input_type -> oven.v1.PlayerRequest
 	31, // 29: oven.v1.Game.GlobalLeaderboard:input_type -> oven.v1.GlobalLeaderboardRequest
 	2,  // 30: oven.v1.Game.AroundMe:input_type -> oven.v1.PlayerRequest
-	34, // 31: oven.v1.Game.CreateBroadcast:input_type -> oven.v1.CreateBroadcastRequest
-	36, // 32: oven.v1.Game.ListBroadcasts:input_type -> oven.v1.ListBroadcastsRequest
-	2,  // 33: oven.v1.Game.WhoOwns:input_type -> oven.v1.PlayerRequest
-	1,  // 34: oven.v1.Game.AuthGuest:output_type -> oven.v1.AuthGuestResponse
-	5,  // 35: oven.v1.Game.GetMe:output_type -> oven.v1.Profile
-	5,  // 36: oven.v1.Game.UpdateMe:output_type -> oven.v1.Profile
-	7,  // 37: oven.v1.Game.GetGameData:output_type -> oven.v1.GameData
-	5,  // 38: oven.v1.Game.BuyItem:output_type -> oven.v1.Profile
-	10, // 39: oven.v1.Game.StartPlay:output_type -> oven.v1.StartPlayResponse
-	12, // 40: oven.v1.Game.SettlePlay:output_type -> oven.v1.SettlePlayResponse
-	17, // 41: oven.v1.Game.AdvanceClock:output_type -> oven.v1.SetClockResponse
-	17, // 42: oven.v1.Game.SetClock:output_type -> oven.v1.SetClockResponse
-	15, // 43: oven.v1.Game.Ready:output_type -> oven.v1.ReadyResponse
-	20, // 44: oven.v1.Game.AddFriend:output_type -> oven.v1.FriendResponse
-	20, // 45: oven.v1.Game.RemoveFriend:output_type -> oven.v1.FriendResponse
-	22, // 46: oven.v1.Game.ListFriends:output_type -> oven.v1.FriendList
-	23, // 47: oven.v1.Game.SendLife:output_type -> oven.v1.SendLifeResponse
-	24, // 48: oven.v1.Game.SendLives:output_type -> oven.v1.SendLivesResponse
-	26, // 49: oven.v1.Game.ListMailbox:output_type -> oven.v1.Mailbox
-	28, // 50: oven.v1.Game.AcceptMail:output_type -> oven.v1.AcceptMailResponse
-	28, // 51: oven.v1.Game.AcceptAllMail:output_type -> oven.v1.AcceptMailResponse
-	30, // 52: oven.v1.Game.DeliverMail:output_type -> oven.v1.DeliverMailResponse
-	20, // 53: oven.v1.Game.FriendsChanged:output_type -> oven.v1.FriendResponse
-	33, // 54: oven.v1.Game.FriendsLeaderboard:output_type -> oven.v1.Leaderboard
-	33, // 55: oven.v1.Game.GlobalLeaderboard:output_type -> oven.v1.Leaderboard
-	33, // 56: oven.v1.Game.AroundMe:output_type -> oven.v1.Leaderboard
-	35, // 57: oven.v1.Game.CreateBroadcast:output_type -> oven.v1.BroadcastInfo
-	37, // 58: oven.v1.Game.ListBroadcasts:output_type -> oven.v1.BroadcastList
-	18, // 59: oven.v1.Game.WhoOwns:output_type -> oven.v1.WhoOwnsResponse
-	34, // [34:60] is the sub-list for method output_type
-	8,  // [8:34] is the sub-list for method input_type
+	2,  // 31: oven.v1.Game.WhoOwns:input_type -> oven.v1.PlayerRequest
+	1,  // 32: oven.v1.Game.AuthGuest:output_type -> oven.v1.AuthGuestResponse
+	5,  // 33: oven.v1.Game.GetMe:output_type -> oven.v1.Profile
+	5,  // 34: oven.v1.Game.UpdateMe:output_type -> oven.v1.Profile
+	7,  // 35: oven.v1.Game.GetGameData:output_type -> oven.v1.GameData
+	5,  // 36: oven.v1.Game.BuyItem:output_type -> oven.v1.Profile
+	10, // 37: oven.v1.Game.StartPlay:output_type -> oven.v1.StartPlayResponse
+	12, // 38: oven.v1.Game.SettlePlay:output_type -> oven.v1.SettlePlayResponse
+	17, // 39: oven.v1.Game.AdvanceClock:output_type -> oven.v1.SetClockResponse
+	17, // 40: oven.v1.Game.SetClock:output_type -> oven.v1.SetClockResponse
+	15, // 41: oven.v1.Game.Ready:output_type -> oven.v1.ReadyResponse
+	20, // 42: oven.v1.Game.AddFriend:output_type -> oven.v1.FriendResponse
+	20, // 43: oven.v1.Game.RemoveFriend:output_type -> oven.v1.FriendResponse
+	22, // 44: oven.v1.Game.ListFriends:output_type -> oven.v1.FriendList
+	23, // 45: oven.v1.Game.SendLife:output_type -> oven.v1.SendLifeResponse
+	24, // 46: oven.v1.Game.SendLives:output_type -> oven.v1.SendLivesResponse
+	26, // 47: oven.v1.Game.ListMailbox:output_type -> oven.v1.Mailbox
+	28, // 48: oven.v1.Game.AcceptMail:output_type -> oven.v1.AcceptMailResponse
+	28, // 49: oven.v1.Game.AcceptAllMail:output_type -> oven.v1.AcceptMailResponse
+	30, // 50: oven.v1.Game.DeliverMail:output_type -> oven.v1.DeliverMailResponse
+	20, // 51: oven.v1.Game.FriendsChanged:output_type -> oven.v1.FriendResponse
+	33, // 52: oven.v1.Game.FriendsLeaderboard:output_type -> oven.v1.Leaderboard
+	33, // 53: oven.v1.Game.GlobalLeaderboard:output_type -> oven.v1.Leaderboard
+	33, // 54: oven.v1.Game.AroundMe:output_type -> oven.v1.Leaderboard
+	18, // 55: oven.v1.Game.WhoOwns:output_type -> oven.v1.WhoOwnsResponse
+	32, // [32:56] is the sub-list for method output_type
+	8,  // [8:32] is the sub-list for method input_type
 	8,  // [8:8] is the sub-list for extension type_name
 	8,  // [8:8] is the sub-list for extension extendee
 	0,  // [0:8] is the sub-list for field type_name
@@ -2637,7 +2508,7 @@ func file_proto_ovenv1_oven_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_ovenv1_oven_proto_rawDesc), len(file_proto_ovenv1_oven_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   38,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

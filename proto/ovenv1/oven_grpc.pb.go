@@ -53,8 +53,6 @@ const (
 	Game_FriendsLeaderboard_FullMethodName = "/oven.v1.Game/FriendsLeaderboard"
 	Game_GlobalLeaderboard_FullMethodName  = "/oven.v1.Game/GlobalLeaderboard"
 	Game_AroundMe_FullMethodName           = "/oven.v1.Game/AroundMe"
-	Game_CreateBroadcast_FullMethodName    = "/oven.v1.Game/CreateBroadcast"
-	Game_ListBroadcasts_FullMethodName     = "/oven.v1.Game/ListBroadcasts"
 	Game_WhoOwns_FullMethodName            = "/oven.v1.Game/WhoOwns"
 )
 
@@ -110,10 +108,6 @@ type GameClient interface {
 	GlobalLeaderboard(ctx context.Context, in *GlobalLeaderboardRequest, opts ...grpc.CallOption) (*Leaderboard, error)
 	// AroundMe returns the player's global rank with up to 5 above and below.
 	AroundMe(ctx context.Context, in *PlayerRequest, opts ...grpc.CallOption) (*Leaderboard, error)
-	// CreateBroadcast stores a gift shown in every player's mailbox for duration_s.
-	CreateBroadcast(ctx context.Context, in *CreateBroadcastRequest, opts ...grpc.CallOption) (*BroadcastInfo, error)
-	// ListBroadcasts lists recent broadcasts with their claim counts.
-	ListBroadcasts(ctx context.Context, in *ListBroadcastsRequest, opts ...grpc.CallOption) (*BroadcastList, error)
 	// WhoOwns reports which shard owns a player (diagnostics and tests).
 	WhoOwns(ctx context.Context, in *PlayerRequest, opts ...grpc.CallOption) (*WhoOwnsResponse, error)
 }
@@ -356,26 +350,6 @@ func (c *gameClient) AroundMe(ctx context.Context, in *PlayerRequest, opts ...gr
 	return out, nil
 }
 
-func (c *gameClient) CreateBroadcast(ctx context.Context, in *CreateBroadcastRequest, opts ...grpc.CallOption) (*BroadcastInfo, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(BroadcastInfo)
-	err := c.cc.Invoke(ctx, Game_CreateBroadcast_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *gameClient) ListBroadcasts(ctx context.Context, in *ListBroadcastsRequest, opts ...grpc.CallOption) (*BroadcastList, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(BroadcastList)
-	err := c.cc.Invoke(ctx, Game_ListBroadcasts_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 func (c *gameClient) WhoOwns(ctx context.Context, in *PlayerRequest, opts ...grpc.CallOption) (*WhoOwnsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(WhoOwnsResponse)
@@ -438,10 +412,6 @@ type GameServer interface {
 	GlobalLeaderboard(context.Context, *GlobalLeaderboardRequest) (*Leaderboard, error)
 	// AroundMe returns the player's global rank with up to 5 above and below.
 	AroundMe(context.Context, *PlayerRequest) (*Leaderboard, error)
-	// CreateBroadcast stores a gift shown in every player's mailbox for duration_s.
-	CreateBroadcast(context.Context, *CreateBroadcastRequest) (*BroadcastInfo, error)
-	// ListBroadcasts lists recent broadcasts with their claim counts.
-	ListBroadcasts(context.Context, *ListBroadcastsRequest) (*BroadcastList, error)
 	// WhoOwns reports which shard owns a player (diagnostics and tests).
 	WhoOwns(context.Context, *PlayerRequest) (*WhoOwnsResponse, error)
 	mustEmbedUnimplementedGameServer()
@@ -522,12 +492,6 @@ func (UnimplementedGameServer) GlobalLeaderboard(context.Context, *GlobalLeaderb
 }
 func (UnimplementedGameServer) AroundMe(context.Context, *PlayerRequest) (*Leaderboard, error) {
 	return nil, status.Error(codes.Unimplemented, "method AroundMe not implemented")
-}
-func (UnimplementedGameServer) CreateBroadcast(context.Context, *CreateBroadcastRequest) (*BroadcastInfo, error) {
-	return nil, status.Error(codes.Unimplemented, "method CreateBroadcast not implemented")
-}
-func (UnimplementedGameServer) ListBroadcasts(context.Context, *ListBroadcastsRequest) (*BroadcastList, error) {
-	return nil, status.Error(codes.Unimplemented, "method ListBroadcasts not implemented")
 }
 func (UnimplementedGameServer) WhoOwns(context.Context, *PlayerRequest) (*WhoOwnsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method WhoOwns not implemented")
@@ -967,42 +931,6 @@ func _Game_AroundMe_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
-func _Game_CreateBroadcast_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(CreateBroadcastRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(GameServer).CreateBroadcast(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: Game_CreateBroadcast_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(GameServer).CreateBroadcast(ctx, req.(*CreateBroadcastRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _Game_ListBroadcasts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(ListBroadcastsRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(GameServer).ListBroadcasts(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: Game_ListBroadcasts_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(GameServer).ListBroadcasts(ctx, req.(*ListBroadcastsRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
 func _Game_WhoOwns_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(PlayerRequest)
 	if err := dec(in); err != nil {
@@ -1119,14 +1047,6 @@ var Game_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AroundMe",
 			Handler:    _Game_AroundMe_Handler,
-		},
-		{
-			MethodName: "CreateBroadcast",
-			Handler:    _Game_CreateBroadcast_Handler,
-		},
-		{
-			MethodName: "ListBroadcasts",
-			Handler:    _Game_ListBroadcasts_Handler,
 		},
 		{
 			MethodName: "WhoOwns",
