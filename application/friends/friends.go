@@ -1,9 +1,11 @@
 // Package friends keeps the mutual friend graph in PostgreSQL, with a per-shard cache for
 // the hot paths (sending lives, leaderboards).
 //
-// Two players befriending each other at the same moment must never deadlock: Add locks
-// both players' rows in ascending id order and writes both directions in ascending key
-// order, so every transaction takes its locks in the same global order.
+// Two players befriending each other at the same moment must never deadlock or stall:
+// Add takes no row locks on players at all. It serialises changes to one player's friend
+// list with transaction-level advisory locks taken in ascending player id order, and
+// writes both directions in ascending key order, so every transaction waits in the same
+// global order and holds its locks only for its own few statements.
 package friends
 
 import (
@@ -35,6 +37,9 @@ type cached struct {
 	at  time.Time
 }
 
+// Friend-list advisory locks use the player id itself as the key; Oven's only other
+// advisory lock (the janitor's) uses a key far above any player id.
+
 // New returns a Store allowing at most limit friends per player; cached lists live ttl.
 func New(db *pgxpool.Pool, limit int, ttl time.Duration) *Store {
 	return &Store{db: db, limit: limit, ttl: ttl, cache: map[string]cached{}}
@@ -49,15 +54,17 @@ func (s *Store) Add(ctx context.Context, a, b string) error {
 	}
 	lo, hi := min(pa, pb), max(pa, pb)
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT player_id FROM players WHERE player_id IN ($1, $2) ORDER BY player_id FOR UPDATE`, lo, hi)
-		if err != nil {
+		// The limit check and the insert must not interleave with another change to
+		// either list; advisory locks in id order give that without touching players rows.
+		// The CTE chain makes the lo lock come before the hi lock.
+		var found int
+		if err := tx.QueryRow(ctx, `
+			WITH a AS (SELECT pg_advisory_xact_lock($1::bigint) AS l),
+			     b AS (SELECT pg_advisory_xact_lock($2::bigint) AS l FROM a)
+			SELECT count(*) FROM b, players WHERE player_id IN ($1, $2)`, lo, hi).Scan(&found); err != nil {
 			return err
 		}
-		found, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil {
-			return err
-		}
-		if len(found) != 2 {
+		if found != 2 {
 			return oven.Errorf(oven.ENotFound, "no such player")
 		}
 		var full int

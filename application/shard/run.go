@@ -282,9 +282,19 @@ func openStores(ctx context.Context, cfg Config) (*stores, error) {
 		st.close()
 		return nil, err
 	}
-	if p := st.problems(octx); len(p) > 0 {
-		st.close()
-		return nil, fmt.Errorf("shard: stores not ready: %v", p)
+	// A busy machine can be slow to answer the first pings: keep asking until the
+	// start-up deadline rather than failing on the first slow one.
+	for {
+		p := st.problems(octx)
+		if len(p) == 0 {
+			break
+		}
+		select {
+		case <-octx.Done():
+			st.close()
+			return nil, fmt.Errorf("shard: stores not ready: %v", p)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	return &st, nil
 }
