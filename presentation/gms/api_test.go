@@ -1,17 +1,31 @@
 package gms_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
 
+	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/admins"
 	"github.com/ovengames/oven/application/gamedata"
+	"github.com/ovengames/oven/application/grpcerr"
 	"github.com/ovengames/oven/presentation/gms"
+	"github.com/ovengames/oven/proto/ovenv1"
 )
 
 // doc is the shipped default document with lives.max set to max.
@@ -101,8 +115,10 @@ func TestLoginSessionAndCSRF(t *testing.T) {
 		{"publish needs publisher", "POST", "/gms/api/gamedata/publish", "", nil, 403, "forbidden"},
 		{"ban needs operator", "POST", "/gms/api/players/1/ban", "", nil, 403, "forbidden"},
 		{"too large", "PUT", "/gms/api/gamedata/draft", `"` + strings.Repeat("x", 70<<10) + `"`, nil, 413, "too_large"},
-		{"gifts do not exist yet", "POST", "/gms/api/players/1/gifts", `{}`, nil, 404, "not_found"},
-		{"broadcasts do not exist yet", "GET", "/gms/api/gifts/broadcast", "", nil, 404, "not_found"},
+		{"gift needs operator", "POST", "/gms/api/players/1/gifts", `{"kind":"coins","amount":5,"message":""}`, nil, 403, "forbidden"},
+		{"gift without csrf", "POST", "/gms/api/players/1/gifts", `{"kind":"coins","amount":5}`, []string{"X-CSRF-Token", ""}, 403, "forbidden"},
+		{"broadcast needs operator", "POST", "/gms/api/gifts/broadcast", `{"kind":"life","amount":1,"message":"","duration_s":3600}`, nil, 403, "forbidden"},
+		{"broadcasts", "GET", "/gms/api/gifts/broadcast", "", nil, 200, ""},
 		{"bad limit", "GET", "/gms/api/audit?limit=0", "", nil, 400, "invalid_argument"},
 	}
 	for _, tt := range tests {
@@ -326,5 +342,345 @@ func TestForwardedClientIP(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// fakeAdmin stands in for the shards in tests of the gift routes' HTTP contract: it
+// records what reached it and answers with err or fixed data. Any other RPC panics
+// (through the nil embedded client), which the console turns into a 500.
+type fakeAdmin struct {
+	ovenv1.AdminClient
+	err  error
+	list []*ovenv1.BroadcastInfo
+	got  proto.Message
+}
+
+func (f *fakeAdmin) GiftPlayer(_ context.Context, in *ovenv1.GiftPlayerRequest, _ ...grpc.CallOption) (*ovenv1.GiftPlayerResponse, error) {
+	f.got = in
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &ovenv1.GiftPlayerResponse{MailId: "m-1", ExpiresAtMs: t0.Add(7 * 24 * time.Hour).UnixMilli()}, nil
+}
+
+func (f *fakeAdmin) CreateBroadcast(_ context.Context, in *ovenv1.AdminBroadcastRequest, _ ...grpc.CallOption) (*ovenv1.BroadcastInfo, error) {
+	f.got = in
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &ovenv1.BroadcastInfo{Id: "b-1", Kind: in.Kind, Amount: in.Amount, Message: in.Message, StartsAtMs: t0.UnixMilli(),
+		EndsAtMs: t0.Add(time.Duration(in.DurationS) * time.Second).UnixMilli(), CreatedBy: "op"}, nil
+}
+
+func (f *fakeAdmin) ListBroadcasts(_ context.Context, in *ovenv1.AdminRequest, _ ...grpc.CallOption) (*ovenv1.BroadcastList, error) {
+	f.got = in
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &ovenv1.BroadcastList{Broadcasts: f.list}, nil
+}
+
+func (f *fakeAdmin) GetPlayer(_ context.Context, in *ovenv1.AdminPlayerRequest, _ ...grpc.CallOption) (*ovenv1.AdminPlayer, error) {
+	f.got = in
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &ovenv1.AdminPlayer{
+		Profile: &ovenv1.Profile{PlayerId: in.PlayerId, Name: "Ann", Lives: &ovenv1.Lives{Count: 5, Max: 5}},
+		Mailbox: []*ovenv1.MailItem{
+			{Id: "m-2", Kind: "coins", Amount: 500, Message: "sorry", SentAtMs: t0.UnixMilli(), ExpiresAtMs: t0.Add(time.Hour).UnixMilli()},
+			{Id: "m-1", Kind: "life", Amount: 1, FromPlayerId: "77", SentAtMs: t0.Add(-time.Minute).UnixMilli(), ExpiresAtMs: t0.Add(time.Hour).UnixMilli()},
+		},
+	}, nil
+}
+
+var t0 = time.Date(2025, 3, 1, 9, 30, 0, 0, time.UTC)
+
+func shardErr(code, msg string) error { return grpcerr.ToStatus(oven.Errorf(code, "%s", msg)) }
+
+// TestGiftRoutes checks the gift routes' HTTP side against a fake Admin service: what
+// reaches the shard, what comes back, and how the shard's refusals render.
+func TestGiftRoutes(t *testing.T) {
+	t.Parallel()
+	sess := &ovenv1.AdminAuth{SessionToken: "session-1", CsrfToken: "csrf-1"}
+	get := &ovenv1.AdminAuth{SessionToken: "session-1"}
+	const gift = "/gms/api/players/p42/gifts"
+	const broadcast = "/gms/api/gifts/broadcast"
+	errBody := func(code, msg string) string {
+		return `{"error":{"code":"` + code + `","message":"` + msg + `"}}`
+	}
+	b1 := &ovenv1.BroadcastInfo{Id: "b-2", Kind: "life", Amount: 2, Message: "weekend", StartsAtMs: t0.UnixMilli(),
+		EndsAtMs: t0.Add(48 * time.Hour).UnixMilli(), CreatedBy: "op", Claims: 12}
+	tests := []struct {
+		name    string
+		method  string
+		path    string
+		body    string
+		headers []string
+		err     error // the shard's answer
+		list    []*ovenv1.BroadcastInfo
+		status  int
+		want    string        // the response body (compared as JSON)
+		call    proto.Message // what reached the shard; nil: nothing
+	}{
+		{name: "gift coins", method: "POST", path: gift, body: `{"kind":"coins","amount":500,"message":"sorry for the outage"}`,
+			status: 200, want: `{"mail_id":"m-1","expires_at":"2025-03-08T09:30:00Z"}`,
+			call: &ovenv1.GiftPlayerRequest{Auth: sess, PlayerId: "p42", Kind: "coins", Amount: 500, Message: "sorry for the outage"}},
+		{name: "gift lives without a message", method: "POST", path: gift, body: `{"kind":"life","amount":3}`,
+			status: 200, want: `{"mail_id":"m-1","expires_at":"2025-03-08T09:30:00Z"}`,
+			call: &ovenv1.GiftPlayerRequest{Auth: sess, PlayerId: "p42", Kind: "life", Amount: 3}},
+		{name: "gift with an unknown field", method: "POST", path: gift, body: `{"kind":"coins","amount":5,"gems":1}`,
+			status: 400, want: errBody("invalid_argument", `unknown field \"gems\"`)},
+		{name: "gift of an unknown kind", method: "POST", path: gift, body: `{"kind":"gems","amount":5}`,
+			status: 400, want: errBody("invalid_argument", `kind must be \"life\" or \"coins\"`)},
+		{name: "gift without amount", method: "POST", path: gift, body: `{"kind":"coins"}`,
+			status: 400, want: errBody("invalid_argument", "amount is required")},
+		{name: "gift amount as a string", method: "POST", path: gift, body: `{"kind":"coins","amount":"5"}`,
+			status: 400, want: errBody("invalid_argument", `field \"amount\" has the wrong type`)},
+		{name: "gift amount with a fraction", method: "POST", path: gift, body: `{"kind":"coins","amount":1.5}`,
+			status: 400, want: errBody("invalid_argument", `field \"amount\" has the wrong type`)},
+		{name: "gift without a body", method: "POST", path: gift,
+			status: 400, want: errBody("invalid_argument", "request body is empty; a JSON object is required")},
+		{name: "gift without csrf", method: "POST", path: gift, body: `{"kind":"coins","amount":5}`, headers: []string{"X-CSRF-Token", ""},
+			status: 403, want: errBody("forbidden", "missing X-CSRF-Token header")},
+		{name: "gift to a bad player id", method: "POST", path: "/gms/api/players/" + strings.Repeat("9", 65) + "/gifts", body: `{"kind":"coins","amount":5}`,
+			status: 400, want: errBody("invalid_argument", "player id is not valid")},
+		{name: "gift by a viewer", method: "POST", path: gift, body: `{"kind":"coins","amount":5}`, err: shardErr(oven.EForbidden, "needs the operator role"),
+			status: 403, want: errBody("forbidden", "needs the operator role"),
+			call: &ovenv1.GiftPlayerRequest{Auth: sess, PlayerId: "p42", Kind: "coins", Amount: 5}},
+		{name: "gift out of range", method: "POST", path: gift, body: `{"kind":"life","amount":11}`, err: shardErr(oven.EInvalid, "a gift is 1-10 lives or 1-1000000 coins"),
+			status: 400, want: errBody("invalid_argument", "a gift is 1-10 lives or 1-1000000 coins"),
+			call: &ovenv1.GiftPlayerRequest{Auth: sess, PlayerId: "p42", Kind: "life", Amount: 11}},
+		{name: "gift to nobody", method: "POST", path: gift, body: `{"kind":"coins","amount":5}`, err: shardErr(oven.ENotFound, "no such player"),
+			status: 404, want: errBody("not_found", "no such player"),
+			call: &ovenv1.GiftPlayerRequest{Auth: sess, PlayerId: "p42", Kind: "coins", Amount: 5}},
+		{name: "gift after the session ended", method: "POST", path: gift, body: `{"kind":"coins","amount":5}`, err: shardErr(oven.EUnauthenticated, "sign in"),
+			status: 401, want: errBody("unauthenticated", "sign in"),
+			call: &ovenv1.GiftPlayerRequest{Auth: sess, PlayerId: "p42", Kind: "coins", Amount: 5}},
+		{name: "gift while the shard is down", method: "POST", path: gift, body: `{"kind":"coins","amount":5}`, err: status.Error(codes.Unavailable, "connection refused"),
+			status: 503, want: `{"error":{"code":"unavailable","message":"the game service is unavailable, retry shortly","retry_after_s":1}}`,
+			call: &ovenv1.GiftPlayerRequest{Auth: sess, PlayerId: "p42", Kind: "coins", Amount: 5}},
+
+		{name: "broadcast", method: "POST", path: broadcast, body: `{"kind":"coins","amount":100,"message":"launch","duration_s":86400}`,
+			status: 200, want: `{"id":"b-1","kind":"coins","amount":100,"message":"launch","starts_at":"2025-03-01T09:30:00Z",
+				"ends_at":"2025-03-02T09:30:00Z","created_by":"op","claims":0}`,
+			call: &ovenv1.AdminBroadcastRequest{Auth: sess, Kind: "coins", Amount: 100, Message: "launch", DurationS: 86400}},
+		{name: "broadcast without duration", method: "POST", path: broadcast, body: `{"kind":"coins","amount":100,"message":""}`,
+			status: 400, want: errBody("invalid_argument", "duration_s is required")},
+		{name: "broadcast with an unknown field", method: "POST", path: broadcast, body: `{"kind":"coins","amount":100,"duration_s":60,"to":"all"}`,
+			status: 400, want: errBody("invalid_argument", `unknown field \"to\"`)},
+		{name: "broadcast too short", method: "POST", path: broadcast, body: `{"kind":"life","amount":1,"duration_s":59}`,
+			err: shardErr(oven.EInvalid, "duration must be 60 s to 30 days"), status: 400, want: errBody("invalid_argument", "duration must be 60 s to 30 days"),
+			call: &ovenv1.AdminBroadcastRequest{Auth: sess, Kind: "life", Amount: 1, DurationS: 59}},
+		{name: "broadcast by an editor", method: "POST", path: broadcast, body: `{"kind":"life","amount":1,"duration_s":60}`,
+			err: shardErr(oven.EForbidden, "needs the operator role"), status: 403, want: errBody("forbidden", "needs the operator role"),
+			call: &ovenv1.AdminBroadcastRequest{Auth: sess, Kind: "life", Amount: 1, DurationS: 60}},
+		{name: "broadcast without csrf", method: "POST", path: broadcast, body: `{"kind":"life","amount":1,"duration_s":60}`, headers: []string{"X-CSRF-Token", ""},
+			status: 403, want: errBody("forbidden", "missing X-CSRF-Token header")},
+
+		{name: "list broadcasts", method: "GET", path: broadcast, list: []*ovenv1.BroadcastInfo{b1}, status: 200,
+			want: `{"broadcasts":[{"id":"b-2","kind":"life","amount":2,"message":"weekend","starts_at":"2025-03-01T09:30:00Z",
+				"ends_at":"2025-03-03T09:30:00Z","created_by":"op","claims":12}]}`,
+			call: &ovenv1.AdminRequest{Auth: get}},
+		{name: "list no broadcasts", method: "GET", path: broadcast, status: 200, want: `{"broadcasts":[]}`, call: &ovenv1.AdminRequest{Auth: get}},
+		{name: "list signed out", method: "GET", path: broadcast, err: shardErr(oven.EUnauthenticated, "sign in"),
+			status: 401, want: errBody("unauthenticated", "sign in"), call: &ovenv1.AdminRequest{Auth: get}},
+
+		{name: "player with mail", method: "GET", path: "/gms/api/players/p42", status: 200,
+			want: `{"player_id":"p42","name":"Ann","level":0,"exp":0,"coins":0,"gift_points":0,
+				"lives":{"count":5,"max":5,"next_life_at":null},"best_score":0,"weekly_best":0,"owned":{"cookies":[],"pets":[]},"banned":false,
+				"mailbox":[
+					{"id":"m-2","kind":"coins","amount":500,"from_player_id":null,"message":"sorry","sent_at":"2025-03-01T09:30:00Z","expires_at":"2025-03-01T10:30:00Z"},
+					{"id":"m-1","kind":"life","amount":1,"from_player_id":"77","message":"","sent_at":"2025-03-01T09:29:00Z","expires_at":"2025-03-01T10:30:00Z"}],
+				"recent_plays":[]}`,
+			call: &ovenv1.AdminPlayerRequest{Auth: get, PlayerId: "p42"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeAdmin{err: tt.err, list: tt.list}
+			h := gms.New(gms.Config{Admin: f, Logger: slog.New(slog.DiscardHandler)})
+			var body io.Reader
+			if tt.body != "" {
+				body = strings.NewReader(tt.body)
+			}
+			req := httptest.NewRequest(tt.method, tt.path, body)
+			req.AddCookie(&http.Cookie{Name: "oven_gms", Value: "session-1"})
+			if tt.body != "" {
+				req.Header.Set("Content-Type", "application/json")
+			}
+			if tt.method != "GET" {
+				req.Header.Set("X-CSRF-Token", "csrf-1")
+			}
+			for i := 0; i+1 < len(tt.headers); i += 2 {
+				if tt.headers[i+1] == "" {
+					req.Header.Del(tt.headers[i])
+				} else {
+					req.Header.Set(tt.headers[i], tt.headers[i+1])
+				}
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.status {
+				t.Errorf("status %d, want %d: %s", rec.Code, tt.status, rec.Body)
+			}
+			var got, want any
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+				t.Fatalf("body %q: %v", rec.Body, err)
+			}
+			if err := json.Unmarshal([]byte(tt.want), &want); err != nil {
+				t.Fatalf("want %q: %v", tt.want, err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("body (-want +got)\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.call, f.got, protocmp.Transform()); diff != "" {
+				t.Errorf("call to the shard (-want +got)\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestGiftOverHTTP: an operator's gift reaches the player's /v1/mailbox and pays out
+// once accepted; a viewer's is refused and delivers nothing.
+func TestGiftOverHTTP(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, 2)
+	s.addAdmin("op", admins.Operator)
+	s.addAdmin("viewer", admins.Viewer)
+	id, token := s.player("device-gms-gift")
+	op, viewer := s.browser(), s.browser()
+	op.login("op")
+	viewer.login("viewer")
+	path := "/gms/api/players/" + id + "/gifts"
+
+	refusals := []struct {
+		name   string
+		b      *browser
+		path   string
+		body   string
+		status int
+		code   string
+	}{
+		{"viewer", viewer, path, `{"kind":"coins","amount":750,"message":"from a viewer"}`, 403, "forbidden"},
+		{"too many lives", op, path, `{"kind":"life","amount":11,"message":""}`, 400, "invalid_argument"},
+		{"no coins", op, path, `{"kind":"coins","amount":0}`, 400, "invalid_argument"},
+		{"long message", op, path, `{"kind":"coins","amount":1,"message":"` + strings.Repeat("x", 201) + `"}`, 400, "invalid_argument"},
+		{"unknown field", op, path, `{"kind":"coins","amount":1,"from":"gm"}`, 400, "invalid_argument"},
+		{"unknown player", op, "/gms/api/players/999999/gifts", `{"kind":"coins","amount":1}`, 404, "not_found"},
+	}
+	for _, tt := range refusals {
+		if r := tt.b.do("POST", tt.path, tt.body); r.status != tt.status || r.code() != tt.code {
+			t.Errorf("%s: %d %q, want %d %q: %s", tt.name, r.status, r.code(), tt.status, tt.code, r.body)
+		}
+	}
+	if items := s.mailbox(token); len(items) != 0 {
+		t.Fatalf("refused gifts reached the mailbox: %v", items)
+	}
+
+	r := op.do("POST", path, `{"kind":"coins","amount":750,"message":"sorry for the outage"}`)
+	var g struct {
+		MailID    string `json:"mail_id"`
+		ExpiresAt string `json:"expires_at"`
+	}
+	r.json(t, &g)
+	expires, err := time.Parse(time.RFC3339, g.ExpiresAt)
+	if r.status != 200 || g.MailID == "" || err != nil || expires.Before(time.Now().Add(6*24*time.Hour)) {
+		t.Fatalf("gift: %d %s (%v)", r.status, r.body, err)
+	}
+	want := []mail{{ID: g.MailID, Kind: "coins", Amount: 750, Message: "sorry for the outage", ExpiresAt: g.ExpiresAt}}
+	ignoreSent := cmpopts.IgnoreFields(mail{}, "SentAt")
+	if diff := cmp.Diff(want, s.mailbox(token), ignoreSent); diff != "" {
+		t.Errorf("/v1/mailbox (-want +got)\n%s", diff)
+	}
+	var p struct {
+		Coins   int64  `json:"coins"`
+		Mailbox []mail `json:"mailbox"`
+	}
+	viewer.do("GET", "/gms/api/players/"+id, "").json(t, &p)
+	if diff := cmp.Diff(want, p.Mailbox, ignoreSent); diff != "" {
+		t.Errorf("GMS lookup's mailbox (-want +got)\n%s", diff)
+	}
+
+	if got := s.accept(token, g.MailID); got != 1750 {
+		t.Errorf("coins after accepting: %d, want 1750", got)
+	}
+	if got := s.accept(token, g.MailID); got != 1750 {
+		t.Errorf("coins after accepting again: %d, want 1750", got)
+	}
+	if got := s.coins(token); got != 1750 {
+		t.Errorf("/v1/me coins: %d, want 1750", got)
+	}
+	viewer.do("GET", "/gms/api/players/"+id, "").json(t, &p)
+	if p.Coins != 1750 || len(p.Mailbox) != 0 {
+		t.Errorf("GMS lookup after accepting: coins %d, mailbox %v", p.Coins, p.Mailbox)
+	}
+
+	var log struct {
+		Entries []struct{ Actor, Action, Target string }
+	}
+	viewer.do("GET", "/gms/api/audit?limit=1", "").json(t, &log)
+	if len(log.Entries) != 1 || log.Entries[0] != (struct{ Actor, Action, Target string }{"op", "player.gift", id}) {
+		t.Errorf("audit: %+v", log.Entries)
+	}
+}
+
+// TestBroadcastOverHTTP: a broadcast reaches a player who existed before it and one who
+// joined after, and its claim count follows what they accept.
+func TestBroadcastOverHTTP(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, 2)
+	s.addAdmin("op", admins.Operator)
+	s.addAdmin("viewer", admins.Viewer)
+	op, viewer := s.browser(), s.browser()
+	op.login("op")
+	viewer.login("viewer")
+	_, early := s.player("device-gms-broadcast-early")
+
+	const body = `{"kind":"coins","amount":250,"message":"launch party","duration_s":3600}`
+	if r := viewer.do("POST", "/gms/api/gifts/broadcast", body); r.status != 403 || r.code() != "forbidden" {
+		t.Errorf("viewer broadcast: %d %s", r.status, r.body)
+	}
+	if r := op.do("POST", "/gms/api/gifts/broadcast", `{"kind":"coins","amount":250,"message":"","duration_s":59}`); r.status != 400 || r.code() != "invalid_argument" {
+		t.Errorf("59 s broadcast: %d %s", r.status, r.body)
+	}
+	if r := op.do("POST", "/gms/api/gifts/broadcast", `{"kind":"coins","amount":250,"message":"","duration_s":2592001}`); r.status != 400 || r.code() != "invalid_argument" {
+		t.Errorf("30 days + 1 s broadcast: %d %s", r.status, r.body)
+	}
+	r := op.do("POST", "/gms/api/gifts/broadcast", body)
+	var bc struct {
+		ID, Kind, Message string
+		Amount, Claims    int64
+		CreatedBy         string    `json:"created_by"`
+		StartsAt          time.Time `json:"starts_at"`
+		EndsAt            time.Time `json:"ends_at"`
+	}
+	r.json(t, &bc)
+	if r.status != 200 || bc.ID == "" || bc.Kind != "coins" || bc.Amount != 250 || bc.Message != "launch party" ||
+		bc.CreatedBy != "op" || bc.EndsAt.Sub(bc.StartsAt) != time.Hour || bc.Claims != 0 {
+		t.Fatalf("broadcast: %d %s", r.status, r.body)
+	}
+	_, late := s.player("device-gms-broadcast-late")
+
+	for _, token := range []string{early, late} {
+		m := s.mailboxHas(token, bc.ID)
+		if m.Kind != "coins" || m.Amount != 250 || m.Message != "launch party" || m.FromPlayerID != nil {
+			t.Errorf("broadcast in the mailbox: %+v", m)
+		}
+	}
+	if n := viewer.broadcastClaims(bc.ID); n != 0 {
+		t.Errorf("claims before anyone accepted: %d", n)
+	}
+	if got := s.accept(late, bc.ID); got != 1250 {
+		t.Errorf("coins after accepting: %d, want 1250", got)
+	}
+	s.accept(late, bc.ID) // idempotent: counted once
+	if n := viewer.broadcastClaims(bc.ID); n != 1 {
+		t.Errorf("claims after one player accepted (twice): %d, want 1", n)
+	}
+	if items := s.mailbox(late); len(items) != 0 {
+		t.Errorf("a claimed broadcast is still listed: %v", items)
+	}
+	if m := s.mailboxHas(early, bc.ID); m.ID != bc.ID {
+		t.Errorf("early player's mailbox: %+v", m)
 	}
 }

@@ -133,12 +133,14 @@ func screenshot(t *testing.T, ctx context.Context, dir, name string) {
 
 // TestConsoleInABrowser drives the console as an operator would: sign in, see a bad
 // value refused with its path, save a good one, look at the diff, publish, and find the
-// new value served to game clients by /v1/gamedata; then ban a player from the console.
+// new value served to game clients by /v1/gamedata; then gift a player and ban them
+// from the console, and send every player a broadcast that a game client claims.
 func TestConsoleInABrowser(t *testing.T) {
 	ctx := newBrowser(t)
 	s := newStack(t, 2)
 	s.addAdmin("gm", admins.Operator)
 	playerID, token := s.player("device-browser-test")
+	_, claimer := s.player("device-browser-test-claimer")
 	dir := artifactDir(t)
 
 	start := time.Now()
@@ -187,10 +189,24 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	screenshot(t, ctx, dir, "gms-3-published.png")
 
-	step(t, ctx, "ban a player",
+	step(t, ctx, "gift a player",
 		chromedp.Click(chromedp.CSS("#tab-players")),
 		chromedp.SendKeys(chromedp.CSS("#player-id"), playerID),
 		chromedp.Click(chromedp.CSS("#player-lookup")),
+		chromedp.WaitVisible(chromedp.CSS("#gift-send")),
+		waitFor(`document.getElementById("mailbox-empty") !== null`),
+		chromedp.SetValue(chromedp.CSS("#gift-amount"), "300"),
+		chromedp.SendKeys(chromedp.CSS("#gift-message"), "browser gift"),
+		chromedp.Click(chromedp.CSS("#gift-send")),
+		waitFor(`document.getElementById("flash").textContent === "Sent 300 coins to player `+playerID+`."`),
+		waitFor(`[...document.querySelectorAll("#mailbox tbody tr")].map(r => r.children[1].textContent + "/" + r.children[3].textContent).join("|") ===
+			"300 coins/browser gift"`),
+	)
+	if items := s.mailbox(token); len(items) != 1 || items[0].Amount != 300 || items[0].Message != "browser gift" {
+		t.Errorf("/v1/mailbox after the console's gift: %+v", items)
+	}
+
+	step(t, ctx, "ban a player",
 		chromedp.WaitVisible(chromedp.CSS("#ban")),
 		chromedp.SendKeys(chromedp.CSS("#ban-reason"), "browser test"),
 		chromedp.Click(chromedp.CSS("#ban")),
@@ -202,11 +218,40 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	step(t, ctx, "open the audit log", chromedp.Click(chromedp.CSS("#tab-audit")))
 	const actions = `[...document.querySelectorAll("#audit tr")].map(r => r.children[2].textContent).join(",")`
-	if err := chromedp.Do(ctx, waitFor(actions+` === "player.ban,gamedata.publish,gamedata.draft.save,login,admin.create"`)); err != nil {
+	if err := chromedp.Do(ctx, waitFor(actions+` === "player.ban,player.gift,gamedata.publish,gamedata.draft.save,login,admin.create"`)); err != nil {
 		got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](actions))
 		t.Fatalf("audit log shows %q (%v)", got, err)
 	}
 	screenshot(t, ctx, dir, "gms-4-audit.png")
+
+	const row = `document.querySelector("#broadcasts tr[data-id]")`
+	step(t, ctx, "send a broadcast",
+		chromedp.Click(chromedp.CSS("#tab-broadcasts")),
+		chromedp.WaitVisible(chromedp.CSS("#broadcast-send")),
+		chromedp.SetValue(chromedp.CSS("#broadcast-amount"), "250"),
+		chromedp.SendKeys(chromedp.CSS("#broadcast-message"), "browser broadcast"),
+		chromedp.SetValue(chromedp.CSS("#broadcast-duration"), "2"),
+		chromedp.SetValue(chromedp.CSS("#broadcast-unit"), "3600"),
+		chromedp.Click(chromedp.CSS("#broadcast-send")),
+		chromedp.WaitVisible(chromedp.CSS("#broadcast-confirm-send")),
+		waitFor(`document.getElementById("broadcast-summary").textContent === "Send 250 coins to every player, for 2 hours?"`),
+		chromedp.Click(chromedp.CSS("#broadcast-confirm-send")),
+		waitFor(`document.getElementById("flash").textContent.startsWith("Broadcast ")`),
+		waitFor(row+` && `+row+`.children[2].textContent === "250 coins" && `+row+`.children[3].textContent === "browser broadcast" &&
+			`+row+`.querySelector(".claims").textContent === "0"`),
+	)
+	broadcastID, err := chromedp.Run(ctx, chromedp.Evaluate[string](row+`.dataset.id`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.accept(claimer, s.mailboxHas(claimer, broadcastID).ID); got != 1250 {
+		t.Errorf("coins after claiming the broadcast: %d, want 1250", got)
+	}
+	step(t, ctx, "the claim shows in the list",
+		chromedp.Click(chromedp.CSS("#broadcasts-refresh")),
+		waitFor(row+`.querySelector(".claims").textContent === "1"`),
+	)
+	screenshot(t, ctx, dir, "gms-5-broadcast.png")
 
 	// The page never saw the session token: the cookie is HttpOnly.
 	cookies, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.cookie`))

@@ -93,7 +93,9 @@ func New(cfg Config) http.Handler {
 		r.Get("/players/{id}", s.handle(s.player))
 		r.Post("/players/{id}/ban", s.handle(s.ban(true)))
 		r.Post("/players/{id}/unban", s.handle(s.ban(false)))
-		// TODO(issue 4): POST /players/{id}/gifts and /gifts/broadcast once the mailbox lands.
+		r.Post("/players/{id}/gifts", s.handle(s.gift))
+		r.Post("/gifts/broadcast", s.handle(s.createBroadcast))
+		r.Get("/gifts/broadcast", s.handle(s.broadcasts))
 		r.Get("/audit", s.handle(s.audit))
 	})
 	return r

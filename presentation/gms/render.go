@@ -61,10 +61,30 @@ type playerJSON struct {
 	WeeklyBest int64     `json:"weekly_best"`
 	Owned      ownedJSON `json:"owned"`
 	Banned     bool      `json:"banned"`
-	// Mailbox is always empty for now.
-	// TODO(issue 4): fill with the player's mailbox items once the mailbox lands.
-	Mailbox     []struct{} `json:"mailbox"`
+	// Mailbox is the unexpired mail, running broadcasts not yet claimed included.
+	Mailbox     []mailJSON `json:"mailbox"`
 	RecentPlays []playJSON `json:"recent_plays"`
+}
+
+// mailJSON is one mailbox item as /v1/mailbox shows it to the player.
+type mailJSON struct {
+	ID     string `json:"id"`
+	Kind   string `json:"kind"`
+	Amount int64  `json:"amount"`
+	// FromPlayerID is null for mail no player sent (GMS gifts and broadcasts).
+	FromPlayerID *string `json:"from_player_id"`
+	Message      string  `json:"message"`
+	SentAt       string  `json:"sent_at"`
+	ExpiresAt    *string `json:"expires_at"`
+}
+
+func renderMail(m *ovenv1.MailItem) mailJSON {
+	var from *string
+	if id := m.GetFromPlayerId(); id != "" {
+		from = &id
+	}
+	return mailJSON{ID: m.GetId(), Kind: m.GetKind(), Amount: m.GetAmount(), FromPlayerID: from, Message: m.GetMessage(),
+		SentAt: rfc3339(m.GetSentAtMs()), ExpiresAt: optionalTime(m.GetExpiresAtMs())}
 }
 
 func renderPlayer(a *ovenv1.AdminPlayer) playerJSON {
@@ -81,8 +101,11 @@ func renderPlayer(a *ovenv1.AdminPlayer) playerJSON {
 		WeeklyBest:  p.GetWeeklyBest(),
 		Owned:       ownedJSON{Cookies: nonNil(p.GetOwnedCookies()), Pets: nonNil(p.GetOwnedPets())},
 		Banned:      a.GetBanned(),
-		Mailbox:     []struct{}{},
+		Mailbox:     make([]mailJSON, 0, len(a.GetMailbox())),
 		RecentPlays: []playJSON{},
+	}
+	for _, m := range a.GetMailbox() {
+		out.Mailbox = append(out.Mailbox, renderMail(m))
 	}
 	for _, r := range a.GetRecentPlays() {
 		out.RecentPlays = append(out.RecentPlays, playJSON{PlayID: r.GetPlayId(), StartedAt: rfc3339(r.GetStartedAtMs()),

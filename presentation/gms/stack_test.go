@@ -193,3 +193,88 @@ func (s *stack) servedLivesMax(token string, want int64) int64 {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// mail is one item of /v1/mailbox or of a GMS player lookup.
+type mail struct {
+	ID           string  `json:"id"`
+	Kind         string  `json:"kind"`
+	Amount       int64   `json:"amount"`
+	FromPlayerID *string `json:"from_player_id"`
+	Message      string  `json:"message"`
+	SentAt       string  `json:"sent_at"`
+	ExpiresAt    string  `json:"expires_at"`
+}
+
+// mailbox returns the player's /v1/mailbox, as the game client sees it.
+func (s *stack) mailbox(token string) []mail {
+	s.t.Helper()
+	r := s.client("GET", "/v1/mailbox", token)
+	var m struct{ Items []mail }
+	r.json(s.t, &m)
+	if r.status != 200 || m.Items == nil {
+		s.t.Fatalf("/v1/mailbox: %d %s", r.status, r.body)
+	}
+	return m.Items
+}
+
+// mailboxHas waits until the player's /v1/mailbox lists id: a shard learns of a
+// broadcast made on another one within its refresh interval.
+func (s *stack) mailboxHas(token, id string) mail {
+	s.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		for _, m := range s.mailbox(token) {
+			if m.ID == id {
+				return m
+			}
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("/v1/mailbox lacks %s after 5 s: %v", id, s.mailbox(token))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// accept accepts one mail item through the client API and returns the player's coins.
+func (s *stack) accept(token, id string) int64 {
+	s.t.Helper()
+	r := s.client("POST", "/v1/mailbox/"+id+"/accept", token)
+	var a struct{ Coins int64 }
+	r.json(s.t, &a)
+	if r.status != 200 {
+		s.t.Fatalf("accept %s: %d %s", id, r.status, r.body)
+	}
+	return a.Coins
+}
+
+// coins is the player's balance in /v1/me.
+func (s *stack) coins(token string) int64 {
+	s.t.Helper()
+	r := s.client("GET", "/v1/me", token)
+	var me struct{ Coins int64 }
+	r.json(s.t, &me)
+	if r.status != 200 {
+		s.t.Fatalf("/v1/me: %d %s", r.status, r.body)
+	}
+	return me.Coins
+}
+
+// broadcastClaims returns the claim count of broadcast id in the GMS list.
+func (b *browser) broadcastClaims(id string) int64 {
+	b.s.t.Helper()
+	r := b.do("GET", "/gms/api/gifts/broadcast", "")
+	var list struct {
+		Broadcasts []struct {
+			ID     string `json:"id"`
+			Claims int64  `json:"claims"`
+		} `json:"broadcasts"`
+	}
+	r.json(b.s.t, &list)
+	for _, bc := range list.Broadcasts {
+		if bc.ID == id {
+			return bc.Claims
+		}
+	}
+	b.s.t.Fatalf("broadcast %s not listed: %d %s", id, r.status, r.body)
+	return 0
+}

@@ -68,6 +68,11 @@
 
   const can = (role) => roles.indexOf(state.role) >= roles.indexOf(role);
   const when = (iso) => iso ? new Date(iso).toLocaleString() : "–";
+  const plural = (n, one, many) => n + " " + (n === 1 ? one : many);
+  // gift names a gift: "1 life", "500 coins".
+  const gift = (kind, amount) => kind === "life" ? plural(amount, "life", "lives") : plural(amount, "coin", "coins");
+  // amountOf reads a number input; empty is null, which the API refuses by name.
+  const amountOf = (input) => input.value.trim() === "" ? null : Number(input.value);
 
   // ---- session ----
 
@@ -120,7 +125,7 @@
 
   // ---- tabs ----
 
-  const loaders = { gamedata: loadDraft, versions: loadVersions, players: () => $("player-id").focus(), audit: loadAudit };
+  const loaders = { gamedata: loadDraft, versions: loadVersions, players: () => $("player-id").focus(), broadcasts: loadBroadcasts, audit: loadAudit };
   function showTab(name) {
     for (const t of document.querySelectorAll("[data-tab]")) {
       const on = t.dataset.tab === name;
@@ -353,6 +358,13 @@
           el("td", {}, when(r.started_at)), el("td", {}, r.score), el("td", {}, r.coins), el("td", {}, r.distance),
           el("td", {}, (r.duration_ms / 1000).toFixed(1) + " s"), el("td", {}, r.cookie_id), el("td", {}, r.pet_id || "–"),
           el("td", {}, r.boosts.join(", ") || "–"), el("td", {}, r.outcome)))));
+    const mailbox = p.mailbox.length === 0 ? el("p", { class: "muted", id: "mailbox-empty" }, "Empty.") :
+      el("table", { class: "grid", id: "mailbox" },
+        el("thead", {}, el("tr", {}, ...["Sent", "Gift", "From", "Message", "Expires"].map((h) => el("th", {}, h)))),
+        el("tbody", {}, ...p.mailbox.map((m) => el("tr", { "data-id": m.id },
+          el("td", {}, when(m.sent_at)), el("td", {}, gift(m.kind, m.amount)),
+          el("td", {}, m.from_player_id ? "#" + m.from_player_id : "GMS"), el("td", {}, m.message || "–"),
+          el("td", {}, when(m.expires_at))))));
     const box = $("player");
     box.replaceChildren(
       el("h2", {}, p.name + " ", el("span", { class: "muted" }, "#" + p.player_id)),
@@ -361,11 +373,84 @@
         field("Level", p.level), field("Exp", p.exp), field("Coins", p.coins), field("Gift points", p.gift_points),
         field("Lives", lives), field("Best score", p.best_score), field("This week's best", p.weekly_best),
         field("Cookies", p.owned.cookies.join(", ") || "–"), field("Pets", p.owned.pets.join(", ") || "–")),
-      el("h3", {}, "Mailbox"),
-      p.mailbox.length === 0 ? el("p", { class: "muted" }, "Empty.") : null,
+      el("h3", {}, "Mailbox"), mailbox,
+      giftForm(p),
       el("h3", {}, "Recent plays"), plays);
     box.hidden = false;
   }
+
+  // giftForm sends one player a gift (operators); the mailbox above shows it at once.
+  function giftForm(p) {
+    const operator = can("operator");
+    const kind = el("select", { id: "gift-kind", disabled: !operator }, el("option", { value: "coins" }, "coins"), el("option", { value: "life" }, "lives"));
+    const amount = el("input", { id: "gift-amount", type: "number", min: "1", max: "1000000", step: "1", value: "100", required: true, disabled: !operator });
+    const message = el("input", { id: "gift-message", maxlength: "200", placeholder: "shown to the player with the gift", disabled: !operator });
+    const send = el("button", { type: "submit", id: "gift-send", class: "primary", disabled: !operator, title: operator ? "" : "needs the operator role" }, "Send gift");
+    return el("form", {
+      id: "gift-form", class: "card gift-form",
+      onsubmit: async (ev) => {
+        ev.preventDefault();
+        send.disabled = true;
+        try {
+          const body = { kind: kind.value, amount: amountOf(amount), message: message.value };
+          await api("POST", "/players/" + encodeURIComponent(p.player_id) + "/gifts", body);
+          flash("Sent " + gift(body.kind, body.amount) + " to player " + p.player_id + ".");
+          await lookup(p.player_id);
+        } catch (err) { fail(err); send.disabled = false; }
+      },
+    }, el("h3", {}, "Send gift"),
+    el("label", {}, "Kind ", kind), el("label", {}, "Amount ", amount), el("label", { class: "wide" }, "Message ", message), send);
+  }
+
+  // ---- broadcasts ----
+
+  async function loadBroadcasts() {
+    try {
+      const { data } = await api("GET", "/gifts/broadcast");
+      const now = Date.now();
+      $("broadcasts").replaceChildren(...data.broadcasts.map((b) => {
+        const running = new Date(b.ends_at).getTime() > now;
+        return el("tr", { "data-id": b.id, class: running ? "current" : "" },
+          el("td", {}, when(b.starts_at)), el("td", {}, when(b.ends_at)), el("td", {}, gift(b.kind, b.amount)),
+          el("td", {}, b.message || "–"), el("td", {}, b.created_by), el("td", { class: "claims" }, b.claims),
+          el("td", {}, running ? el("span", { class: "badge good" }, "running") : el("span", { class: "badge" }, "ended")));
+      }));
+      if (data.broadcasts.length === 0) {
+        $("broadcasts").append(el("tr", {}, el("td", { colspan: "7", class: "muted" }, "No broadcasts yet.")));
+      }
+    } catch (err) { fail(err); }
+  }
+  $("broadcasts-refresh").addEventListener("click", loadBroadcasts);
+
+  function broadcastBody() {
+    return {
+      kind: $("broadcast-kind").value, amount: amountOf($("broadcast-amount")), message: $("broadcast-message").value,
+      duration_s: Math.round(Number($("broadcast-duration").value) * Number($("broadcast-unit").value)),
+    };
+  }
+
+  // A broadcast reaches every player, so it takes a second, deliberate click.
+  $("broadcast-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const b = broadcastBody();
+    const unit = $("broadcast-unit");
+    $("broadcast-summary").textContent = "Send " + gift(b.kind, b.amount) + " to every player, for " +
+      $("broadcast-duration").value + " " + unit.options[unit.selectedIndex].text + "?";
+    $("broadcast-confirm").hidden = false;
+    $("broadcast-confirm-send").focus();
+  });
+  $("broadcast-cancel").addEventListener("click", () => { $("broadcast-confirm").hidden = true; });
+  $("broadcast-confirm-send").addEventListener("click", async () => {
+    $("broadcast-confirm-send").disabled = true;
+    try {
+      const b = broadcastBody();
+      const { data } = await api("POST", "/gifts/broadcast", b);
+      $("broadcast-confirm").hidden = true;
+      $("broadcast-message").value = "";
+      flash("Broadcast " + data.id + " sent: " + gift(data.kind, data.amount) + " until " + when(data.ends_at) + ".");
+      await loadBroadcasts();
+    } catch (err) { fail(err); } finally { $("broadcast-confirm-send").disabled = false; }
+  });
 
   // ---- audit ----
 
