@@ -36,7 +36,9 @@ func TestGrafanaDashboard(t *testing.T) {
 	var d struct {
 		UID, Title string
 		Panels     []panel
-		Templating struct{ List []struct{ Name, Type, Query string } }
+		Templating struct {
+			List []struct{ Name, Type, Query string }
+		}
 	}
 	if err := json.Unmarshal(b, &d); err != nil {
 		t.Fatalf("grafana/oven.json: %v", err)
