@@ -86,7 +86,12 @@ func configFromEnv(log *slog.Logger) (shard.Config, error) {
 	if err != nil {
 		return shard.Config{}, err
 	}
+	friendLimit, err := strconv.Atoi(env("OVEN_FRIEND_LIMIT", "200"))
+	if err != nil || friendLimit < 1 {
+		return shard.Config{}, fmt.Errorf("OVEN_FRIEND_LIMIT must be a whole number ≥ 1")
+	}
 	return shard.Config{
+		FriendLimit:     friendLimit,
 		RetentionPlays:  plays,
 		RetentionLedger: ledger,
 		RetentionAudit:  auditDays,
