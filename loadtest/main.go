@@ -1,18 +1,27 @@
 // Command loadtest plays Oven like real clients, against a bare HTTP→gRPC relay first
 // (the baseline) and then against the real stack, checks DESIGN.md's invariants in the
-// stores afterwards, and writes an HTML and JSON report.
+// stores afterwards, and writes an HTML and JSON report (loadtest/out/<time>/).
 //
-//	go run ./loadtest -boot .oven/bin/run              # boot a throw-away dev stack (make loadtest)
+//	make loadtest                                       # build, then -boot .oven/bin/run
+//	go run ./loadtest -boot .oven/bin/run              # boot a throw-away dev stack
 //	go run ./loadtest -stack .oven/stack.json          # a running stack; audit via its stores
 //	go run ./loadtest -target http://127.0.0.1:8080    # any server, no audit
+//	go run ./loadtest -boot .oven/bin/run -find-max -social -quiet-wait 3m   # the long run
+//
+// Phases: steady and burst (open loop: VPs arrive on a rate profile, latency from the
+// intended send time) and max (closed loop: N requests in flight); -find-max steps N to
+// find the best throughput under the p99 objective, on the relay and on the stack.
 //
 // Every flag can also be set as OVEN_LOADTEST_<FLAG> (e.g. OVEN_LOADTEST_STEADY_RATE=40).
 // Run with -h for the flags. Traffic goes only where the flags point; every phase stops
-// by itself (-duration bounds the whole run, -max-requests its requests).
+// by itself (-duration bounds the whole run, -max-requests each target's requests).
+// The exit status is 3 when an invariant fails or the stack could not be run (with
+// -strict, also when a performance goal fails).
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -31,6 +40,9 @@ func main() {
 		return
 	}
 	cfg, err := parseConfig(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(2)
@@ -137,12 +149,12 @@ func parseConfig(args []string) (*Config, error) {
 	phases := fs.String("phases", "steady,burst,max", "stack phases, in order: steady, ramp, burst, max")
 	relayPhases := fs.String("relay-phases", "max", "relay phases, in order (same names)")
 
-	fs.Float64Var(&c.SteadyRate, "steady-rate", 6, "steady: VP arrivals per second")
+	fs.Float64Var(&c.SteadyRate, "steady-rate", 10, "steady: VP arrivals per second")
 	fs.DurationVar(&c.SteadyDuration, "steady-duration", 15*time.Second, "steady: arrival window")
 	fs.Float64Var(&c.RampFrom, "ramp-from", 1, "ramp: first arrival rate")
 	fs.Float64Var(&c.RampTo, "ramp-to", 30, "ramp: last arrival rate")
 	fs.DurationVar(&c.RampDuration, "ramp-duration", 30*time.Second, "ramp: arrival window")
-	fs.Float64Var(&c.BurstBase, "burst-base", 0.3, "burst: base arrival rate before and after the push")
+	fs.Float64Var(&c.BurstBase, "burst-base", 0.5, "burst: base arrival rate before and after the push")
 	fs.Float64Var(&c.BurstFactor, "burst-factor", 100, "burst: peak = base × factor")
 	fs.DurationVar(&c.BurstLead, "burst-lead", 3*time.Second, "burst: time at the base rate before the push")
 	fs.DurationVar(&c.BurstRise, "burst-rise", 10*time.Second, "burst: rise from base to peak (a push reaches its peak within 60 s)")

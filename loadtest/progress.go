@@ -113,6 +113,9 @@ func printSummary(r *results.Report, html, json string) {
 			if procs := p.CPU().Processes(); procs != "" {
 				fmt.Printf("%-7s %-18s server CPU by process: %s\n", "", "", procs)
 			}
+			if w := p.StoreWork(); w != "" {
+				fmt.Printf("%-7s %-18s per request: %s\n", "", "", w)
+			}
 		}
 	}
 	fmt.Println()

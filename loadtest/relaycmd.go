@@ -26,6 +26,7 @@ const readyPrefix = "RELAY "
 func serveRelay(args []string) error {
 	fs := flag.NewFlagSet("loadtest relay", flag.ContinueOnError)
 	shards := fs.Int("shards", 3, "canned shards")
+	rate := fs.Float64("rate-player", 20, "per-player rate limit, as the presentation's OVEN_RATE_PLAYER")
 	addr := fs.String("addr", "", "listen address (default: a free loopback port)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -33,7 +34,7 @@ func serveRelay(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("process", "relay")
-	r, err := relay.Start(ctx, relay.Config{Shards: *shards, HTTPAddr: *addr, Logger: log})
+	r, err := relay.Start(ctx, relay.Config{Shards: *shards, HTTPAddr: *addr, Logger: log, RatePerPlayer: *rate})
 	if err != nil {
 		return err
 	}
@@ -51,7 +52,7 @@ func startRelay(ctx context.Context, cfg *Config, logPath string) (url string, p
 	}
 	if cfg.RelayInProc {
 		log := slog.New(slog.NewJSONHandler(logf, nil)).With("process", "relay")
-		r, err := relay.Start(ctx, relay.Config{Shards: cfg.RelayShards, Logger: log})
+		r, err := relay.Start(ctx, relay.Config{Shards: cfg.RelayShards, Logger: log, RatePerPlayer: 20})
 		if err != nil {
 			logf.Close()
 			return "", 0, nil, err

@@ -40,6 +40,7 @@ func run(ctx context.Context, cfg *Config) (bool, error) {
 	runID := randomID()
 
 	var relayT, stackT *results.Target
+	stackOK := true
 	if cfg.Relay && len(cfg.RelayPhases) > 0 {
 		rep.Notes = append(rep.Notes, quietCheck(load, cfg, "relay", p))
 		t, err := runRelay(load, cfg, outDir, runID, p)
@@ -56,6 +57,7 @@ func run(ctx context.Context, cfg *Config) (bool, error) {
 			rep.Targets = append(rep.Targets, *t)
 		}
 		if err != nil {
+			stackOK = false
 			rep.Notes = append(rep.Notes, "stack: "+err.Error())
 			fmt.Fprintln(os.Stderr, "loadtest: stack:", err)
 		}
@@ -68,14 +70,14 @@ func run(ctx context.Context, cfg *Config) (bool, error) {
 	}
 	rep.Goals = results.Goals(relayT, stackT, float64(cfg.SLO)/float64(time.Millisecond))
 	rep.Notes = append(rep.Notes,
-		"The load generator runs on the same 2-core machine as the server; its CPU share is in the phase table.",
+		fmt.Sprintf("The load generator runs on the same %d-core machine as the server; its CPU share is in the phase table.", rep.Machine.Cores),
 		"VPs share a keep-alive connection pool per target (like a load balancer's upstream pool), not one connection per device.")
 	jsonPath, htmlPath := filepath.Join(outDir, "report.json"), filepath.Join(outDir, "report.html")
 	if err := errors.Join(results.WriteJSON(jsonPath, rep), results.WriteHTML(htmlPath, rep)); err != nil {
 		return false, err
 	}
 	printSummary(rep, htmlPath, jsonPath)
-	return verdict(rep, cfg.Strict), nil
+	return stackOK && verdict(rep, cfg.Strict), nil
 }
 
 // verdict: invariants (and, with -strict, performance goals) must hold.
@@ -100,6 +102,8 @@ type target struct {
 	name      string
 	url       string
 	pid       int // the server's root process, when this run started it
+	dbURL     string
+	redisURL  string
 	stateless bool
 	obs       *vp.Observed
 	devices   *vp.Devices
@@ -122,7 +126,7 @@ func runRelay(ctx context.Context, cfg *Config, outDir, runID string, p *progres
 	t.pid = pid
 	phases := runPhases(ctx, cfg, t, cfg.RelayPhases, p)
 	rt := &results.Target{Name: "relay", URL: url, Phases: phases,
-		About: fmt.Sprintf("Baseline: the real HTTP handler (presentation/httpapi) and routing client (application/client) over loopback gRPC to %d canned shards that touch no store. Same VP mix; stateful probes (conflict, lives probe, balance) skipped.", cfg.RelayShards)}
+		About: fmt.Sprintf("Baseline: the real HTTP handler (presentation/httpapi, per-player rate limit 20/s as in the presentation) and routing client (application/client) over loopback gRPC to %d canned shards that touch no store, all in one process (the GMS console is not mounted). Same VP mix; stateful probes (conflict, lives probe, balance) skipped.", cfg.RelayShards)}
 	a := audit.ClientOnly(t.obs.Checks())
 	rt.Audit = &a
 	return rt, nil
@@ -177,7 +181,7 @@ func runStack(ctx, load context.Context, cfg *Config, outDir, runID string, p *p
 		url = strings.TrimRight(cfg.Target, "/")
 	}
 	t := newTarget("stack", url, runID, false, cfg)
-	t.pid = pid
+	t.pid, t.dbURL, t.redisURL = pid, info.DatabaseURL, info.RedisURL
 	rt0 := quietCheck(load, cfg, "stack", p)
 	phases := runPhases(load, cfg, t, cfg.Phases, p)
 	rt := &results.Target{Name: "stack", URL: url, About: about + " " + rt0, Phases: phases, Counters: map[string]int64{}}
@@ -256,13 +260,34 @@ func runPhases(ctx context.Context, cfg *Config, t *target, kinds []string, p *p
 		if i > 0 {
 			pause(ctx, cfg.Pause)
 		}
-		out = append(out, runPhase(ctx, cfg, t, kind, p)...)
+		before := t.counters(ctx)
+		ph := runPhase(ctx, cfg, t, kind, p)
+		if after := t.counters(ctx); before != nil && after != nil && len(ph) == 1 {
+			per := stack.Per(*before, *after, ph[0].Summary.Total.Count-ph[0].Summary.Total.Abandoned)
+			ph[0].Stores = &per
+		}
+		out = append(out, ph...)
 	}
 	if cfg.FindMax && ctx.Err() == nil {
 		pause(ctx, cfg.Pause)
 		out = append(out, findMax(ctx, cfg, t, p)...)
 	}
 	return out
+}
+
+// counters reads the stores' counters, or nil when the target's stores are unknown or
+// do not answer.
+func (t *target) counters(ctx context.Context) *stack.Counters {
+	if t.dbURL == "" || t.redisURL == "" {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	c, err := stack.ReadCounters(rctx, t.dbURL, t.redisURL)
+	if err != nil {
+		return nil
+	}
+	return &c
 }
 
 func pause(ctx context.Context, d time.Duration) {
@@ -318,7 +343,7 @@ func runPhase(ctx context.Context, cfg *Config, t *target, kind string, p *progr
 }
 
 // findMax steps the closed-loop concurrency up, one recorder per step, and stops once
-// the p99 is far past the objective or throughput stops growing.
+// the p99 is far past the objective, or past it with throughput no longer growing.
 func findMax(ctx context.Context, cfg *Config, t *target, p *progress) []results.Phase {
 	env := t.env(cfg, true, cfg.FindSteps[0])
 	defer env.Client.Close()
@@ -338,7 +363,8 @@ func findMax(ctx context.Context, cfg *Config, t *target, p *progress) []results
 		Continue: func(i int, rec *stats.Recorder) bool {
 			s := rec.Summary(time.Now()).Total
 			p.line("%s find-max: %d clients → %.0f req/s, p99 %.1f ms, %d errors", t.name, steps[i].Clients, s.Throughput, s.Latency.P99, s.Errors)
-			if s.Latency.P99 > 3*slo || s.Throughput < 0.9*bestRPS {
+			// Past the knee: far over the objective, or over it and no longer gaining.
+			if s.Latency.P99 > 3*slo || s.Latency.P99 > slo && s.Throughput < 0.9*bestRPS {
 				return false
 			}
 			bestRPS = max(bestRPS, s.Throughput)

@@ -47,6 +47,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Document is the game data served as version 1; nil serves the shipped default.
 	Document []byte
+	// RatePerPlayer is the presentation's per-player rate limit, as in the real process
+	// (OVEN_RATE_PLAYER, default 20 there); 0 leaves it off.
+	RatePerPlayer float64
 }
 
 // Relay is a running relay.
@@ -105,6 +108,7 @@ func Start(ctx context.Context, cfg Config) (*Relay, error) {
 	r.router = client.New(client.Config{Members: src})
 	h := httpapi.New(httpapi.Config{
 		Game: ovenv1.NewGameClient(r.router), Ready: r.router.Ready, Tokens: tokens, Registry: reg, Logger: cfg.Logger,
+		RatePerPlayer: cfg.RatePerPlayer,
 	})
 	addr := cfg.HTTPAddr
 	if addr == "" {

@@ -54,7 +54,7 @@ ul.notes{margin:4px 0 10px;color:#444}
 {{with $t.Counters}}<p class="meta">{{range $k := sortedKeys .}}{{$k}}: {{index $t.Counters $k}} · {{end}}</p>{{end}}
 {{range $t.Phases}}
 <h3>{{$t.Name}} · {{.Label}}{{if .Profile}} · {{.Profile}}{{end}}</h3>
-<p class="meta">window {{f1 .Summary.Window}} s of {{f0 .Summary.Duration}} s recorded · CPU {{cpu .}}{{with procs .}}<br>server CPU by process (% of one core): {{.}}{{end}}</p>
+<p class="meta">window {{f1 .Summary.Window}} s of {{f0 .Summary.Duration}} s recorded · CPU {{cpu .}}{{with procs .}}<br>server CPU by process (% of one core): {{.}}{{end}}{{with .StoreWork}}<br>store work per request (approximate): {{.}}{{end}}</p>
 {{with .Summary.Notes}}<ul class="notes">{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
 <table><tr><th class="l">route</th><th>count</th><th>share</th><th>req/s</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>service p99</th><th>errors</th><th>missing</th><th>expected</th><th class="l">non-OK answers</th></tr>
 {{range $r := append .Summary.Routes .Summary.Total}}<tr><td class="l">{{.Route}}</td><td>{{.Count}}</td><td>{{pct .Share}}</td><td>{{f1 .Throughput}}</td>

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ovengames/oven/loadtest/audit"
 	"github.com/ovengames/oven/loadtest/machine"
+	"github.com/ovengames/oven/loadtest/stack"
 	"github.com/ovengames/oven/loadtest/stats"
 )
 
@@ -56,6 +57,29 @@ type Phase struct {
 	Profile string        `json:"profile,omitempty"` // open loop: the arrival profile
 	Clients int           `json:"clients,omitempty"` // closed loop: requests in flight
 	Summary stats.Summary `json:"summary"`
+	// Stores is the store work per answered request, when the stores could be read.
+	Stores *stack.PerRequest `json:"stores,omitempty"`
+}
+
+// StoreWork describes Stores in a sentence.
+func (p Phase) StoreWork() string {
+	s := p.Stores
+	if s == nil {
+		return ""
+	}
+	names := make([]string, 0, len(s.RedisTop))
+	for n := range s.RedisTop {
+		names = append(names, n)
+	}
+	slices.SortFunc(names, func(a, b string) int { return cmpFloat(s.RedisTop[b], s.RedisTop[a]) })
+	var top []string
+	for _, n := range names {
+		if s.RedisTop[n] >= 0.05 {
+			top = append(top, fmt.Sprintf("%s %.2f", n, s.RedisTop[n]))
+		}
+	}
+	return fmt.Sprintf("Redis %.2f commands (%s); PostgreSQL %.2f commits, %.2f rows written, %.1f rows read, %.0f B of WAL",
+		s.RedisCommands, strings.Join(top, ", "), s.PGCommits, s.PGRowsWritten, s.PGRowsRead, s.PGWALBytes)
 }
 
 // Label names the phase in tables.

@@ -3,6 +3,7 @@ package vp
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -140,7 +141,7 @@ type openPlay struct {
 }
 
 // errSession ends a session: an unexpected answer or a stop.
-var errSession = fmt.Errorf("vp: session ended")
+var errSession = errors.New("vp: session ended")
 
 // RunSession plays one session of a new or returning player, arriving at arrival.
 // It returns when the session ends, the drain ends it, or ctx is done.
