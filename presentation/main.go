@@ -9,6 +9,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -89,6 +91,9 @@ func run(ctx context.Context, log *slog.Logger) error {
 	console := gms.New(gmsCfg)
 	addr := env("OVEN_HTTP_ADDR", "127.0.0.1:8080")
 	log.Info("presentation serving", "addr", addr, "shards", cluster.FormatMembers(ms))
+	if debug := os.Getenv("OVEN_DEBUG_ADDR"); debug != "" {
+		go serveDebug(ctx, debug, log)
+	}
 	return httpapi.Serve(ctx, addr, gms.Mount(console, h), log)
 }
 
@@ -105,4 +110,20 @@ func env(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// serveDebug serves pprof on a separate, internal address (never the public one).
+func serveDebug(ctx context.Context, addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 90 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	if err := srv.ListenAndServe(); err != nil && ctx.Err() == nil {
+		log.Warn("debug server stopped", "addr", addr, "err", err)
+	}
 }

@@ -263,6 +263,11 @@ func openStores(ctx context.Context, cfg Config) (*stores, error) {
 	if !strings.Contains(cfg.DatabaseURL, "pool_max_conns") {
 		pcfg.MaxConns = 16
 	}
+	// Keep a few connections open: opening backends at the peak of a push-notification
+	// burst is exactly when it hurts (seen in the load test as 150-470 ms stalls).
+	if !strings.Contains(cfg.DatabaseURL, "pool_min_conns") {
+		pcfg.MinConns = 4
+	}
 	if st.db, err = pgxpool.NewWithConfig(ctx, pcfg); err != nil {
 		return nil, fmt.Errorf("shard: database: %w", err)
 	}

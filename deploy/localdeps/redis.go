@@ -129,7 +129,9 @@ func (r *Redis) start(ctx context.Context, bin string, port int, persistent bool
 		"--always-show-logo", "no",
 	}
 	if persistent {
-		args = append(args, "--appendonly", "yes", "--appendfsync", "everysec")
+		// The append-only file is the durability; Redis' default RDB snapshot rules on top
+		// would fork and copy the whole dataset in the middle of a traffic burst.
+		args = append(args, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "")
 	} else {
 		args = append(args, "--save", "", "--appendonly", "no")
 	}
