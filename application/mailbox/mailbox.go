@@ -72,6 +72,7 @@ var claimScript = redis.NewScript(lives.Prelude + claimSrc)
 type Deps struct {
 	Couchbase  *Couchbase
 	Broadcasts *Broadcasts
+	Players    *players.Store // cached profiles, invalidated when coins are credited
 	DB         *pgxpool.Pool
 	Redis      redis.UniversalClient
 	Prefix     string // Redis key namespace (tests)
@@ -283,6 +284,9 @@ func (s *Service) creditCoins(ctx context.Context, playerID string, items []Item
 		}
 		return nil
 	})
+	if s.Players != nil {
+		s.Players.Invalidate(playerID)
+	}
 	if err != nil {
 		return fmt.Errorf("mailbox: credit coins: %w", err)
 	}

@@ -30,11 +30,16 @@ type Player struct {
 
 // Store is the PostgreSQL store of players.
 type Store struct {
-	db *pgxpool.Pool
+	db    *pgxpool.Pool
+	cache *cache
 }
 
-// NewStore returns a Store on db.
-func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db} }
+// NewStore returns a Store on db. Get is served from a per-shard cache: every writer of
+// a player's rows (the player's owner shard) must call Invalidate after its write.
+func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db, cache: newCache()} }
+
+// Invalidate forgets the cached profile of a player whose rows were just written.
+func (s *Store) Invalidate(playerID string) { s.cache.invalidate(playerID) }
 
 // ParseID validates an opaque player id and returns its database key.
 func ParseID(id string) (int64, error) {
@@ -88,8 +93,20 @@ func (s *Store) FindOrCreate(ctx context.Context, deviceID string, start gamedat
 
 var errDeviceTaken = errors.New("device taken concurrently")
 
-// Get returns a player; not_found when there is none.
+// Get returns a player (from the cache when it can); not_found when there is none.
 func (s *Store) Get(ctx context.Context, id string) (*Player, error) {
+	p, gen := s.cache.get(id)
+	if p != nil {
+		return p, nil
+	}
+	p, err := s.load(ctx, id)
+	if err == nil {
+		s.cache.put(id, p, gen)
+	}
+	return p, err
+}
+
+func (s *Store) load(ctx context.Context, id string) (*Player, error) {
 	pid, err := ParseID(id)
 	if err != nil {
 		return nil, err
@@ -120,6 +137,7 @@ func (s *Store) Rename(ctx context.Context, id, name string) error {
 		return err
 	}
 	tag, err := s.db.Exec(ctx, `UPDATE players SET name = $2, updated_at = now() WHERE player_id = $1`, pid, name)
+	s.Invalidate(id)
 	if err != nil {
 		return fmt.Errorf("players: rename: %w", err)
 	}

@@ -50,6 +50,7 @@ import (
 	"github.com/ovengames/oven/application/gamedata"
 	"github.com/ovengames/oven/application/leaderboard"
 	"github.com/ovengames/oven/application/lives"
+	"github.com/ovengames/oven/application/players"
 )
 
 var (
@@ -83,6 +84,7 @@ type Deps struct {
 	Clock       oven.Clock // the game clock
 	GameData    func() *gamedata.Document
 	Leaderboard *leaderboard.Store
+	Players     *players.Store // cached profiles: read on start, invalidated on every write
 	Metrics     *economy.Metrics
 	Log         *slog.Logger
 	Hooks       Hooks

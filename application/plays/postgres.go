@@ -14,34 +14,23 @@ import (
 	"github.com/ovengames/oven/application/wallet"
 )
 
-// checkOwned verifies the cookie and pet are owned and returns the balance, in one query.
+// checkOwned verifies the cookie and pet are owned and returns the balance, from the
+// owner's cached profile (a PostgreSQL read only on a miss).
 func (s *Service) checkOwned(ctx context.Context, playerID, cookieID, petID string) (int64, error) {
-	pid, err := players.ParseID(playerID)
+	p, err := s.Players.Get(ctx, playerID)
 	if err != nil {
 		return 0, err
 	}
-	var coins int64
-	var owned []string
-	err = s.DB.QueryRow(ctx, `
-		SELECT w.coins, coalesce(array_agg(i.item_id) FILTER (WHERE i.item_id IS NOT NULL), '{}')
-		FROM wallets w LEFT JOIN inventory i ON i.player_id = w.player_id AND i.item_id = ANY($2)
-		WHERE w.player_id = $1 GROUP BY w.coins`, pid, []string{cookieID, petID}).Scan(&coins, &owned)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, oven.Errorf(oven.ENotFound, "no such player")
-	}
-	if err != nil {
-		return 0, fmt.Errorf("plays: inventory: %w", err)
-	}
 	doc := s.GameData()
-	if _, ok := doc.Cookie(cookieID); !ok || !slices.Contains(owned, cookieID) {
+	if _, ok := doc.Cookie(cookieID); !ok || !slices.Contains(p.Cookies, cookieID) {
 		return 0, oven.Errorf(oven.EInvalid, "cookie %q is unknown or not owned", cookieID)
 	}
 	if petID != "" {
-		if _, ok := doc.Pet(petID); !ok || !slices.Contains(owned, petID) {
+		if _, ok := doc.Pet(petID); !ok || !slices.Contains(p.Pets, petID) {
 			return 0, oven.Errorf(oven.EInvalid, "pet %q is unknown or not owned", petID)
 		}
 	}
-	return coins, nil
+	return p.Coins, nil
 }
 
 // charge is step 2 of a play with boosts: debit, ledger row and the 'charged' arbiter
@@ -71,6 +60,7 @@ func (s *Service) charge(ctx context.Context, playerID, playID string, cost int6
 			SELECT $3, -$4::bigint, $5, $1 FROM w
 		)
 		SELECT coins FROM w`, playID, started, pid, cost, wallet.ReasonPlayBoosts).Scan(&coins)
+	s.Players.Invalidate(playerID)
 	var pgErr *pgconn.PgError
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):

@@ -190,6 +190,7 @@ func (s *Service) record(ctx context.Context, playerID, playID string, p *play, 
 	started, _ := playTime(playID)
 	reason := check(b, p, doc, now)
 	res, fresh, err := s.recordSQL(ctx, pid, playID, started, p, b, doc, reason)
+	s.Players.Invalidate(playerID)
 	if err != nil {
 		return nil, fmt.Errorf("plays: settle: %w", err)
 	}

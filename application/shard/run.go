@@ -123,6 +123,7 @@ func Run(ctx context.Context, cfg Config) error {
 	board := leaderboard.NewStore(st.rdb, cfg.RedisPrefix)
 	routed := ovenv1.NewGameClient(router)
 	doc := func() *gamedata.Document { return gd.Current().Doc }
+	playerStore := players.NewStore(st.db)
 	friendStore := friends.New(st.db, cfg.FriendLimit, 10*time.Second)
 	if err := lives.LoadScripts(ctx, st.rdb); err != nil {
 		return fmt.Errorf("shard: load scripts: %w", err)
@@ -136,19 +137,19 @@ func Run(ctx context.Context, cfg Config) error {
 		Members:     cfg.Members,
 		Clock:       clock,
 		GameData:    gd,
-		Players:     players.NewStore(st.db),
+		Players:     playerStore,
 		Lives:       lives.NewStore(st.rdb, cfg.RedisPrefix),
 		Leaderboard: board,
-		Shop:        &shop.Shop{DB: st.db, Metrics: econ},
+		Shop:        &shop.Shop{DB: st.db, Players: playerStore, Metrics: econ},
 		Plays: plays.New(plays.Deps{
 			DB: st.db, Redis: st.rdb, Prefix: cfg.RedisPrefix, Clock: clock,
 			GameData:    doc,
-			Leaderboard: board, Metrics: econ, Log: log, Hooks: cfg.PlayHooks, RecoverAfter: cfg.RecoverAfter,
+			Leaderboard: board, Players: playerStore, Metrics: econ, Log: log, Hooks: cfg.PlayHooks, RecoverAfter: cfg.RecoverAfter,
 		}),
 		Friends: friendStore,
 		Social: social.New(social.Deps{Redis: st.rdb, Prefix: cfg.RedisPrefix, Clock: clock, GameData: doc,
 			Friends: friendStore, Deliver: routed, Metrics: econ}),
-		Mailbox: mailbox.NewService(mailbox.Deps{Couchbase: st.cb, Broadcasts: broadcasts, DB: st.db, Redis: st.rdb, Prefix: cfg.RedisPrefix,
+		Mailbox: mailbox.NewService(mailbox.Deps{Couchbase: st.cb, Broadcasts: broadcasts, Players: playerStore, DB: st.db, Redis: st.rdb, Prefix: cfg.RedisPrefix,
 			Clock: clock, GameData: doc, Metrics: econ, Log: log, AfterClaimMarked: cfg.AfterClaimMarked, AfterCredit: cfg.AfterCredit}),
 		Game:  routed,
 		Redis: st.rdb,

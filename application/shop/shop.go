@@ -18,6 +18,7 @@ import (
 // Shop sells the published game data's items.
 type Shop struct {
 	DB      *pgxpool.Pool
+	Players *players.Store // its cached profile is invalidated by every purchase
 	Metrics *economy.Metrics
 }
 
@@ -49,6 +50,7 @@ func (s *Shop) Buy(ctx context.Context, doc *gamedata.Document, playerID, itemID
 		_, err = wallet.Change(ctx, tx, pid, -item.Price, wallet.ReasonShop, itemID)
 		return err
 	})
+	s.Players.Invalidate(playerID)
 	if err != nil {
 		return fmt.Errorf("shop: buy: %w", err)
 	}
