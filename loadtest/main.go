@@ -7,6 +7,7 @@
 //	go run ./loadtest -stack .oven/stack.json          # a running stack; audit via its stores
 //	go run ./loadtest -target http://127.0.0.1:8080    # any server, no audit
 //	go run ./loadtest -boot .oven/bin/run -find-max -social -quiet-wait 3m   # the long run
+//	go run ./loadtest -boot .oven/bin/run -social -seed-players 1000000       # cost against data size
 //
 // Phases: steady and burst (open loop: VPs arrive on a rate profile, latency from the
 // intended send time) and max (closed loop: N requests in flight); -find-max steps N to
@@ -120,6 +121,12 @@ type Config struct {
 	LivesProbe float64
 	Social     bool
 
+	// Data scale: seeded into the stores before the stack's phases.
+	SeedPlayers      int
+	SeedBoard        int
+	SeedMailboxes    int
+	SeedMailboxItems int
+
 	// Output.
 	QuietWait      time.Duration
 	QuietThreshold float64
@@ -191,6 +198,10 @@ func parseConfig(args []string) (*Config, error) {
 	fs.Float64Var(&c.LivesProbe, "lives-probe", 0.01, "share of sessions that start lives+2 plays at once (invariant 2)")
 	fs.BoolVar(&c.Social, "social", false, "drive API.md's social routes (friends, lives, mailbox, leaderboards)")
 
+	fs.IntVar(&c.SeedPlayers, "seed-players", 0, "before the stack's phases, COPY this many players (with devices, wallets, inventory) into PostgreSQL (DESIGN.md: 1 M); 0 = empty data")
+	fs.IntVar(&c.SeedBoard, "seed-board", 100_000, "with -seed-players: entries seeded on this week's leaderboard")
+	fs.IntVar(&c.SeedMailboxes, "seed-mailboxes", 1000, "with -seed-players: seeded players given a full mailbox")
+	fs.IntVar(&c.SeedMailboxItems, "seed-mailbox-items", 200, "with -seed-players: items per seeded mailbox (the game data's capacity)")
 	fs.DurationVar(&c.QuietWait, "quiet-wait", 0, "before each target, wait up to this long for other work on the machine to calm down")
 	fs.Float64Var(&c.QuietThreshold, "quiet-threshold", 30, "machine CPU (% of one core) below which it counts as quiet")
 	fs.StringVar(&c.Out, "out", "loadtest/out", "report directory (a timestamped folder is made inside)")

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/ovengames/oven/loadtest/machine"
 	"github.com/ovengames/oven/loadtest/profile"
 	"github.com/ovengames/oven/loadtest/results"
+	"github.com/ovengames/oven/loadtest/seed"
 	"github.com/ovengames/oven/loadtest/stack"
 	"github.com/ovengames/oven/loadtest/stats"
 	"github.com/ovengames/oven/loadtest/vp"
@@ -176,6 +179,23 @@ func runStack(ctx, load context.Context, cfg *Config, outDir, runID string, p *p
 	if cfg.RedisURL != "" {
 		info.RedisURL = cfg.RedisURL
 	}
+	var seeded *seed.Result
+	if cfg.SeedPlayers > 0 {
+		p.line("seeding %d players, %d on the weekly board, %d full mailboxes …", cfg.SeedPlayers, cfg.SeedBoard, cfg.SeedMailboxes)
+		sctx, cancel := context.WithTimeout(load, 15*time.Minute)
+		var err error
+		seeded, err = seed.Run(sctx, seed.Options{DatabaseURL: info.DatabaseURL, RedisURL: info.RedisURL,
+			CouchbaseURL: info.CouchbaseURL, CouchbasePassword: info.CouchbasePassword,
+			Players: cfg.SeedPlayers, Board: cfg.SeedBoard, Mailboxes: cfg.SeedMailboxes, MailboxItems: cfg.SeedMailboxItems,
+			Log: func(f string, a ...any) { p.line(f, a...) }})
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		about += fmt.Sprintf(" Seeded before the load: %d players (players, devices, wallets, inventory by COPY), %d entries on %s, %d mailboxes of %d life items; %.0f s (PostgreSQL %.0f s incl. ANALYZE %.0f s, Redis %.0f s, Couchbase %.0f s).",
+			seeded.Players, seeded.Board, seeded.BoardKey, seeded.Mailboxes, seeded.MailboxItems, seeded.TotalSeconds,
+			seeded.PGSeconds, seeded.AnalyzeSecond, seeded.RedisSeconds, seeded.CouchSeconds)
+	}
 	url := info.BaseURL()
 	if cfg.Target != "" {
 		url = strings.TrimRight(cfg.Target, "/")
@@ -195,7 +215,10 @@ func runStack(ctx, load context.Context, cfg *Config, outDir, runID string, p *p
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
 		settled, overflow := t.obs.Settlements()
 		a := audit.Run(actx, audit.Config{DatabaseURL: info.DatabaseURL, RedisURL: info.RedisURL,
-			Settled: settled, Overflow: overflow, Client: t.obs.Checks()})
+			Settled: settled, Overflow: overflow, Client: t.obs.Checks(), Seeded: seeded.Range,
+			LivesMail: cfg.Social, Lives: audit.LivesConfig{CouchbaseURL: info.CouchbaseURL,
+				CouchbasePassword: info.CouchbasePassword, ShardMetrics: slices.Sorted(maps.Values(info.ShardMetrics)),
+				AckedSends: t.obs.Counter(vp.CountLivesSent), AckedAccepts: t.obs.Counter(vp.CountLivesAccepted)}})
 		cancel()
 		rt.Audit = &a
 		printAudit(&a)

@@ -88,12 +88,13 @@ func envOr(k, def string) string {
 
 // Stack is what run started, written to <state>/stack.json for tools and tests.
 type Stack struct {
-	HTTP         string            `json:"http"`
-	Shards       map[string]string `json:"shards"`        // id -> gRPC address
-	ShardMetrics map[string]string `json:"shard_metrics"` // id -> metrics address
-	DatabaseURL  string            `json:"database_url"`
-	RedisURL     string            `json:"redis_url"`
-	CouchbaseURL string            `json:"couchbase_url"`
+	HTTP              string            `json:"http"`
+	Shards            map[string]string `json:"shards"`        // id -> gRPC address
+	ShardMetrics      map[string]string `json:"shard_metrics"` // id -> metrics address
+	DatabaseURL       string            `json:"database_url"`
+	RedisURL          string            `json:"redis_url"`
+	CouchbaseURL      string            `json:"couchbase_url"`
+	CouchbasePassword string            `json:"couchbase_password,omitempty"` // user "oven", bucket "game" (dev server)
 
 	// Presentations maps each presentation process to its own address (its /metrics and
 	// /healthz); with one process that is HTTP itself.
@@ -137,7 +138,8 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 
 	stack := Stack{HTTP: cfg.HTTPAddr, Shards: map[string]string{}, ShardMetrics: map[string]string{},
-		DatabaseURL: env["OVEN_DATABASE_URL"], RedisURL: env["OVEN_REDIS_URL"], CouchbaseURL: env["OVEN_COUCHBASE_URL"]}
+		DatabaseURL: env["OVEN_DATABASE_URL"], RedisURL: env["OVEN_REDIS_URL"], CouchbaseURL: env["OVEN_COUCHBASE_URL"],
+		CouchbasePassword: env["OVEN_COUCHBASE_PASSWORD"]}
 	var members []cluster.Member
 	for i := 1; i <= cfg.Shards; i++ {
 		id := fmt.Sprintf("s%d", i)

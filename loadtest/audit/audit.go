@@ -78,6 +78,13 @@ type Config struct {
 	// Client are the VPs' client-side checks.
 	Client []vp.Check
 	Now    time.Time
+	// Lives locates the mailboxes and shard metrics for invariant 1; LivesMail asks
+	// for that check (a -social run).
+	Lives     LivesConfig
+	LivesMail bool
+	// Seeded reports players seeded straight into the stores (no play records): the
+	// leaderboard check leaves them out. Nil: none.
+	Seeded func(playerID int64) bool
 }
 
 // Result is the audit of one run.
@@ -85,6 +92,8 @@ type Result struct {
 	Checks []Check `json:"checks"`
 	Took   float64 `json:"took_s"`
 	Pass   bool    `json:"pass"` // no FAIL and no ERROR
+	// Lives is invariant 1's reconciliation, when it ran.
+	Lives *LivesTally `json:"lives,omitempty"`
 }
 
 // Run checks every invariant it can. Failing to reach a store makes those checks
@@ -146,14 +155,27 @@ func Run(ctx context.Context, cfg Config) Result {
 
 	inv6 := Check{Invariant: 6, Title: "weekly score = best accepted score of the week",
 		What: "every lb:week:* member decodes to the player's max accepted play_records score of that week, and every such best is on the board"}
-	inv6.settle(errors.Join(dbErr, rdbErr, checkBoards(ctx, db, rdb, cfg.Now, &inv6)))
+	inv6.settle(errors.Join(dbErr, rdbErr, checkBoards(ctx, db, rdb, cfg.Now, cfg.Seeded, &inv6)))
 	inv6.Note = "weeks are taken from play start times; valid while the dev clock is not moved"
+
+	var tally *LivesTally
+	if cfg.LivesMail {
+		inv1 = Check{Invariant: 1, Title: inv1.Title,
+			What: "every cooldown marked sent has its mail id exactly once: waiting in the receiver's Couchbase mailbox (items/claiming, from the sender) or accepted in the receiver's claimed set, never waiting and accepted; no mail id twice; life units delivered (waiting + claiming + accepted) + expired = sent (shard metrics) + deliveries of pending cooldowns; claims = accepted; the VPs' acknowledged sends and accepts ≤ the shards' counts",
+			Note: "cooldown hashes expire (cooldown + 1 day): only the ones still present are matched one by one; the counts cover every mailbox of a player with a friend and every claimed set; coin mail is not checked"}
+		var err error
+		tally, err = checkLivesMail(ctx, db, rdb, cfg.Lives, cfg.Now, &inv1)
+		inv1.settle(errors.Join(dbErr, rdbErr, err))
+		if tally != nil {
+			inv1.Note = tally.Summary() + ". " + inv1.Note
+		}
+	}
 
 	api := Check{Invariant: 0, Title: "API contract seen by the VPs", Client: pick(vp.CheckDevice),
 		What: "the same device id maps to the same player"}
 	api.settle(nil)
 
-	res := Result{Checks: []Check{inv1, inv2, inv3, inv4, inv5, inv6, inv7, api}, Pass: true}
+	res := Result{Checks: []Check{inv1, inv2, inv3, inv4, inv5, inv6, inv7, api}, Pass: true, Lives: tally}
 	for _, c := range res.Checks {
 		if c.Status == Fail || c.Status == Errored {
 			res.Pass = false
@@ -352,7 +374,7 @@ func (b Boards[V]) set(week, player string, v V) {
 	b[week][player] = v
 }
 
-func checkBoards(ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, now time.Time, c *Check) error {
+func checkBoards(ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, now time.Time, seeded func(int64) bool, c *Check) error {
 	if db == nil || rdb == nil {
 		return nil
 	}
@@ -367,6 +389,9 @@ func checkBoards(ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, now t
 					return fmt.Errorf("%s: %w", k, err)
 				}
 				for _, z := range zs {
+					if id, err := strconv.ParseInt(fmt.Sprint(z.Member), 10, 64); err == nil && seeded != nil && seeded(id) {
+						continue
+					}
 					board.set(week, fmt.Sprint(z.Member), z.Score)
 				}
 				if len(zs) < 10000 {

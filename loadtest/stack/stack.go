@@ -26,6 +26,8 @@ type Info struct {
 	DatabaseURL  string            `json:"database_url"`
 	RedisURL     string            `json:"redis_url"`
 	CouchbaseURL string            `json:"couchbase_url"`
+	// CouchbasePassword is user "oven"'s password on the dev server's bucket "game".
+	CouchbasePassword string `json:"couchbase_password"`
 }
 
 // BaseURL returns the HTTP API's base URL.
