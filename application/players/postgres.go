@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ovengames/oven"
@@ -61,37 +62,29 @@ func (s *Store) FindOrCreate(ctx context.Context, deviceID string, start gamedat
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return "", false, fmt.Errorf("players: find device: %w", err)
 	}
-	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `INSERT INTO players (name) VALUES ('guest') RETURNING player_id`).Scan(&pid); err != nil {
-			return err
+	// One statement creates the player, its device, wallet and starting cookie: atomic
+	// without an explicit transaction, one round trip. Foreign keys are checked at the end
+	// of the statement, when the player row exists. If another request took the device
+	// first, the unique violation aborts all of it and that request's player wins.
+	err = s.db.QueryRow(ctx, `
+		WITH n AS (SELECT nextval(pg_get_serial_sequence('players', 'player_id')) AS id),
+		p AS (INSERT INTO players (player_id, name) SELECT id, 'Guest' || id FROM n RETURNING player_id),
+		d AS (INSERT INTO devices (device_id, player_id) SELECT $1, player_id FROM p),
+		w AS (INSERT INTO wallets (player_id, coins, starting_coins) SELECT player_id, $2, $2 FROM p),
+		i AS (INSERT INTO inventory (player_id, item_id, kind) SELECT player_id, $3, 'cookie' FROM p)
+		SELECT player_id FROM p`, deviceID, start.Coins, start.CookieID).Scan(&pid)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		if err := s.db.QueryRow(ctx, `SELECT player_id FROM devices WHERE device_id = $1`, deviceID).Scan(&pid); err != nil {
+			return "", false, fmt.Errorf("players: create: %w (after %v)", err, pgErr)
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO devices (device_id, player_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, deviceID, pid)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return errDeviceTaken
-		}
-		if _, err := tx.Exec(ctx, `UPDATE players SET name = 'Guest' || player_id WHERE player_id = $1`, pid); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO wallets (player_id, coins, starting_coins) VALUES ($1, $2, $2)`, pid, start.Coins); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO inventory (player_id, item_id, kind) VALUES ($1, $2, 'cookie')`, pid, start.CookieID)
-		return err
-	})
-	if errors.Is(err, errDeviceTaken) {
-		// Another request created this device's player first: it wins, ours rolled back.
-		return s.FindOrCreate(ctx, deviceID, start)
+		return strconv.FormatInt(pid, 10), false, nil
 	}
 	if err != nil {
 		return "", false, fmt.Errorf("players: create: %w", err)
 	}
 	return strconv.FormatInt(pid, 10), true, nil
 }
-
-var errDeviceTaken = errors.New("device taken concurrently")
 
 // Get returns a player (from the cache when it can); not_found when there is none.
 func (s *Store) Get(ctx context.Context, id string) (*Player, error) {
