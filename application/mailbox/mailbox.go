@@ -6,10 +6,8 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/couchbase/gocb/v2"
@@ -21,6 +19,7 @@ import (
 	"github.com/ovengames/oven/application/economy"
 	"github.com/ovengames/oven/application/gamedata"
 	"github.com/ovengames/oven/application/lives"
+	"github.com/ovengames/oven/application/playerlock"
 	"github.com/ovengames/oven/application/players"
 	"github.com/ovengames/oven/application/wallet"
 )
@@ -90,19 +89,11 @@ type Deps struct {
 // Service is the mailboxes of the players this shard owns.
 type Service struct {
 	Deps
-	locks [256]sync.Mutex
+	locks playerlock.Set // serialise one player's operations on its owner
 }
 
 // NewService returns a Service.
 func NewService(deps Deps) *Service { return &Service{Deps: deps} }
-
-func (s *Service) lock(playerID string) func() {
-	h := fnv.New32a()
-	h.Write([]byte(playerID))
-	m := &s.locks[h.Sum32()%uint32(len(s.locks))]
-	m.Lock()
-	return m.Unlock
-}
 
 func (s *Service) docKey(playerID string) string { return s.Couchbase.prefix + "mb:" + playerID }
 func (s *Service) claimedKey(playerID string) string {
@@ -335,7 +326,7 @@ func (s *Service) Deliver(ctx context.Context, playerID string, it Item, enforce
 	if err := CheckGift(it); err != nil {
 		return false, err
 	}
-	defer s.lock(playerID)()
+	defer s.locks.Lock(playerID)()
 	claimed, err := s.claimed(ctx, playerID, it)
 	if err != nil || claimed {
 		return false, err
@@ -420,7 +411,7 @@ func (s *Service) List(ctx context.Context, playerID string) ([]Item, error) {
 		return nil, err
 	}
 	if len(d.Claiming) > 0 {
-		unlock := s.lock(playerID)
+		unlock := s.locks.Lock(playerID)
 		d, err = s.update(ctx, playerID, func(*doc, time.Time) (bool, error) { return false, nil })
 		unlock()
 		if err != nil {
@@ -444,7 +435,7 @@ func (s *Service) Accept(ctx context.Context, playerID string, ids []string) (in
 	if _, err := players.ParseID(playerID); err != nil {
 		return 0, err
 	}
-	defer s.lock(playerID)()
+	defer s.locks.Lock(playerID)()
 	bcs, err := s.unclaimedBroadcasts(ctx, playerID, s.Clock.Now())
 	if err != nil {
 		return 0, err

@@ -35,11 +35,9 @@ import (
 	_ "embed"
 	"encoding/binary"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -50,6 +48,7 @@ import (
 	"github.com/ovengames/oven/application/gamedata"
 	"github.com/ovengames/oven/application/leaderboard"
 	"github.com/ovengames/oven/application/lives"
+	"github.com/ovengames/oven/application/playerlock"
 	"github.com/ovengames/oven/application/players"
 )
 
@@ -96,7 +95,7 @@ type Deps struct {
 // Service starts and settles plays for the players this shard owns.
 type Service struct {
 	Deps
-	locks [256]sync.Mutex // serialise one player's starts and settles on its owner
+	locks playerlock.Set // serialise one player's operations on its owner
 }
 
 // New returns a Service.
@@ -105,14 +104,6 @@ func New(deps Deps) *Service {
 		deps.RecoverAfter = 30 * time.Second
 	}
 	return &Service{Deps: deps}
-}
-
-func (s *Service) lock(playerID string) func() {
-	h := fnv.New32a()
-	h.Write([]byte(playerID))
-	m := &s.locks[h.Sum32()%uint32(len(s.locks))]
-	m.Lock()
-	return m.Unlock
 }
 
 func (s *Service) livesKey(playerID string) string { return lives.Key(s.Prefix, playerID) }
@@ -151,7 +142,7 @@ func (s *Service) Start(ctx context.Context, playerID, cookieID, petID string, b
 	if err != nil {
 		return nil, err
 	}
-	defer s.lock(playerID)()
+	defer s.locks.Lock(playerID)()
 	coins, err := s.checkOwned(ctx, playerID, cookieID, petID)
 	if err != nil {
 		return nil, err

@@ -25,7 +25,7 @@ func (s *Service) Recover(ctx context.Context, owns func(playerID string) bool) 
 		if !ok || !owns(playerID) {
 			continue
 		}
-		unlock := s.lock(playerID)
+		unlock := s.locks.Lock(playerID)
 		err := s.recoverPlay(ctx, playerID, playID)
 		unlock()
 		if err != nil {

@@ -82,7 +82,7 @@ func (s *Service) Settle(ctx context.Context, playerID, playID string, b Body) (
 	if _, ok := playTime(playID); !ok {
 		return nil, oven.Errorf(oven.ENotFound, "no such play")
 	}
-	defer s.lock(playerID)()
+	defer s.locks.Lock(playerID)()
 	p, err := s.load(ctx, playerID, playID)
 	if err != nil {
 		return nil, err

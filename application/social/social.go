@@ -15,7 +15,6 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"strconv"
 	"sync"
 	"time"
@@ -29,6 +28,7 @@ import (
 	"github.com/ovengames/oven/application/gamedata"
 	"github.com/ovengames/oven/application/grpcerr"
 	"github.com/ovengames/oven/application/mailbox"
+	"github.com/ovengames/oven/application/playerlock"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
 
@@ -64,19 +64,11 @@ type Deps struct {
 // Service sends lives for the players this shard owns.
 type Service struct {
 	Deps
-	locks [256]sync.Mutex
+	locks playerlock.Set // serialise one player's operations on its owner
 }
 
 // New returns a Service.
 func New(deps Deps) *Service { return &Service{Deps: deps} }
-
-func (s *Service) lock(playerID string) func() {
-	h := fnv.New32a()
-	h.Write([]byte(playerID))
-	m := &s.locks[h.Sum32()%uint32(len(s.locks))]
-	m.Lock()
-	return m.Unlock
-}
 
 func (s *Service) cooldownKey(sender, receiver string) string {
 	return s.Prefix + "{p:" + sender + "}:cd:" + receiver
@@ -110,7 +102,7 @@ func (s *Service) Send(ctx context.Context, sender, receiver string) (points int
 	if !ok {
 		return 0, time.Time{}, oven.Errorf(oven.ENotFriend, "player %s is not your friend", receiver)
 	}
-	defer s.lock(sender)()
+	defer s.locks.Lock(sender)()
 	return s.send(ctx, sender, receiver)
 }
 
@@ -186,7 +178,7 @@ func (s *Service) SendAll(ctx context.Context, sender string) (sent []string, sk
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	defer s.lock(sender)()
+	defer s.locks.Lock(sender)()
 	next, err := s.NextSend(ctx, sender, ids)
 	if err != nil {
 		return nil, 0, 0, err
