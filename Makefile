@@ -4,7 +4,7 @@ BIN       := .oven/bin
 TOOLS     := $(CURDIR)/.oven/tools
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
-STATICCHECK_VERSION        := 2025.1.1
+STATICCHECK_VERSION        := v0.6.1
 TEST_TIMEOUT ?= 15m
 
 .PHONY: run build test test-short deps proto migrate admin lint fmt loadtest clean
