@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/periodic"
 	"github.com/ovengames/oven/application/pgnotify"
 	"github.com/ovengames/oven/application/players"
 )
@@ -171,18 +172,7 @@ func (c *Cache) Run(ctx context.Context) {
 			c.log.Warn("ban list reload failed", "err", err)
 		}
 	}
-	wg.Go(func() {
-		t := time.NewTicker(c.refresh)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				reload(ctx)
-			}
-		}
-	})
+	wg.Go(func() { periodic.Run(ctx, c.refresh, 10*time.Second, c.log, "ban list reload", c.reload) })
 	pgnotify.Listen(ctx, c.db.Config().ConnConfig, []string{Channel}, pgnotify.Handler{
 		Notify: func(_, p string) {
 			id, flag, ok := strings.Cut(p, ":")

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ovengames/oven/application/periodic"
 )
 
 // Cache serves the published version from memory and refreshes it in the background,
@@ -81,18 +83,5 @@ func (c *Cache) Get(ctx context.Context, version int64) (*Version, error) {
 
 // Run refreshes every interval until ctx is done.
 func (c *Cache) Run(ctx context.Context) {
-	t := time.NewTicker(c.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			rctx, cancel := context.WithTimeout(ctx, c.interval)
-			if err := c.Refresh(rctx); err != nil && ctx.Err() == nil {
-				c.log.Warn("game data refresh failed", "err", err)
-			}
-			cancel()
-		}
-	}
+	periodic.Run(ctx, c.interval, c.interval, c.log, "game data refresh", c.Refresh)
 }

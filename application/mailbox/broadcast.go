@@ -3,6 +3,7 @@ package mailbox
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/periodic"
 )
 
 // Broadcast is a gift to every player, stored once. Each player's mailbox shows it from
@@ -136,19 +138,11 @@ func (b *Broadcasts) Active(now time.Time) []Broadcast {
 
 // Run refreshes every interval until ctx ends (a broadcast made on another shard shows
 // here within the interval).
-func (b *Broadcasts) Run(ctx context.Context, interval time.Duration, clock oven.Clock) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			rctx, cancel := context.WithTimeout(ctx, interval+2*time.Second)
-			b.Refresh(rctx, clock.Now()) // a failed refresh keeps the last list
-			cancel()
-		}
-	}
+// A failed refresh keeps the last list.
+func (b *Broadcasts) Run(ctx context.Context, interval time.Duration, clock oven.Clock, log *slog.Logger) {
+	periodic.Run(ctx, interval, interval+2*time.Second, log, "broadcast refresh", func(ctx context.Context) error {
+		return b.Refresh(ctx, clock.Now())
+	})
 }
 
 // countKey is the Redis counter of a broadcast's claims.

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ovengames/oven/application/periodic"
 )
 
 // Recover resolves pending plays older than RecoverAfter whose players owns reports as
@@ -52,18 +54,8 @@ func (s *Service) recoverPlay(ctx context.Context, playerID, playID string) erro
 
 // RunRecovery calls Recover every interval until ctx ends.
 func (s *Service) RunRecovery(ctx context.Context, interval time.Duration, owns func(string) bool) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			rctx, cancel := context.WithTimeout(ctx, interval+5*time.Second)
-			if _, err := s.Recover(rctx, owns); err != nil && ctx.Err() == nil {
-				s.Log.Warn("plays: recovery pass failed", "err", err)
-			}
-			cancel()
-		}
-	}
+	periodic.Run(ctx, interval, interval+5*time.Second, s.Log, "plays: recovery pass", func(ctx context.Context) error {
+		_, err := s.Recover(ctx, owns)
+		return err
+	})
 }

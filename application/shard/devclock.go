@@ -12,6 +12,7 @@ import (
 
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/client"
+	"github.com/ovengames/oven/application/periodic"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
 
@@ -81,18 +82,5 @@ func (d *DevClock) Advance(ctx context.Context, by time.Duration) error {
 
 // Run re-syncs from Redis every interval until ctx ends, for shards that missed a push.
 func (d *DevClock) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			sctx, cancel := context.WithTimeout(ctx, interval)
-			if err := d.Sync(sctx); err != nil && ctx.Err() == nil {
-				d.log.Warn("dev clock sync failed", "err", err)
-			}
-			cancel()
-		}
-	}
+	periodic.Run(ctx, interval, interval, d.log, "dev clock sync", d.Sync)
 }

@@ -176,7 +176,7 @@ func Run(ctx context.Context, cfg Config) error {
 	wg.Go(func() { gd.Follow(bg) })
 	wg.Go(func() { banned.Run(bg) })
 	wg.Go(func() { jan.Run(bg, time.Hour) })
-	wg.Go(func() { broadcasts.Run(bg, time.Second, clock) })
+	wg.Go(func() { broadcasts.Run(bg, time.Second, clock, log) })
 	wg.Go(func() { deps.Plays.RunRecovery(bg, cfg.RecoveryInterval, owns) })
 
 	srv := grpc.NewServer(
