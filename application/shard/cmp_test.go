@@ -4,12 +4,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/testing/protocmp"
-
-	"github.com/ovengames/oven/application/grpcerr"
 )
 
 func cmpProto() cmp.Option { return protocmp.Transform() }
-
-func grpcerrFrom(err error) error { return grpcerr.FromStatus(err) }
 
 func redisZ(score float64, member string) redis.Z { return redis.Z{Score: score, Member: member} }

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/grpcerr"
 	"github.com/ovengames/oven/application/shard/shardtest"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
@@ -155,7 +156,7 @@ func TestSendLifeCooldownAndGiftPoints(t *testing.T) {
 	if code(err) != oven.EAlreadySent {
 		t.Fatalf("second send: %v, want already_sent", err)
 	}
-	if ra := oven.RetryAfter(grpcFrom(err)); ra < 3590*time.Second || ra > 3600*time.Second {
+	if ra := oven.RetryAfter(grpcerr.FromStatus(err)); ra < 3590*time.Second || ra > 3600*time.Second {
 		t.Errorf("retry after %v, want about an hour", ra)
 	}
 	fl, _ := c.Game.ListFriends(bg, &ovenv1.PlayerRequest{PlayerId: a})
@@ -178,8 +179,6 @@ func TestSendLifeCooldownAndGiftPoints(t *testing.T) {
 		t.Errorf("b has %d items, want 2", n)
 	}
 }
-
-func grpcFrom(err error) error { return grpcerrFrom(err) }
 
 func TestTwentySendersOneReceiverThenParallelAcceptAll(t *testing.T) {
 	t.Parallel()

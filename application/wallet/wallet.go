@@ -44,17 +44,3 @@ func Change(ctx context.Context, tx pgx.Tx, playerID int64, amount int64, reason
 	}
 	return coins, nil
 }
-
-// Balance returns the player's coins.
-func Balance(ctx context.Context, q interface {
-	QueryRow(context.Context, string, ...any) pgx.Row
-}, playerID int64) (int64, error) {
-	var coins int64
-	if err := q.QueryRow(ctx, `SELECT coins FROM wallets WHERE player_id = $1`, playerID).Scan(&coins); err != nil {
-		if err == pgx.ErrNoRows {
-			return 0, oven.Errorf(oven.ENotFound, "no such player")
-		}
-		return 0, fmt.Errorf("wallet: balance: %w", err)
-	}
-	return coins, nil
-}
