@@ -1,16 +1,12 @@
 package main_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -34,39 +30,9 @@ func TestStackBehindLoadBalancer(t *testing.T) {
 	if _, err := localdeps.EnsureHAProxy(ictx); err != nil {
 		t.Skipf("haproxy is missing and cannot be installed here, so the load-balanced stack cannot run: %v", err)
 	}
-	bin := buildStack(t)
-	state, err := os.MkdirTemp("", "oven-e2e-lb-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(state, 0o755) // PostgreSQL runs as an unprivileged user when we are root
-	t.Cleanup(func() { os.RemoveAll(state) })
-
-	addr := freeAddr(t)
-	cmd := exec.Command(filepath.Join(bin, "run"))
-	cmd.Env = append(os.Environ(), "OVEN_STATE_DIR="+state, "OVEN_HTTP_ADDR="+addr,
-		"OVEN_PRESENTATION_COUNT=2", "OVEN_SHARD_COUNT=2")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			cmd.Process.Signal(syscall.SIGINT)
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("stack output:\n%s", tail(out.String(), 80))
-		}
-	})
-
-	base := "http://" + addr
-	waitReady(t, base, exited)
-	stackPath := filepath.Join(state, "stack.json")
+	st := bootStack(t, "OVEN_PRESENTATION_COUNT=2", "OVEN_SHARD_COUNT=2")
+	base, exited := st.base, st.exited
+	stackPath := st.stackFile()
 	stack := readLBStack(t, stackPath)
 	// /readyz answered through one copy; the other may still be connecting to the
 	// shards, or marked down by haproxy.
@@ -146,21 +112,7 @@ func TestStackBehindLoadBalancer(t *testing.T) {
 
 	// Ctrl-C stops the load balancer with the rest.
 	lbPID := readLBStack(t, stackPath).PIDs["lb"]
-	cmd.Process.Signal(syscall.SIGINT)
-	stopped = true
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("run exited with %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("the stack did not stop within 30 s of SIGINT")
-	}
-	if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-		conn.Close()
-		t.Error("the load balancer's port still answers after shutdown")
-	}
+	st.interrupt()
 	if err := syscall.Kill(lbPID, 0); !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("haproxy (pid %d) still runs after shutdown: %v", lbPID, err)
 	}

@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,11 +10,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -27,38 +24,9 @@ func TestStackEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots the whole stack")
 	}
-	bin := buildStack(t)
-	state, err := os.MkdirTemp("", "oven-e2e-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(state, 0o755) // PostgreSQL runs as an unprivileged user when we are root
-	t.Cleanup(func() { os.RemoveAll(state) })
-
-	addr := freeAddr(t)
-	cmd := exec.Command(filepath.Join(bin, "run"))
-	cmd.Env = append(os.Environ(), "OVEN_STATE_DIR="+state, "OVEN_HTTP_ADDR="+addr, "OVEN_DEV_CLOCK=1")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			cmd.Process.Signal(syscall.SIGINT)
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("stack output:\n%s", tail(out.String(), 60))
-		}
-	})
-
-	base := "http://" + addr
-	waitReady(t, base, exited)
-	stack := readStack(t, filepath.Join(state, "stack.json"))
+	st := bootStack(t, "OVEN_DEV_CLOCK=1")
+	base := st.base
+	stack := readStack(t, st.stackFile())
 	c := &client{t: t, base: base}
 
 	t.Run("calls for one player land on one shard; players spread over all three", func(t *testing.T) {
@@ -171,21 +139,7 @@ func TestStackEndToEnd(t *testing.T) {
 	})
 
 	// Ctrl-C stops everything cleanly.
-	cmd.Process.Signal(syscall.SIGINT)
-	stopped = true
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("run exited with %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("the stack did not stop within 30 s of SIGINT")
-	}
-	if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-		conn.Close()
-		t.Error("the HTTP port still answers after shutdown")
-	}
+	st.interrupt()
 }
 
 func buildStack(t *testing.T) string {
