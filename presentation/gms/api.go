@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/presentation/apijson"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
 
@@ -110,7 +111,7 @@ type sessionJSON struct {
 }
 
 func renderSession(s *ovenv1.AdminSession) sessionJSON {
-	return sessionJSON{Username: s.GetUsername(), Role: s.GetRole(), CSRFToken: s.GetCsrfToken(), ExpiresAt: rfc3339(s.GetExpiresAtMs())}
+	return sessionJSON{Username: s.GetUsername(), Role: s.GetRole(), CSRFToken: s.GetCsrfToken(), ExpiresAt: apijson.Time(s.GetExpiresAtMs())}
 }
 
 // login opens a session (POST /gms/api/login).
@@ -129,7 +130,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) error {
 		return fromRPC("Login", err)
 	}
 	s.setCookie(w, sess.GetSessionToken(), time.UnixMilli(sess.GetExpiresAtMs()))
-	writeJSON(w, http.StatusOK, renderSession(sess))
+	apijson.Write(w, http.StatusOK, renderSession(sess))
 	return nil
 }
 
@@ -157,7 +158,7 @@ func (s *server) session(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fromRPC("GetSession", err)
 	}
-	writeJSON(w, http.StatusOK, renderSession(sess))
+	apijson.Write(w, http.StatusOK, renderSession(sess))
 	return nil
 }
 
@@ -177,7 +178,7 @@ func writeDocument(w http.ResponseWriter, doc []byte, headers map[string]string)
 func draftHeaders(d *ovenv1.GameDataDraft) map[string]string {
 	return map[string]string{
 		"X-Draft-Updated-By":  d.GetUpdatedBy(),
-		"X-Draft-Updated-At":  rfc3339(d.GetUpdatedAtMs()),
+		"X-Draft-Updated-At":  apijson.Time(d.GetUpdatedAtMs()),
 		"X-Published-Version": strconv.FormatInt(d.GetPublishedVersion(), 10),
 	}
 }
@@ -194,10 +195,10 @@ func (s *server) getDraft(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func problems(ps []*ovenv1.ValidationProblem) []problemJSON {
-	out := make([]problemJSON, len(ps))
+func problems(ps []*ovenv1.ValidationProblem) []apijson.Problem {
+	out := make([]apijson.Problem, len(ps))
 	for i, p := range ps {
-		out[i] = problemJSON{Path: p.GetPath(), Message: p.GetMessage()}
+		out[i] = apijson.Problem{Path: p.GetPath(), Message: p.GetMessage()}
 	}
 	return out
 }
@@ -223,8 +224,8 @@ func (s *server) putDraft(w http.ResponseWriter, r *http.Request) error {
 }
 
 type validateResponse struct {
-	Valid    bool          `json:"valid"`
-	Problems []problemJSON `json:"problems"`
+	Valid    bool              `json:"valid"`
+	Problems []apijson.Problem `json:"problems"`
 }
 
 // validate checks a document without storing it (POST /gms/api/gamedata/validate): the
@@ -240,7 +241,7 @@ func (s *server) validate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fromRPC("ValidateDraft", err)
 	}
-	writeJSON(w, http.StatusOK, validateResponse{Valid: len(resp.GetProblems()) == 0, Problems: problems(resp.GetProblems())})
+	apijson.Write(w, http.StatusOK, validateResponse{Valid: len(resp.GetProblems()) == 0, Problems: problems(resp.GetProblems())})
 	return nil
 }
 
@@ -257,7 +258,7 @@ func (s *server) publish(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fromRPC("Publish", err)
 	}
-	writeJSON(w, http.StatusOK, publishJSON{Version: resp.GetVersion()})
+	apijson.Write(w, http.StatusOK, publishJSON{Version: resp.GetVersion()})
 	return nil
 }
 
@@ -282,7 +283,7 @@ func (s *server) rollback(w http.ResponseWriter, r *http.Request) error {
 		return fromRPC("Rollback", err)
 	}
 	src := resp.GetSourceVersion()
-	writeJSON(w, http.StatusOK, publishJSON{Version: resp.GetVersion(), SourceVersion: &src})
+	apijson.Write(w, http.StatusOK, publishJSON{Version: resp.GetVersion(), SourceVersion: &src})
 	return nil
 }
 
@@ -326,14 +327,14 @@ func (s *server) versions(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := versionsJSON{PublishedVersion: resp.GetPublishedVersion(), Versions: []versionJSON{}}
 	for _, v := range resp.GetVersions() {
-		vj := versionJSON{Version: v.GetVersion(), CreatedBy: v.GetCreatedBy(), CreatedAt: rfc3339(v.GetCreatedAtMs()),
+		vj := versionJSON{Version: v.GetVersion(), CreatedBy: v.GetCreatedBy(), CreatedAt: apijson.Time(v.GetCreatedAtMs()),
 			Published: v.GetVersion() == resp.GetPublishedVersion()}
 		if src := v.GetSourceVersion(); src > 0 {
 			vj.SourceVersion = &src
 		}
 		out.Versions = append(out.Versions, vj)
 	}
-	writeJSON(w, http.StatusOK, out)
+	apijson.Write(w, http.StatusOK, out)
 	return nil
 }
 
@@ -379,7 +380,7 @@ func (s *server) player(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fromRPC("GetPlayer", err)
 	}
-	writeJSON(w, http.StatusOK, renderPlayer(p))
+	apijson.Write(w, http.StatusOK, renderPlayer(p))
 	return nil
 }
 
@@ -407,7 +408,7 @@ func (s *server) ban(banned bool) handlerFunc {
 		if err != nil {
 			return fromRPC("SetBanned", err)
 		}
-		writeJSON(w, http.StatusOK, renderPlayer(p))
+		apijson.Write(w, http.StatusOK, renderPlayer(p))
 		return nil
 	}
 }
@@ -438,10 +439,10 @@ func (s *server) audit(w http.ResponseWriter, r *http.Request) error {
 		Entries []auditJSON `json:"entries"`
 	}{Entries: []auditJSON{}}
 	for _, e := range resp.GetEntries() {
-		out.Entries = append(out.Entries, auditJSON{ID: e.GetId(), At: rfc3339(e.GetAtMs()), Actor: e.GetActor(),
+		out.Entries = append(out.Entries, auditJSON{ID: e.GetId(), At: apijson.Time(e.GetAtMs()), Actor: e.GetActor(),
 			Action: e.GetAction(), Target: e.GetTarget(), Before: rawOrNull(e.GetBefore()), After: rawOrNull(e.GetAfter())})
 	}
-	writeJSON(w, http.StatusOK, out)
+	apijson.Write(w, http.StatusOK, out)
 	return nil
 }
 

@@ -1,35 +1,17 @@
 package gms
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/grpcerr"
-	"github.com/ovengames/oven/presentation/httpapi"
+	"github.com/ovengames/oven/presentation/apijson"
 )
-
-type errorDetail struct {
-	Code        string      `json:"code"`
-	Message     string      `json:"message"`
-	RetryAfterS json.Number `json:"retry_after_s,omitempty"`
-}
-
-type errorBody struct {
-	Error errorDetail `json:"error"`
-	// Problems lists validation failures of a game-data document.
-	Problems []problemJSON `json:"problems,omitempty"`
-}
-
-type problemJSON struct {
-	Path    string `json:"path"`
-	Message string `json:"message"`
-}
 
 // problemsError is a document refused for its problems (400 with the list).
 type problemsError struct {
-	problems []problemJSON
+	problems []apijson.Problem
 }
 
 func (e *problemsError) Error() string { return "invalid document" }
@@ -48,24 +30,17 @@ func fromRPC(op string, err error) error {
 	return &rpcError{op: op, cause: err, api: grpcerr.FromStatus(err)}
 }
 
-// writeError renders err as API.md's error body, with the status of httpapi's one table.
+// writeError renders err as API.md's error body, with the status of the one table in apijson.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var pe *problemsError
 	if errors.As(err, &pe) {
-		writeJSON(w, http.StatusBadRequest, errorBody{
-			Error:    errorDetail{Code: oven.EInvalid, Message: "the document has problems; see problems"},
+		apijson.Write(w, http.StatusBadRequest, apijson.ErrorBody{
+			Error:    apijson.ErrorDetail{Code: oven.EInvalid, Message: "the document has problems; see problems"},
 			Problems: pe.problems,
 		})
 		return
 	}
-	code := oven.ErrorCode(err)
-	status := httpapi.StatusCode(code)
-	body := errorBody{Error: errorDetail{Code: code, Message: oven.ErrorMessage(err)}}
-	if d := oven.RetryAfter(err); d > 0 {
-		secs := oven.RetryAfterSeconds(d)
-		body.Error.RetryAfterS = json.Number(secs)
-		w.Header().Set("Retry-After", secs)
-	}
+	status, body := apijson.ErrorOf(w.Header(), err)
 	if status == http.StatusUnauthorized {
 		s.clearCookie(w)
 	}
@@ -74,15 +49,5 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			slot.err = err
 		}
 	}
-	writeJSON(w, status, body)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"internal error"}}`)
-	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	apijson.Write(w, status, body)
 }

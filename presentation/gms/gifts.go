@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/presentation/apijson"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
 
@@ -52,7 +53,7 @@ func (s *server) gift(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fromRPC("GiftPlayer", err)
 	}
-	writeJSON(w, http.StatusOK, giftJSON{MailID: resp.GetMailId(), ExpiresAt: rfc3339(resp.GetExpiresAtMs())})
+	apijson.Write(w, http.StatusOK, giftJSON{MailID: resp.GetMailId(), ExpiresAt: apijson.Time(resp.GetExpiresAtMs())})
 	return nil
 }
 
@@ -74,7 +75,7 @@ type broadcastJSON struct {
 
 func renderBroadcast(b *ovenv1.BroadcastInfo) broadcastJSON {
 	return broadcastJSON{ID: b.GetId(), Kind: b.GetKind(), Amount: b.GetAmount(), Message: b.GetMessage(),
-		StartsAt: rfc3339(b.GetStartsAtMs()), EndsAt: rfc3339(b.GetEndsAtMs()), CreatedBy: b.GetCreatedBy(), Claims: b.GetClaims()}
+		StartsAt: apijson.Time(b.GetStartsAtMs()), EndsAt: apijson.Time(b.GetEndsAtMs()), CreatedBy: b.GetCreatedBy(), Claims: b.GetClaims()}
 }
 
 // createBroadcast gifts every player, including those who join before it ends (POST
@@ -97,7 +98,7 @@ func (s *server) createBroadcast(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fromRPC("CreateBroadcast", err)
 	}
-	writeJSON(w, http.StatusOK, renderBroadcast(b))
+	apijson.Write(w, http.StatusOK, renderBroadcast(b))
 	return nil
 }
 
@@ -116,6 +117,6 @@ func (s *server) broadcasts(w http.ResponseWriter, r *http.Request) error {
 	for _, b := range resp.GetBroadcasts() {
 		out.Broadcasts = append(out.Broadcasts, renderBroadcast(b))
 	}
-	writeJSON(w, http.StatusOK, out)
+	apijson.Write(w, http.StatusOK, out)
 	return nil
 }

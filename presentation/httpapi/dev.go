@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/presentation/apijson"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
 
@@ -40,6 +41,6 @@ func (s *server) advanceClock(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fromRPC("AdvanceClock", err)
 	}
-	writeJSON(w, http.StatusOK, advanceClockResponse{Now: rfc3339(res.GetNowMs())})
+	apijson.Write(w, http.StatusOK, advanceClockResponse{Now: apijson.Time(res.GetNowMs())})
 	return nil
 }

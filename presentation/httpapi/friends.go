@@ -6,6 +6,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/presentation/apijson"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
 
@@ -83,10 +84,10 @@ func (s *server) listFriends(w http.ResponseWriter, r *http.Request) error {
 			Name:        f.GetName(),
 			WeeklyBest:  f.GetWeeklyBest(),
 			CanSendLife: f.GetCanSendLife(),
-			NextSendAt:  optionalTime(f.GetNextSendAtMs()),
+			NextSendAt:  apijson.OptionalTime(f.GetNextSendAtMs()),
 		})
 	}
-	writeJSON(w, http.StatusOK, out)
+	apijson.Write(w, http.StatusOK, out)
 	return nil
 }
 
@@ -107,9 +108,9 @@ func (s *server) sendLife(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fromRPC("SendLife", err)
 	}
-	writeJSON(w, http.StatusOK, sendLifeResponse{
+	apijson.Write(w, http.StatusOK, sendLifeResponse{
 		GiftPoints: res.GetGiftPoints(),
-		NextSendAt: optionalTime(res.GetNextSendAtMs()),
+		NextSendAt: apijson.OptionalTime(res.GetNextSendAtMs()),
 	})
 	return nil
 }
@@ -131,8 +132,8 @@ func (s *server) sendLives(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fromRPC("SendLives", err)
 	}
-	writeJSON(w, http.StatusOK, sendLivesResponse{
-		Sent:       nonNil(res.GetSent()),
+	apijson.Write(w, http.StatusOK, sendLivesResponse{
+		Sent:       apijson.NonNil(res.GetSent()),
 		Skipped:    res.GetSkipped(),
 		GiftPoints: res.GetGiftPoints(),
 	})

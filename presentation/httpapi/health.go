@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/presentation/apijson"
 )
 
 type statusJSON struct {
@@ -15,7 +16,7 @@ type statusJSON struct {
 // healthz answers 200 while the process lives; it checks nothing else so that a slow
 // dependency never gets a healthy process restarted.
 func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, statusJSON{Status: "ok"})
+	apijson.Write(w, http.StatusOK, statusJSON{Status: "ok"})
 }
 
 // readyz answers 200 only when Config.Ready does, so that a load balancer stops sending
@@ -27,7 +28,7 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 		infoFrom(r.Context()).setErr(err) // the real reason, for the access log
 		return
 	}
-	writeJSON(w, http.StatusOK, statusJSON{Status: "ready"})
+	apijson.Write(w, http.StatusOK, statusJSON{Status: "ready"})
 }
 
 func (s *server) checkReady(ctx context.Context) error {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/ovengames/oven/presentation/apijson"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
 
@@ -42,7 +43,7 @@ func renderEntries(es []*ovenv1.LeaderboardEntry) []leaderboardEntryJSON {
 func renderLeaderboard(b *ovenv1.Leaderboard) leaderboardResponse {
 	return leaderboardResponse{
 		Week:     b.GetWeek(),
-		ResetsAt: optionalTime(b.GetResetsAtMs()),
+		ResetsAt: apijson.OptionalTime(b.GetResetsAtMs()),
 		Entries:  renderEntries(b.GetEntries()),
 	}
 }
@@ -55,7 +56,7 @@ func (s *server) friendsLeaderboard(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return fromRPC("FriendsLeaderboard", err)
 	}
-	writeJSON(w, http.StatusOK, renderLeaderboard(b))
+	apijson.Write(w, http.StatusOK, renderLeaderboard(b))
 	return nil
 }
 
@@ -74,7 +75,7 @@ func (s *server) globalLeaderboard(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return fromRPC("GlobalLeaderboard", err)
 	}
-	writeJSON(w, http.StatusOK, renderLeaderboard(b))
+	apijson.Write(w, http.StatusOK, renderLeaderboard(b))
 	return nil
 }
 
@@ -90,7 +91,7 @@ func (s *server) aroundMe(w http.ResponseWriter, r *http.Request) error {
 	if n := b.GetRank(); n > 0 {
 		rank = &n
 	}
-	writeJSON(w, http.StatusOK, aroundMeResponse{
+	apijson.Write(w, http.StatusOK, aroundMeResponse{
 		Week:    b.GetWeek(),
 		Rank:    rank,
 		Score:   b.GetScore(),

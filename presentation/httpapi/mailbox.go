@@ -5,38 +5,12 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/ovengames/oven/presentation/apijson"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
 
-type mailItemJSON struct {
-	ID     string `json:"id"`
-	Kind   string `json:"kind"`
-	Amount int64  `json:"amount"`
-	// FromPlayerID is null for mail no player sent (GMS gifts and broadcasts).
-	FromPlayerID *string `json:"from_player_id"`
-	Message      string  `json:"message"`
-	SentAt       string  `json:"sent_at"`
-	ExpiresAt    *string `json:"expires_at"`
-}
-
 type mailboxResponse struct {
-	Items []mailItemJSON `json:"items"`
-}
-
-func renderMailItem(m *ovenv1.MailItem) mailItemJSON {
-	var from *string
-	if id := m.GetFromPlayerId(); id != "" {
-		from = &id
-	}
-	return mailItemJSON{
-		ID:           m.GetId(),
-		Kind:         m.GetKind(),
-		Amount:       m.GetAmount(),
-		FromPlayerID: from,
-		Message:      m.GetMessage(),
-		SentAt:       rfc3339(m.GetSentAtMs()),
-		ExpiresAt:    optionalTime(m.GetExpiresAtMs()),
-	}
+	Items []apijson.Mail `json:"items"`
 }
 
 // listMailbox lists the caller's unexpired mail, newest first as the shard orders it
@@ -48,17 +22,17 @@ func (s *server) listMailbox(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fromRPC("ListMailbox", err)
 	}
-	out := mailboxResponse{Items: make([]mailItemJSON, 0, len(res.GetItems()))}
+	out := mailboxResponse{Items: make([]apijson.Mail, 0, len(res.GetItems()))}
 	for _, m := range res.GetItems() {
-		out.Items = append(out.Items, renderMailItem(m))
+		out.Items = append(out.Items, apijson.RenderMail(m))
 	}
-	writeJSON(w, http.StatusOK, out)
+	apijson.Write(w, http.StatusOK, out)
 	return nil
 }
 
 type acceptMailResponse struct {
-	Lives livesJSON `json:"lives"`
-	Coins int64     `json:"coins"`
+	Lives apijson.Lives `json:"lives"`
+	Coins int64         `json:"coins"`
 }
 
 // acceptMail accepts one item, idempotently (POST /v1/mailbox/{id}/accept).
@@ -76,14 +50,14 @@ func (s *server) acceptMail(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fromRPC("AcceptMail", err)
 	}
-	writeJSON(w, http.StatusOK, acceptMailResponse{Lives: renderLives(res.GetLives()), Coins: res.GetCoins()})
+	apijson.Write(w, http.StatusOK, acceptMailResponse{Lives: apijson.RenderLives(res.GetLives()), Coins: res.GetCoins()})
 	return nil
 }
 
 type acceptAllResponse struct {
-	Accepted int64     `json:"accepted"`
-	Lives    livesJSON `json:"lives"`
-	Coins    int64     `json:"coins"`
+	Accepted int64         `json:"accepted"`
+	Lives    apijson.Lives `json:"lives"`
+	Coins    int64         `json:"coins"`
 }
 
 // acceptAllMail accepts every unexpired item (POST /v1/mailbox/accept-all).
@@ -97,9 +71,9 @@ func (s *server) acceptAllMail(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fromRPC("AcceptAllMail", err)
 	}
-	writeJSON(w, http.StatusOK, acceptAllResponse{
+	apijson.Write(w, http.StatusOK, acceptAllResponse{
 		Accepted: res.GetAccepted(),
-		Lives:    renderLives(res.GetLives()),
+		Lives:    apijson.RenderLives(res.GetLives()),
 		Coins:    res.GetCoins(),
 	})
 	return nil

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ovengames/oven/presentation/apijson"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
 
@@ -34,7 +35,7 @@ func (s *server) authGuest(w http.ResponseWriter, r *http.Request) error {
 	}
 	infoFrom(r.Context()).setPlayer(res.GetPlayerId())
 	token, exp := s.tokens.Issue(res.GetPlayerId(), s.now())
-	writeJSON(w, http.StatusOK, authGuestResponse{
+	apijson.Write(w, http.StatusOK, authGuestResponse{
 		PlayerID:  res.GetPlayerId(),
 		Token:     token,
 		ExpiresAt: exp.UTC().Format(time.RFC3339),
@@ -50,7 +51,7 @@ func (s *server) getMe(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fromRPC("GetMe", err)
 	}
-	writeJSON(w, http.StatusOK, renderMe(p))
+	apijson.Write(w, http.StatusOK, apijson.RenderMe(p))
 	return nil
 }
 
@@ -74,7 +75,7 @@ func (s *server) patchMe(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fromRPC("UpdateMe", err)
 	}
-	writeJSON(w, http.StatusOK, renderMe(p))
+	apijson.Write(w, http.StatusOK, apijson.RenderMe(p))
 	return nil
 }
 
@@ -97,6 +98,6 @@ func (s *server) buyItem(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fromRPC("BuyItem", err)
 	}
-	writeJSON(w, http.StatusOK, renderMe(p))
+	apijson.Write(w, http.StatusOK, apijson.RenderMe(p))
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/presentation/apijson"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
 
@@ -16,11 +17,11 @@ type startPlayRequest struct {
 }
 
 type startPlayResponse struct {
-	PlayID    string    `json:"play_id"`
-	StartedAt string    `json:"started_at"`
-	Seed      int64     `json:"seed"`
-	Lives     livesJSON `json:"lives"`
-	Coins     int64     `json:"coins"`
+	PlayID    string        `json:"play_id"`
+	StartedAt string        `json:"started_at"`
+	Seed      int64         `json:"seed"`
+	Lives     apijson.Lives `json:"lives"`
+	Coins     int64         `json:"coins"`
 }
 
 // startPlay opens a play, taking a life and the boosts' prices (POST /v1/plays).
@@ -43,11 +44,11 @@ func (s *server) startPlay(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fromRPC("StartPlay", err)
 	}
-	writeJSON(w, http.StatusCreated, startPlayResponse{
+	apijson.Write(w, http.StatusCreated, startPlayResponse{
 		PlayID:    res.GetPlayId(),
-		StartedAt: rfc3339(res.GetStartedAtMs()),
+		StartedAt: apijson.Time(res.GetStartedAtMs()),
 		Seed:      res.GetSeed(),
-		Lives:     renderLives(res.GetLives()),
+		Lives:     apijson.RenderLives(res.GetLives()),
 		Coins:     res.GetCoins(),
 	})
 	return nil
@@ -112,7 +113,7 @@ func (s *server) settlePlay(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fromRPC("SettlePlay", err)
 	}
-	writeJSON(w, http.StatusOK, settleResponse{
+	apijson.Write(w, http.StatusOK, settleResponse{
 		CoinsEarned: res.GetCoinsEarned(),
 		Coins:       res.GetCoins(),
 		ExpEarned:   res.GetExpEarned(),

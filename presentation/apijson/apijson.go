@@ -1,0 +1,186 @@
+// Package apijson is API.md's JSON on the wire, shared by the client API
+// (presentation/httpapi) and the GMS (presentation/gms): how responses and error bodies
+// are written, the one table from API error codes to HTTP statuses, and the shapes both
+// surfaces show (a profile, lives, a mail item).
+package apijson
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/proto/ovenv1"
+)
+
+// Write renders v with status. It encodes before writing any header so that an encoding
+// failure can still become a proper 500.
+func Write(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString(`{"error":{"code":"internal","message":"internal error"}}` + "\n")
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes()) // a failed write means the client left; nothing to do
+}
+
+// Time renders proto unix milliseconds as API.md's RFC 3339 UTC time.
+func Time(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339) }
+
+// OptionalTime renders 0 as JSON null (for example next_life_at when lives are full).
+func OptionalTime(ms int64) *string {
+	if ms == 0 {
+		return nil
+	}
+	t := Time(ms)
+	return &t
+}
+
+// NonNil keeps JSON arrays as [] rather than null, which clients would have to special-case.
+func NonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// statusByCode is the one table mapping API codes to HTTP statuses (API.md).
+// A code missing here is a bug and renders as 500.
+var statusByCode = map[string]int{
+	oven.EInvalid:           http.StatusBadRequest,
+	oven.EUnauthenticated:   http.StatusUnauthorized,
+	oven.EForbidden:         http.StatusForbidden,
+	oven.EBanned:            http.StatusForbidden,
+	oven.ENotFound:          http.StatusNotFound,
+	oven.ENotFriend:         http.StatusNotFound,
+	oven.ENoLives:           http.StatusConflict,
+	oven.EAlreadySent:       http.StatusConflict,
+	oven.EAlreadySettled:    http.StatusConflict,
+	oven.EInsufficientCoins: http.StatusConflict,
+	oven.EMailboxFull:       http.StatusConflict,
+	oven.EConflict:          http.StatusConflict,
+	oven.EPlayExpired:       http.StatusGone,
+	oven.ETooLarge:          http.StatusRequestEntityTooLarge,
+	oven.ERejected:          http.StatusUnprocessableEntity,
+	oven.ERateLimited:       http.StatusTooManyRequests,
+	oven.EUnavailable:       http.StatusServiceUnavailable,
+	oven.EInternal:          http.StatusInternalServerError,
+}
+
+// StatusCode returns the HTTP status of an API error code: 500 for unknown codes.
+func StatusCode(code string) int {
+	if st, ok := statusByCode[code]; ok {
+		return st
+	}
+	return http.StatusInternalServerError
+}
+
+// ErrorBody is API.md's error response.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+	// Problems lists validation failures of a GMS game-data document.
+	Problems []Problem `json:"problems,omitempty"`
+}
+
+// ErrorDetail is the "error" object of an error response.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// json.Number renders as a bare number and keeps header and body identical.
+	RetryAfterS json.Number `json:"retry_after_s,omitempty"`
+}
+
+// Problem is one validation failure, with the JSON path of the offending value.
+type Problem struct {
+	Path    string `json:"path"`
+	Message string `json:"message"`
+}
+
+// ErrorOf returns the status and body that render err, and sets the Retry-After header
+// on h where waiting helps. Callers add their own headers, then Write.
+func ErrorOf(h http.Header, err error) (int, ErrorBody) {
+	code := oven.ErrorCode(err)
+	body := ErrorBody{Error: ErrorDetail{Code: code, Message: oven.ErrorMessage(err)}}
+	if d := oven.RetryAfter(err); d > 0 {
+		secs := oven.RetryAfterSeconds(d)
+		body.Error.RetryAfterS = json.Number(secs)
+		h.Set("Retry-After", secs)
+	}
+	return StatusCode(code), body
+}
+
+// Lives is a player's lives.
+type Lives struct {
+	Count      int64   `json:"count"`
+	Max        int64   `json:"max"`
+	NextLifeAt *string `json:"next_life_at"`
+}
+
+// RenderLives renders proto lives (a missing message reads as zeros, not a nil dereference).
+func RenderLives(l *ovenv1.Lives) Lives {
+	return Lives{Count: l.GetCount(), Max: l.GetMax(), NextLifeAt: OptionalTime(l.GetNextLifeAtMs())}
+}
+
+// Owned is a player's cookies and pets.
+type Owned struct {
+	Cookies []string `json:"cookies"`
+	Pets    []string `json:"pets"`
+}
+
+// Me is API.md's /v1/me.
+type Me struct {
+	PlayerID   string `json:"player_id"`
+	Name       string `json:"name"`
+	Level      int64  `json:"level"`
+	Exp        int64  `json:"exp"`
+	Coins      int64  `json:"coins"`
+	GiftPoints int64  `json:"gift_points"`
+	Lives      Lives  `json:"lives"`
+	BestScore  int64  `json:"best_score"`
+	WeeklyBest int64  `json:"weekly_best"`
+	Owned      Owned  `json:"owned"`
+}
+
+// RenderMe renders a profile.
+func RenderMe(p *ovenv1.Profile) Me {
+	return Me{
+		PlayerID:   p.GetPlayerId(),
+		Name:       p.GetName(),
+		Level:      p.GetLevel(),
+		Exp:        p.GetExp(),
+		Coins:      p.GetCoins(),
+		GiftPoints: p.GetGiftPoints(),
+		Lives:      RenderLives(p.GetLives()),
+		BestScore:  p.GetBestScore(),
+		WeeklyBest: p.GetWeeklyBest(),
+		Owned:      Owned{Cookies: NonNil(p.GetOwnedCookies()), Pets: NonNil(p.GetOwnedPets())},
+	}
+}
+
+// Mail is one mailbox item as /v1/mailbox shows it.
+type Mail struct {
+	ID     string `json:"id"`
+	Kind   string `json:"kind"`
+	Amount int64  `json:"amount"`
+	// FromPlayerID is null for mail no player sent (GMS gifts and broadcasts).
+	FromPlayerID *string `json:"from_player_id"`
+	Message      string  `json:"message"`
+	SentAt       string  `json:"sent_at"`
+	ExpiresAt    *string `json:"expires_at"`
+}
+
+// RenderMail renders a mail item.
+func RenderMail(m *ovenv1.MailItem) Mail {
+	var from *string
+	if id := m.GetFromPlayerId(); id != "" {
+		from = &id
+	}
+	return Mail{ID: m.GetId(), Kind: m.GetKind(), Amount: m.GetAmount(), FromPlayerID: from, Message: m.GetMessage(),
+		SentAt: Time(m.GetSentAtMs()), ExpiresAt: OptionalTime(m.GetExpiresAtMs())}
+}
