@@ -119,3 +119,20 @@ func FromStatus(err error) error {
 		return &oven.Error{Code: oven.EInternal, Message: "internal error"}
 	}
 }
+
+// callError is a failed call as the presentation tier handles it: the original gRPC
+// failure (with the operation) for logs, and through Unwrap the *oven.Error clients see.
+type callError struct {
+	op    string
+	cause error
+	api   error
+}
+
+func (e *callError) Error() string { return e.op + ": " + e.cause.Error() }
+func (e *callError) Unwrap() error { return e.api }
+
+// FromCall converts the gRPC failure of operation op like FromStatus, keeping the
+// original error and op in its message for the log.
+func FromCall(op string, err error) error {
+	return &callError{op: op, cause: err, api: FromStatus(err)}
+}

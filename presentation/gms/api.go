@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/grpcerr"
 	"github.com/ovengames/oven/presentation/apijson"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
@@ -127,7 +128,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	sess, err := s.admin.Login(ctx, &ovenv1.LoginRequest{Username: req.Username, Password: req.Password, ClientIp: s.clientIP(r)})
 	if err != nil {
-		return fromRPC("Login", err)
+		return grpcerr.FromCall("Login", err)
 	}
 	s.setCookie(w, sess.GetSessionToken(), time.UnixMilli(sess.GetExpiresAtMs()))
 	apijson.Write(w, http.StatusOK, renderSession(sess))
@@ -140,7 +141,7 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	_, err := s.admin.Logout(ctx, &ovenv1.AdminRequest{Auth: auth(r)})
 	if err != nil {
-		if err := fromRPC("Logout", err); oven.ErrorCode(err) != oven.EUnauthenticated {
+		if err := grpcerr.FromCall("Logout", err); oven.ErrorCode(err) != oven.EUnauthenticated {
 			return err
 		}
 	}
@@ -156,7 +157,7 @@ func (s *server) session(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	sess, err := s.admin.GetSession(ctx, &ovenv1.AdminRequest{Auth: auth(r)})
 	if err != nil {
-		return fromRPC("GetSession", err)
+		return grpcerr.FromCall("GetSession", err)
 	}
 	apijson.Write(w, http.StatusOK, renderSession(sess))
 	return nil
@@ -189,7 +190,7 @@ func (s *server) getDraft(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	d, err := s.admin.GetDraft(ctx, &ovenv1.AdminRequest{Auth: auth(r)})
 	if err != nil {
-		return fromRPC("GetDraft", err)
+		return grpcerr.FromCall("GetDraft", err)
 	}
 	writeDocument(w, d.GetDocument(), draftHeaders(d))
 	return nil
@@ -214,7 +215,7 @@ func (s *server) putDraft(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	resp, err := s.admin.PutDraft(ctx, &ovenv1.DraftRequest{Auth: auth(r), Document: doc})
 	if err != nil {
-		return fromRPC("PutDraft", err)
+		return grpcerr.FromCall("PutDraft", err)
 	}
 	if len(resp.GetProblems()) > 0 {
 		return &problemsError{problems: problems(resp.GetProblems())}
@@ -239,7 +240,7 @@ func (s *server) validate(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	resp, err := s.admin.ValidateDraft(ctx, &ovenv1.DraftRequest{Auth: auth(r), Document: doc})
 	if err != nil {
-		return fromRPC("ValidateDraft", err)
+		return grpcerr.FromCall("ValidateDraft", err)
 	}
 	apijson.Write(w, http.StatusOK, validateResponse{Valid: len(resp.GetProblems()) == 0, Problems: problems(resp.GetProblems())})
 	return nil
@@ -256,7 +257,7 @@ func (s *server) publish(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	resp, err := s.admin.Publish(ctx, &ovenv1.AdminRequest{Auth: auth(r)})
 	if err != nil {
-		return fromRPC("Publish", err)
+		return grpcerr.FromCall("Publish", err)
 	}
 	apijson.Write(w, http.StatusOK, publishJSON{Version: resp.GetVersion()})
 	return nil
@@ -280,7 +281,7 @@ func (s *server) rollback(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	resp, err := s.admin.Rollback(ctx, &ovenv1.RollbackRequest{Auth: auth(r), Version: *req.Version})
 	if err != nil {
-		return fromRPC("Rollback", err)
+		return grpcerr.FromCall("Rollback", err)
 	}
 	src := resp.GetSourceVersion()
 	apijson.Write(w, http.StatusOK, publishJSON{Version: resp.GetVersion(), SourceVersion: &src})
@@ -323,7 +324,7 @@ func (s *server) versions(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	resp, err := s.admin.ListVersions(ctx, &ovenv1.ListVersionsRequest{Auth: auth(r), Limit: n})
 	if err != nil {
-		return fromRPC("ListVersions", err)
+		return grpcerr.FromCall("ListVersions", err)
 	}
 	out := versionsJSON{PublishedVersion: resp.GetPublishedVersion(), Versions: []versionJSON{}}
 	for _, v := range resp.GetVersions() {
@@ -353,7 +354,7 @@ func (s *server) version(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	gd, err := s.admin.GetVersion(ctx, &ovenv1.GetVersionRequest{Auth: auth(r), Version: v})
 	if err != nil {
-		return fromRPC("GetVersion", err)
+		return grpcerr.FromCall("GetVersion", err)
 	}
 	writeDocument(w, gd.GetDocument(), map[string]string{"ETag": `"` + strconv.FormatInt(gd.GetVersion(), 10) + `"`})
 	return nil
@@ -378,7 +379,7 @@ func (s *server) player(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	p, err := s.admin.GetPlayer(ctx, &ovenv1.AdminPlayerRequest{Auth: auth(r), PlayerId: id})
 	if err != nil {
-		return fromRPC("GetPlayer", err)
+		return grpcerr.FromCall("GetPlayer", err)
 	}
 	apijson.Write(w, http.StatusOK, renderPlayer(p))
 	return nil
@@ -406,7 +407,7 @@ func (s *server) ban(banned bool) handlerFunc {
 		defer cancel()
 		p, err := s.admin.SetBanned(ctx, &ovenv1.SetBannedRequest{Auth: auth(r), PlayerId: id, Banned: banned, Reason: req.Reason})
 		if err != nil {
-			return fromRPC("SetBanned", err)
+			return grpcerr.FromCall("SetBanned", err)
 		}
 		apijson.Write(w, http.StatusOK, renderPlayer(p))
 		return nil
@@ -433,7 +434,7 @@ func (s *server) audit(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	resp, err := s.admin.ListAudit(ctx, &ovenv1.ListAuditRequest{Auth: auth(r), Limit: n})
 	if err != nil {
-		return fromRPC("ListAudit", err)
+		return grpcerr.FromCall("ListAudit", err)
 	}
 	out := struct {
 		Entries []auditJSON `json:"entries"`

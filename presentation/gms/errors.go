@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/ovengames/oven"
-	"github.com/ovengames/oven/application/grpcerr"
 	"github.com/ovengames/oven/presentation/apijson"
 )
 
@@ -15,20 +14,6 @@ type problemsError struct {
 }
 
 func (e *problemsError) Error() string { return "invalid document" }
-
-// rpcError keeps a gRPC failure for the log while its *oven.Error is what the client sees.
-type rpcError struct {
-	op    string
-	cause error
-	api   error
-}
-
-func (e *rpcError) Error() string { return e.op + ": " + e.cause.Error() }
-func (e *rpcError) Unwrap() error { return e.api }
-
-func fromRPC(op string, err error) error {
-	return &rpcError{op: op, cause: err, api: grpcerr.FromStatus(err)}
-}
 
 // writeError renders err as API.md's error body, with the status of the one table in apijson.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {

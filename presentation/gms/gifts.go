@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/grpcerr"
 	"github.com/ovengames/oven/presentation/apijson"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
@@ -51,7 +52,7 @@ func (s *server) gift(w http.ResponseWriter, r *http.Request) error {
 	resp, err := s.admin.GiftPlayer(ctx, &ovenv1.GiftPlayerRequest{Auth: auth(r), PlayerId: id,
 		Kind: req.Kind, Amount: *req.Amount, Message: req.Message})
 	if err != nil {
-		return fromRPC("GiftPlayer", err)
+		return grpcerr.FromCall("GiftPlayer", err)
 	}
 	apijson.Write(w, http.StatusOK, giftJSON{MailID: resp.GetMailId(), ExpiresAt: apijson.Time(resp.GetExpiresAtMs())})
 	return nil
@@ -96,7 +97,7 @@ func (s *server) createBroadcast(w http.ResponseWriter, r *http.Request) error {
 	b, err := s.admin.CreateBroadcast(ctx, &ovenv1.AdminBroadcastRequest{Auth: auth(r),
 		Kind: req.Kind, Amount: *req.Amount, Message: req.Message, DurationS: *req.DurationS})
 	if err != nil {
-		return fromRPC("CreateBroadcast", err)
+		return grpcerr.FromCall("CreateBroadcast", err)
 	}
 	apijson.Write(w, http.StatusOK, renderBroadcast(b))
 	return nil
@@ -109,7 +110,7 @@ func (s *server) broadcasts(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	resp, err := s.admin.ListBroadcasts(ctx, &ovenv1.AdminRequest{Auth: auth(r)})
 	if err != nil {
-		return fromRPC("ListBroadcasts", err)
+		return grpcerr.FromCall("ListBroadcasts", err)
 	}
 	out := struct {
 		Broadcasts []broadcastJSON `json:"broadcasts"`

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/grpcerr"
 	"github.com/ovengames/oven/presentation/apijson"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
@@ -39,7 +40,7 @@ func (s *server) advanceClock(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	res, err := s.game.AdvanceClock(ctx, &ovenv1.AdvanceClockRequest{AdvanceMs: secs * 1000})
 	if err != nil {
-		return fromRPC("AdvanceClock", err)
+		return grpcerr.FromCall("AdvanceClock", err)
 	}
 	apijson.Write(w, http.StatusOK, advanceClockResponse{Now: apijson.Time(res.GetNowMs())})
 	return nil

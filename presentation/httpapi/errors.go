@@ -8,7 +8,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/ovengames/oven"
-	"github.com/ovengames/oven/application/grpcerr"
 	"github.com/ovengames/oven/presentation/apijson"
 )
 
@@ -23,22 +22,6 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		infoFrom(r.Context()).setErr(err)
 	}
 	apijson.Write(w, status, body)
-}
-
-// rpcError keeps the original gRPC failure for the log while its *oven.Error, which is
-// all the client sees, stays reachable through errors.As.
-type rpcError struct {
-	op    string
-	cause error
-	api   error
-}
-
-func (e *rpcError) Error() string { return e.op + ": " + e.cause.Error() }
-func (e *rpcError) Unwrap() error { return e.api }
-
-// fromRPC converts a gRPC failure of operation op for rendering.
-func fromRPC(op string, err error) error {
-	return &rpcError{op: op, cause: err, api: grpcerr.FromStatus(err)}
 }
 
 func (s *server) notFound(w http.ResponseWriter, r *http.Request) {

@@ -6,6 +6,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/grpcerr"
 	"github.com/ovengames/oven/presentation/apijson"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
@@ -36,7 +37,7 @@ func (s *server) addFriend(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := callCtx(r)
 	defer cancel()
 	if _, err := s.game.AddFriend(ctx, req); err != nil {
-		return fromRPC("AddFriend", err)
+		return grpcerr.FromCall("AddFriend", err)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -51,7 +52,7 @@ func (s *server) removeFriend(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := callCtx(r)
 	defer cancel()
 	if _, err := s.game.RemoveFriend(ctx, req); err != nil {
-		return fromRPC("RemoveFriend", err)
+		return grpcerr.FromCall("RemoveFriend", err)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -75,7 +76,7 @@ func (s *server) listFriends(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	res, err := s.game.ListFriends(ctx, &ovenv1.PlayerRequest{PlayerId: playerFrom(r.Context())})
 	if err != nil {
-		return fromRPC("ListFriends", err)
+		return grpcerr.FromCall("ListFriends", err)
 	}
 	out := friendsResponse{Friends: make([]friendJSON, 0, len(res.GetFriends()))}
 	for _, f := range res.GetFriends() {
@@ -106,7 +107,7 @@ func (s *server) sendLife(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	res, err := s.game.SendLife(ctx, req)
 	if err != nil {
-		return fromRPC("SendLife", err)
+		return grpcerr.FromCall("SendLife", err)
 	}
 	apijson.Write(w, http.StatusOK, sendLifeResponse{
 		GiftPoints: res.GetGiftPoints(),
@@ -130,7 +131,7 @@ func (s *server) sendLives(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	res, err := s.game.SendLives(ctx, &ovenv1.PlayerRequest{PlayerId: playerFrom(r.Context())})
 	if err != nil {
-		return fromRPC("SendLives", err)
+		return grpcerr.FromCall("SendLives", err)
 	}
 	apijson.Write(w, http.StatusOK, sendLivesResponse{
 		Sent:       apijson.NonNil(res.GetSent()),

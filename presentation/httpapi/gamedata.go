@@ -11,6 +11,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/grpcerr"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
 
@@ -97,7 +98,7 @@ func (c *gamedataCache) fetch(ctx context.Context, version int64, f *flight) {
 	started := time.Now()
 	doc, err := c.game.GetGameData(ctx, &ovenv1.GetGameDataRequest{Version: version})
 	if err != nil {
-		f.err = fromRPC("GetGameData", err)
+		f.err = grpcerr.FromCall("GetGameData", err)
 	} else {
 		f.doc = doc
 	}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/ovengames/oven/application/grpcerr"
 	"github.com/ovengames/oven/presentation/apijson"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
@@ -54,7 +55,7 @@ func (s *server) friendsLeaderboard(w http.ResponseWriter, r *http.Request) erro
 	defer cancel()
 	b, err := s.game.FriendsLeaderboard(ctx, &ovenv1.PlayerRequest{PlayerId: playerFrom(r.Context())})
 	if err != nil {
-		return fromRPC("FriendsLeaderboard", err)
+		return grpcerr.FromCall("FriendsLeaderboard", err)
 	}
 	apijson.Write(w, http.StatusOK, renderLeaderboard(b))
 	return nil
@@ -73,7 +74,7 @@ func (s *server) globalLeaderboard(w http.ResponseWriter, r *http.Request) error
 		PlayerId: playerFrom(r.Context()), Limit: limit,
 	})
 	if err != nil {
-		return fromRPC("GlobalLeaderboard", err)
+		return grpcerr.FromCall("GlobalLeaderboard", err)
 	}
 	apijson.Write(w, http.StatusOK, renderLeaderboard(b))
 	return nil
@@ -85,7 +86,7 @@ func (s *server) aroundMe(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	b, err := s.game.AroundMe(ctx, &ovenv1.PlayerRequest{PlayerId: playerFrom(r.Context())})
 	if err != nil {
-		return fromRPC("AroundMe", err)
+		return grpcerr.FromCall("AroundMe", err)
 	}
 	var rank *int64
 	if n := b.GetRank(); n > 0 {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/ovengames/oven/application/grpcerr"
 	"github.com/ovengames/oven/presentation/apijson"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
@@ -20,7 +21,7 @@ func (s *server) listMailbox(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	res, err := s.game.ListMailbox(ctx, &ovenv1.PlayerRequest{PlayerId: playerFrom(r.Context())})
 	if err != nil {
-		return fromRPC("ListMailbox", err)
+		return grpcerr.FromCall("ListMailbox", err)
 	}
 	out := mailboxResponse{Items: make([]apijson.Mail, 0, len(res.GetItems()))}
 	for _, m := range res.GetItems() {
@@ -48,7 +49,7 @@ func (s *server) acceptMail(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	res, err := s.game.AcceptMail(ctx, &ovenv1.AcceptMailRequest{PlayerId: playerFrom(r.Context()), MailId: mailID})
 	if err != nil {
-		return fromRPC("AcceptMail", err)
+		return grpcerr.FromCall("AcceptMail", err)
 	}
 	apijson.Write(w, http.StatusOK, acceptMailResponse{Lives: apijson.RenderLives(res.GetLives()), Coins: res.GetCoins()})
 	return nil
@@ -69,7 +70,7 @@ func (s *server) acceptAllMail(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	res, err := s.game.AcceptAllMail(ctx, &ovenv1.PlayerRequest{PlayerId: playerFrom(r.Context())})
 	if err != nil {
-		return fromRPC("AcceptAllMail", err)
+		return grpcerr.FromCall("AcceptAllMail", err)
 	}
 	apijson.Write(w, http.StatusOK, acceptAllResponse{
 		Accepted: res.GetAccepted(),

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ovengames/oven/application/grpcerr"
 	"github.com/ovengames/oven/presentation/apijson"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
@@ -31,7 +32,7 @@ func (s *server) authGuest(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	res, err := s.game.AuthGuest(ctx, &ovenv1.AuthGuestRequest{DeviceId: req.DeviceID})
 	if err != nil {
-		return fromRPC("AuthGuest", err)
+		return grpcerr.FromCall("AuthGuest", err)
 	}
 	infoFrom(r.Context()).setPlayer(res.GetPlayerId())
 	token, exp := s.tokens.Issue(res.GetPlayerId(), s.now())
@@ -49,7 +50,7 @@ func (s *server) getMe(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	p, err := s.game.GetMe(ctx, &ovenv1.PlayerRequest{PlayerId: playerFrom(r.Context())})
 	if err != nil {
-		return fromRPC("GetMe", err)
+		return grpcerr.FromCall("GetMe", err)
 	}
 	apijson.Write(w, http.StatusOK, apijson.RenderMe(p))
 	return nil
@@ -73,7 +74,7 @@ func (s *server) patchMe(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	p, err := s.game.UpdateMe(ctx, &ovenv1.UpdateMeRequest{PlayerId: playerFrom(r.Context()), Name: name})
 	if err != nil {
-		return fromRPC("UpdateMe", err)
+		return grpcerr.FromCall("UpdateMe", err)
 	}
 	apijson.Write(w, http.StatusOK, apijson.RenderMe(p))
 	return nil
@@ -96,7 +97,7 @@ func (s *server) buyItem(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	p, err := s.game.BuyItem(ctx, &ovenv1.BuyItemRequest{PlayerId: playerFrom(r.Context()), ItemId: req.ItemID})
 	if err != nil {
-		return fromRPC("BuyItem", err)
+		return grpcerr.FromCall("BuyItem", err)
 	}
 	apijson.Write(w, http.StatusOK, apijson.RenderMe(p))
 	return nil

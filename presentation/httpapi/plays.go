@@ -6,6 +6,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/grpcerr"
 	"github.com/ovengames/oven/presentation/apijson"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
@@ -42,7 +43,7 @@ func (s *server) startPlay(w http.ResponseWriter, r *http.Request) error {
 		Boosts:   req.Boosts,
 	})
 	if err != nil {
-		return fromRPC("StartPlay", err)
+		return grpcerr.FromCall("StartPlay", err)
 	}
 	apijson.Write(w, http.StatusCreated, startPlayResponse{
 		PlayID:    res.GetPlayId(),
@@ -111,7 +112,7 @@ func (s *server) settlePlay(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	res, err := s.game.SettlePlay(ctx, req)
 	if err != nil {
-		return fromRPC("SettlePlay", err)
+		return grpcerr.FromCall("SettlePlay", err)
 	}
 	apijson.Write(w, http.StatusOK, settleResponse{
 		CoinsEarned: res.GetCoinsEarned(),
