@@ -17,6 +17,7 @@ import (
 
 	"github.com/ovengames/oven/application/admins"
 	"github.com/ovengames/oven/application/cluster"
+	"github.com/ovengames/oven/application/logbuf"
 	"github.com/ovengames/oven/application/mailbox"
 	"github.com/ovengames/oven/application/shard"
 )
@@ -24,11 +25,14 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))
+	logs := logbuf.New(os.Stderr, 0, 0) // batched: few write system calls under load
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: logLevel()}))
 	if err := run(ctx, os.Args[1:], log); err != nil {
 		log.Error("application failed", "err", err)
+		logs.Close()
 		os.Exit(1)
 	}
+	logs.Close()
 }
 
 func run(ctx context.Context, args []string, log *slog.Logger) error {

@@ -73,6 +73,7 @@ type Config struct {
 	Relay       bool
 	RelayShards int
 	RelayInProc bool
+	RelaySplit  bool
 	Phases      []string // for the stack
 	RelayPhases []string // for the relay
 
@@ -153,6 +154,7 @@ func parseConfig(args []string) (*Config, error) {
 	fs.BoolVar(&c.Relay, "relay", true, "run the relay baseline first")
 	fs.IntVar(&c.RelayShards, "relay-shards", 3, "canned shards behind the relay (the dev stack runs 3)")
 	fs.BoolVar(&c.RelayInProc, "relay-inproc", false, "run the relay inside this process instead of a child process")
+	fs.BoolVar(&c.RelaySplit, "relay-split", true, "run the relay's canned shards in a process of their own, as the stack runs its shards (false: in the relay's process)")
 	phases := fs.String("phases", "steady,burst,max", "stack phases, in order: steady, ramp, burst, max")
 	relayPhases := fs.String("relay-phases", "max", "relay phases, in order (same names)")
 

@@ -3,9 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ovengames/oven/application/cluster"
+	"github.com/ovengames/oven/application/logbuf"
 	"github.com/ovengames/oven/loadtest/relay"
 )
 
@@ -22,19 +24,50 @@ const readyPrefix = "RELAY "
 
 // serveRelay is the hidden "relay" subcommand: the relay baseline in its own process,
 // as the presentation runs in its own process in the stack. Its access log goes to
-// stderr like the presentation's.
+// stderr, batched like the presentation's. With -split the canned shards run in a
+// child process of their own (-canned), as the stack's shards do, so that the relay
+// pays the same process hop as the stack.
 func serveRelay(args []string) error {
 	fs := flag.NewFlagSet("loadtest relay", flag.ContinueOnError)
 	shards := fs.Int("shards", 3, "canned shards")
 	rate := fs.Float64("rate-player", 20, "per-player rate limit, as the presentation's OVEN_RATE_PLAYER")
 	addr := fs.String("addr", "", "listen address (default: a free loopback port)")
+	split := fs.Bool("split", false, "run the canned shards in a child process")
+	canned := fs.Bool("canned", false, "serve only the canned shards and print their addresses")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("process", "relay")
-	r, err := relay.Start(ctx, relay.Config{Shards: *shards, HTTPAddr: *addr, Logger: log, RatePerPlayer: *rate})
+	if *canned {
+		members, stopShards, err := relay.ServeCanned(*shards)
+		if err != nil {
+			return err
+		}
+		defer stopShards()
+		fmt.Println(readyPrefix + cluster.FormatMembers(members))
+		<-ctx.Done()
+		return nil
+	}
+	logs := logbuf.New(os.Stderr, 0, 0)
+	defer logs.Close()
+	log := slog.New(slog.NewJSONHandler(logs, nil)).With("process", "relay")
+	rc := relay.Config{Shards: *shards, HTTPAddr: *addr, Logger: log, RatePerPlayer: *rate}
+	if *split {
+		self, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		line, _, stopChild, err := startChild(ctx, exec.Command(self, "relay", "-canned", "-shards", fmt.Sprint(*shards)), os.Stderr, "canned shards")
+		if err != nil {
+			return err
+		}
+		defer stopChild()
+		if rc.Members, err = cluster.ParseMembers(line); err != nil {
+			return err
+		}
+	}
+	r, err := relay.Start(ctx, rc)
 	if err != nil {
 		return err
 	}
@@ -64,25 +97,38 @@ func startRelay(ctx context.Context, cfg *Config, logPath string) (url string, p
 		logf.Close()
 		return "", 0, nil, err
 	}
-	cmd := exec.Command(self, "relay", "-shards", fmt.Sprint(cfg.RelayShards))
-	cmd.Stderr = logf
+	args := []string{"relay", "-shards", fmt.Sprint(cfg.RelayShards)}
+	if cfg.RelaySplit {
+		args = append(args, "-split")
+	}
+	url, pid, stopChild, err := startChild(ctx, exec.Command(self, args...), logf, "relay")
+	if err != nil {
+		logf.Close()
+		return "", 0, nil, fmt.Errorf("%w (see %s)", err, logPath)
+	}
+	return url, pid, func() { stopChild(); logf.Close() }, nil
+}
+
+// startChild starts cmd in its own process group, with stderr to errOut, and waits for
+// the line it prints on stdout once it serves (after readyPrefix). stop interrupts it
+// and waits for it to exit.
+func startChild(ctx context.Context, cmd *exec.Cmd, errOut io.Writer, what string) (ready string, pid int, stop func(), err error) {
+	cmd.Stderr = errOut
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // stopped by us, in order
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		logf.Close()
 		return "", 0, nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		logf.Close()
 		return "", 0, nil, err
 	}
 	done := make(chan error, 1)
-	urlc := make(chan string, 1)
+	readyc := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
 			if u, ok := strings.CutPrefix(sc.Text(), readyPrefix); ok {
-				urlc <- u
+				readyc <- u
 			}
 		}
 	}()
@@ -95,17 +141,15 @@ func startRelay(ctx context.Context, cfg *Config, logPath string) (url string, p
 			cmd.Process.Kill()
 			<-done
 		}
-		logf.Close()
 	}
 	select {
-	case u := <-urlc:
+	case u := <-readyc:
 		return u, cmd.Process.Pid, stop, nil
 	case err := <-done:
-		logf.Close()
-		return "", 0, nil, fmt.Errorf("relay child exited: %v (see %s)", err, logPath)
+		return "", 0, nil, fmt.Errorf("%s child exited: %v", what, err)
 	case <-time.After(20 * time.Second):
 		stop()
-		return "", 0, nil, errors.New("relay child not ready after 20 s")
+		return "", 0, nil, fmt.Errorf("%s child not ready after 20 s", what)
 	case <-ctx.Done():
 		stop()
 		return "", 0, nil, ctx.Err()

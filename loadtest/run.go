@@ -129,7 +129,8 @@ func runRelay(ctx context.Context, cfg *Config, outDir, runID string, p *progres
 	t.pid = pid
 	phases := runPhases(ctx, cfg, t, cfg.RelayPhases, p)
 	rt := &results.Target{Name: "relay", URL: url, Phases: phases,
-		About: fmt.Sprintf("Baseline: the real HTTP handler (presentation/httpapi, per-player rate limit 20/s as in the presentation) and routing client (application/client) over loopback gRPC to %d canned shards that touch no store, all in one process (the GMS console is not mounted). Same VP mix; stateful probes (conflict, lives probe, balance) skipped.", cfg.RelayShards)}
+		About: fmt.Sprintf("Baseline: the real HTTP handler (presentation/httpapi, per-player rate limit 20/s as in the presentation, access log batched as there) and routing client (application/client) over loopback gRPC to %d canned shards that touch no store, %s (the GMS console is not mounted). Same VP mix; stateful probes (conflict, lives probe, balance) skipped.",
+			cfg.RelayShards, map[bool]string{true: "the shards in a second process as in the stack", false: "all in one process"}[cfg.RelaySplit && !cfg.RelayInProc])}
 	a := audit.ClientOnly(t.obs.Checks())
 	rt.Audit = &a
 	return rt, nil

@@ -23,6 +23,7 @@ import (
 
 	"github.com/ovengames/oven/application/client"
 	"github.com/ovengames/oven/application/cluster"
+	"github.com/ovengames/oven/application/logbuf"
 	"github.com/ovengames/oven/presentation/auth"
 	"github.com/ovengames/oven/presentation/gms"
 	"github.com/ovengames/oven/presentation/httpapi"
@@ -32,11 +33,15 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("process", "presentation")
+	// One JSON access log line per request: batched, not a write system call each.
+	logs := logbuf.New(os.Stderr, 0, 0)
+	log := slog.New(slog.NewJSONHandler(logs, nil)).With("process", "presentation")
 	if err := run(ctx, log); err != nil {
 		log.Error("presentation failed", "err", err)
+		logs.Close()
 		os.Exit(1)
 	}
+	logs.Close()
 }
 
 func run(ctx context.Context, log *slog.Logger) error {

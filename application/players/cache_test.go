@@ -29,3 +29,42 @@ func TestCacheNeverKeepsWhatAWriteReplaced(t *testing.T) {
 		t.Error("hit after invalidate")
 	}
 }
+
+func TestCacheUpdateAppliesCommittedWrites(t *testing.T) {
+	c := newCache()
+	gen := c.generation("1")
+	c.update("1", gen, func(p *Player) { t.Error("update ran with nothing cached") })
+	_, gen = c.get("1")
+	c.put("1", &Player{ID: "1", Coins: 1000, Exp: 5}, gen)
+	gen = c.generation("1")
+	c.update("1", gen, func(p *Player) { p.Coins, p.Exp = 1200, 65 })
+	if p, _ := c.get("1"); p == nil || p.Coins != 1200 || p.Exp != 65 {
+		t.Fatalf("after update: %+v", p)
+	}
+
+	// Two writers: the second one's commit came last, but its update lands first.
+	first, second := c.generation("1"), c.generation("1")
+	c.update("1", second, func(p *Player) { p.Coins = 900 })
+	c.update("1", first, func(p *Player) { t.Error("an update applied out of order") })
+	if p, _ := c.get("1"); p != nil {
+		t.Fatalf("kept an entry two writes raced on: %+v", p)
+	}
+
+	// Another writer invalidated after this one took its token, and a reader reloaded.
+	tok := c.generation("1")
+	c.invalidate("1")
+	_, gen = c.get("1")
+	c.put("1", &Player{ID: "1", Coins: 620}, gen)
+	c.update("1", tok, func(p *Player) { t.Error("applied over a newer write") })
+	if p, _ := c.get("1"); p != nil {
+		t.Fatalf("kept an entry after a stale update: %+v", p)
+	}
+
+	// A load that began before an update must not store what it read.
+	_, gen = c.get("1")
+	c.update("1", c.generation("1"), func(p *Player) {})
+	c.put("1", &Player{ID: "1", Coins: 1000}, gen)
+	if p, _ := c.get("1"); p != nil {
+		t.Fatalf("cached a load that raced an update: %+v", p)
+	}
+}

@@ -42,6 +42,19 @@ func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db, cache: newCache()
 // Invalidate forgets the cached profile of a player whose rows were just written.
 func (s *Store) Invalidate(playerID string) { s.cache.invalidate(playerID) }
 
+// Generation returns a token to take before writing a player's rows, for Update.
+func (s *Store) Generation(playerID string) uint64 { return s.cache.generation(playerID) }
+
+// Update applies a committed write to the player's cached profile instead of
+// forgetting it, so the next read needs no SQL. gen is the token from Generation taken
+// before the write; if any other write or invalidation came in between, or nothing
+// fresh is cached, the entry is forgotten instead. f must set the values the write
+// returned (absolute, not deltas). Call it only when the write is known to have
+// committed; otherwise call Invalidate.
+func (s *Store) Update(playerID string, gen uint64, f func(*Player)) {
+	s.cache.update(playerID, gen, f)
+}
+
 // ParseID validates an opaque player id and returns its database key.
 func ParseID(id string) (int64, error) {
 	n, err := strconv.ParseInt(id, 10, 64)
@@ -54,25 +67,21 @@ func ParseID(id string) (int64, error) {
 // FindOrCreate returns the player of deviceID, creating it (with the starting coins and
 // cookie of start) on first sight. Concurrent first calls for one device create one player.
 func (s *Store) FindOrCreate(ctx context.Context, deviceID string, start gamedata.Starting) (id string, created bool, err error) {
-	var pid int64
-	err = s.db.QueryRow(ctx, `SELECT player_id FROM devices WHERE device_id = $1`, deviceID).Scan(&pid)
-	if err == nil {
-		return strconv.FormatInt(pid, 10), false, nil
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return "", false, fmt.Errorf("players: find device: %w", err)
-	}
-	// One statement creates the player, its device, wallet and starting cookie: atomic
-	// without an explicit transaction, one round trip. Foreign keys are checked at the end
+	// One statement finds the device's player or creates the player, its device, wallet
+	// and starting cookie: atomic without an explicit transaction, one round trip either
+	// way (nextval runs only when the device is new). Foreign keys are checked at the end
 	// of the statement, when the player row exists. If another request took the device
 	// first, the unique violation aborts all of it and that request's player wins.
+	var pid int64
 	err = s.db.QueryRow(ctx, `
-		WITH n AS (SELECT nextval(pg_get_serial_sequence('players', 'player_id')) AS id),
+		WITH f AS (SELECT player_id FROM devices WHERE device_id = $1),
+		n AS (SELECT nextval(pg_get_serial_sequence('players', 'player_id')) AS id WHERE NOT EXISTS (SELECT FROM f)),
 		p AS (INSERT INTO players (player_id, name) SELECT id, 'Guest' || id FROM n RETURNING player_id),
 		d AS (INSERT INTO devices (device_id, player_id) SELECT $1, player_id FROM p),
 		w AS (INSERT INTO wallets (player_id, coins, starting_coins) SELECT player_id, $2, $2 FROM p),
 		i AS (INSERT INTO inventory (player_id, item_id, kind) SELECT player_id, $3, 'cookie' FROM p)
-		SELECT player_id FROM p`, deviceID, start.Coins, start.CookieID).Scan(&pid)
+		SELECT player_id, false FROM f UNION ALL SELECT player_id, true FROM p`,
+		deviceID, start.Coins, start.CookieID).Scan(&pid, &created)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 		if err := s.db.QueryRow(ctx, `SELECT player_id FROM devices WHERE device_id = $1`, deviceID).Scan(&pid); err != nil {
@@ -81,9 +90,9 @@ func (s *Store) FindOrCreate(ctx context.Context, deviceID string, start gamedat
 		return strconv.FormatInt(pid, 10), false, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("players: create: %w", err)
+		return "", false, fmt.Errorf("players: find or create: %w", err)
 	}
-	return strconv.FormatInt(pid, 10), true, nil
+	return strconv.FormatInt(pid, 10), created, nil
 }
 
 // Get returns a player (from the cache when it can); not_found when there is none.

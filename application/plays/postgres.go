@@ -48,6 +48,7 @@ func (s *Service) charge(ctx context.Context, playerID, playID string, cost int6
 	// no rows. A 'void' row already there (recovery got in first) violates the primary
 	// key, which aborts the debit with it.
 	var coins int64
+	gen := s.Players.Generation(playerID)
 	err = s.DB.QueryRow(ctx, `
 		WITH w AS (
 			UPDATE wallets SET coins = coins - $4, updated_at = now()
@@ -60,7 +61,11 @@ func (s *Service) charge(ctx context.Context, playerID, playID string, cost int6
 			SELECT $3, -$4::bigint, $5, $1 FROM w
 		)
 		SELECT coins FROM w`, playID, started, pid, cost, wallet.ReasonPlayBoosts).Scan(&coins)
-	s.Players.Invalidate(playerID)
+	if err == nil {
+		s.Players.Update(playerID, gen, func(p *players.Player) { p.Coins = coins })
+	} else {
+		s.Players.Invalidate(playerID)
+	}
 	var pgErr *pgconn.PgError
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):

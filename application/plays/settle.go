@@ -189,8 +189,16 @@ func (s *Service) record(ctx context.Context, playerID, playID string, p *play, 
 	}
 	started, _ := playTime(playID)
 	reason := check(b, p, doc, now)
+	gen := s.Players.Generation(playerID)
 	res, fresh, err := s.recordSQL(ctx, pid, playID, started, p, b, doc, reason)
-	s.Players.Invalidate(playerID)
+	switch {
+	case err != nil || !fresh:
+		s.Players.Invalidate(playerID) // unknown outcome, or settled before a crash
+	case res.Rejected == "":
+		s.Players.Update(playerID, gen, func(pl *players.Player) {
+			pl.Coins, pl.Exp, pl.Level, pl.BestScore = res.Coins, res.Exp, res.Level, res.BestScore
+		})
+	} // a fresh rejection changed no player row
 	if err != nil {
 		return nil, fmt.Errorf("plays: settle: %w", err)
 	}

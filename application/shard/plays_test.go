@@ -369,3 +369,53 @@ func TestShop(t *testing.T) {
 		t.Errorf("start with the bought pet: %v", err)
 	}
 }
+
+// The owner's cached profile takes each write's committed values (boost charge, settle,
+// level-up) without a reload: after every step GET /me agrees with PostgreSQL.
+func TestProfileFollowsEveryWrite(t *testing.T) {
+	t.Parallel()
+	c := env.Start(t, shardtest.Options{DevClock: true})
+	id := guest(t, c, "device-profile-cache")
+	grant(t, c, id, 5000) // before the cache is warm: it bypasses the owner
+	sqlProfile := func() (coins, exp, level, best int64) {
+		t.Helper()
+		err := c.DB.QueryRow(bg, `SELECT w.coins, p.exp, p.level, p.best_score FROM players p JOIN wallets w USING (player_id)
+			WHERE player_id = $1`, id).Scan(&coins, &exp, &level, &best)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	agree := func(step string) {
+		t.Helper()
+		got := me(t, c, id)
+		coins, exp, level, best := sqlProfile()
+		if got.Coins != coins || got.Exp != exp || got.Level != level || got.BestScore != best {
+			t.Fatalf("%s: GET /me coins=%d exp=%d level=%d best=%d, PostgreSQL %d/%d/%d/%d", step,
+				got.Coins, got.Exp, got.Level, got.BestScore, coins, exp, level, best)
+		}
+	}
+	agree("new player") // warms the cache
+	for i, score := range []int64{52_000, 10_000, 90_000, 400_000} {
+		p, err := start(c, id, "magnet")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _, _, _ := sqlProfile(); p.Coins != got {
+			t.Fatalf("play %d: start answered coins=%d, PostgreSQL %d", i, p.Coins, got)
+		}
+		agree("after the boost charge")
+		if _, err := c.Game.AdvanceClock(bg, &ovenv1.AdvanceClockRequest{AdvanceMs: 600_000}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Game.SettlePlay(bg, &ovenv1.SettlePlayRequest{PlayerId: id, PlayId: p.PlayId, Score: score,
+			Coins: 200, Distance: 1000, DurationMs: 590_000}); err != nil {
+			t.Fatal(err)
+		}
+		agree("after a settle")
+	}
+	if p := me(t, c, id); p.Level < 2 {
+		t.Errorf("level %d after %d exp: the test meant to cover a level-up", p.Level, p.Exp)
+	}
+	checkWallet(t, c, id)
+}

@@ -34,6 +34,9 @@ type PostgresOptions struct {
 	// copied from a cached template instead of running initdb. Data may be
 	// lost if the machine crashes.
 	Ephemeral bool
+	// StatStatements loads pg_stat_statements (CREATE EXTENSION pg_stat_statements
+	// in a database, then read the view), for profiling which statements cost.
+	StatStatements bool
 	// Log receives the server's output. When nil, output goes to
 	// Dir/postgres.log for non-ephemeral servers with a Dir and is discarded
 	// otherwise (the last lines are still included in startup errors). Log
@@ -44,17 +47,18 @@ type PostgresOptions struct {
 // Postgres is a PostgreSQL server started by [StartPostgres]. Its methods
 // are safe for concurrent use.
 type Postgres struct {
-	port      int
-	root      string // data directory root
-	dataDir   string // root/data
-	sockDir   string // Unix socket directory (removed by Stop)
-	ownsRoot  bool   // root is a temporary directory removed by Stop
-	user      *runAs
-	proc      *child
-	logFile   *os.File
-	stopOnce  sync.Once
-	stopErr   error
-	ephemeral bool
+	port           int
+	root           string // data directory root
+	dataDir        string // root/data
+	sockDir        string // Unix socket directory (removed by Stop)
+	ownsRoot       bool   // root is a temporary directory removed by Stop
+	user           *runAs
+	proc           *child
+	logFile        *os.File
+	stopOnce       sync.Once
+	stopErr        error
+	ephemeral      bool
+	statStatements bool
 }
 
 // errAddrInUse marks a start attempt that failed because the port was taken.
@@ -81,7 +85,7 @@ func StartPostgres(ctx context.Context, opt PostgresOptions) (*Postgres, error) 
 	if err != nil {
 		return nil, err
 	}
-	p := &Postgres{user: u, ephemeral: opt.Ephemeral}
+	p := &Postgres{user: u, ephemeral: opt.Ephemeral, statStatements: opt.StatStatements}
 	if opt.Dir == "" {
 		if p.root, err = makeTempRoot("oven-pgtmp-"); err != nil {
 			return nil, err
@@ -217,6 +221,9 @@ func (p *Postgres) start(ctx context.Context, bins *pgBinaries, port int, log io
 		"-c", "log_destination=stderr",
 		"-c", "ssl=off",
 		"-c", "cluster_name=oven-localdeps",
+	}
+	if p.statStatements {
+		args = append(args, "-c", "shared_preload_libraries=pg_stat_statements", "-c", "pg_stat_statements.track=all")
 	}
 	if p.ephemeral {
 		args = append(args,

@@ -195,7 +195,8 @@ func startDeps(ctx context.Context, cfg Config, state string, log *slog.Logger) 
 	}
 	env["OVEN_DATABASE_URL"] = cfg.DatabaseURL
 	if cfg.DatabaseURL == "" {
-		pg, err := localdeps.StartPostgres(ctx, localdeps.PostgresOptions{Dir: filepath.Join(state, "pg"), Log: logFile(state, "postgres.log")})
+		pg, err := localdeps.StartPostgres(ctx, localdeps.PostgresOptions{Dir: filepath.Join(state, "pg"), Log: logFile(state, "postgres.log"),
+			StatStatements: os.Getenv("OVEN_PG_STAT_STATEMENTS") == "1"})
 		if err != nil {
 			return nil, cleanup, fmt.Errorf("postgres: %w", err)
 		}

@@ -41,6 +41,9 @@ import (
 // Config configures a relay.
 type Config struct {
 	Shards int // canned gRPC shards behind the router (the dev stack runs 3)
+	// Members are canned shards already serving elsewhere (ServeCanned in another
+	// process, as the stack's shards are); when set, Start starts none itself.
+	Members []cluster.Member
 	// HTTPAddr is where the HTTP API listens; "" picks a free loopback port.
 	HTTPAddr string
 	// Logger gets the presentation's access log, as in the real process; nil discards.
@@ -77,19 +80,12 @@ func Start(ctx context.Context, cfg Config) (*Relay, error) {
 		}
 	}
 	r := &Relay{done: make(chan error, 1)}
-	var members []cluster.Member
-	for i := 1; i <= cfg.Shards; i++ {
-		lis, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			r.stopShards()
-			return nil, fmt.Errorf("relay: listen: %w", err)
+	members := cfg.Members
+	if len(members) == 0 {
+		var err error
+		if members, r.srvs, err = serveCanned(cfg.Shards, doc); err != nil {
+			return nil, err
 		}
-		id := fmt.Sprintf("r%d", i)
-		srv := grpc.NewServer(grpc.UnaryInterceptor(emptyAnswers))
-		ovenv1.RegisterGameServer(srv, &Game{ShardID: id, Document: doc})
-		go srv.Serve(lis)
-		r.srvs = append(r.srvs, srv)
-		members = append(members, cluster.Member{ID: id, Addr: lis.Addr().String()})
 	}
 	src, err := cluster.NewStatic(members)
 	if err != nil {
@@ -166,10 +162,45 @@ func (r *Relay) Close() error {
 	return err
 }
 
-func (r *Relay) stopShards() {
-	for _, s := range r.srvs {
+func (r *Relay) stopShards() { stopAll(r.srvs) }
+
+func stopAll(srvs []*grpc.Server) {
+	for _, s := range srvs {
 		s.Stop()
 	}
+}
+
+// ServeCanned serves n canned shards on loopback ports, with the shipped default game
+// data, until stop is called.
+func ServeCanned(n int) (members []cluster.Member, stop func(), err error) {
+	doc, err := json.Marshal(gamedata.Default())
+	if err != nil {
+		return nil, nil, err
+	}
+	members, srvs, err := serveCanned(n, doc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return members, func() { stopAll(srvs) }, nil
+}
+
+func serveCanned(n int, doc []byte) ([]cluster.Member, []*grpc.Server, error) {
+	var members []cluster.Member
+	var srvs []*grpc.Server
+	for i := 1; i <= max(n, 1); i++ {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			stopAll(srvs)
+			return nil, nil, fmt.Errorf("relay: listen: %w", err)
+		}
+		id := fmt.Sprintf("r%d", i)
+		srv := grpc.NewServer(grpc.UnaryInterceptor(emptyAnswers))
+		ovenv1.RegisterGameServer(srv, &Game{ShardID: id, Document: doc})
+		go srv.Serve(lis)
+		srvs = append(srvs, srv)
+		members = append(members, cluster.Member{ID: id, Addr: lis.Addr().String()})
+	}
+	return members, srvs, nil
 }
 
 // freeAddr returns a loopback address whose port was free a moment ago (httpapi.Serve
