@@ -277,8 +277,15 @@ func openStores(ctx context.Context, cfg Config) (*stores, error) {
 		st.close()
 		return nil, fmt.Errorf("shard: redis url: %w", err)
 	}
+	var dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	if ropt.Network == "unix" { // unix:///path/redis.sock
+		dial = func(ctx context.Context, _, addr string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", addr)
+		}
+	}
 	st.rdb = redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs: []string{ropt.Addr}, DB: ropt.DB, Username: ropt.Username, Password: ropt.Password,
+		Addrs: []string{ropt.Addr}, DB: ropt.DB, Username: ropt.Username, Password: ropt.Password, Dialer: dial,
 		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
 		PoolSize: 64,
 		// RESP2: RESP3's push-notification check before every command read cost ~6 % of

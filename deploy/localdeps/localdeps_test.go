@@ -109,6 +109,11 @@ func TestPostgres(t *testing.T) {
 		t.Errorf("URL = %q, want %q", got, want)
 	}
 
+	var one int
+	if err := pgConnect(t, ctx, pg.SocketURL("postgres")).QueryRow(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
+		t.Errorf("SELECT 1 over %s: %d, %v", pg.SocketURL("postgres"), one, err)
+	}
+
 	// Listens on loopback only.
 	admin := pgConnect(t, ctx, pg.URL("postgres"))
 	var listen, fsync string
@@ -188,6 +193,9 @@ func TestRedis(t *testing.T) {
 	got, err := c.Get(ctx, "greeting").Result()
 	if err != nil || got != "hello" {
 		t.Fatalf("GET = %q, %v", got, err)
+	}
+	if got, err := redisClient(t, r.SocketURL()).Get(ctx, "greeting").Result(); err != nil || got != "hello" {
+		t.Errorf("GET over %s = %q, %v", r.SocketURL(), got, err)
 	}
 	bind, err := c.ConfigGet(ctx, "bind").Result()
 	if err != nil || !strings.HasPrefix(bind["bind"], "127.0.0.1") {

@@ -342,6 +342,15 @@ func (p *Postgres) URL(database string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", p.port, url.PathEscape(database))
 }
 
+// SocketURL is URL over the server's Unix socket, which costs less per round trip
+// than loopback TCP: postgres://postgres@/DATABASE?host=SOCKETDIR&port=PORT&sslmode=disable.
+func (p *Postgres) SocketURL(database string) string {
+	if database == "" {
+		database = "postgres"
+	}
+	return fmt.Sprintf("postgres://postgres@/%s?host=%s&port=%d&sslmode=disable", url.PathEscape(database), url.QueryEscape(p.sockDir), p.port)
+}
+
 // Port returns the TCP port the server listens on (on 127.0.0.1).
 func (p *Postgres) Port() int { return p.port }
 
