@@ -8,10 +8,13 @@
 //	go run ./loadtest -target http://127.0.0.1:8080    # any server, no audit
 //	go run ./loadtest -boot .oven/bin/run -find-max -social -quiet-wait 3m   # the long run
 //	go run ./loadtest -boot .oven/bin/run -social -seed-players 1000000       # cost against data size
+//	go run ./loadtest -boot .oven/bin/run -routes all  # each operation alone against the reference server
 //
 // Phases: steady and burst (open loop: VPs arrive on a rate profile, latency from the
 // intended send time) and max (closed loop: N requests in flight); -find-max steps N to
 // find the best throughput under the p99 objective, on the relay and on the stack.
+// -routes runs single routes instead (routes.go): each operation of DESIGN.md's
+// comparison with a reference server alone, in a closed loop, on data prepared ahead.
 //
 // Every flag can also be set as OVEN_LOADTEST_<FLAG> (e.g. OVEN_LOADTEST_STEADY_RATE=40).
 // Run with -h for the flags. Traffic goes only where the flags point; every phase stops
@@ -138,6 +141,8 @@ type Config struct {
 	Commit string
 	Strict bool
 
+	routeConfig // -routes: the single-route mode (routes.go)
+
 	flags map[string]string // every flag's value, for the report
 }
 
@@ -211,12 +216,15 @@ func parseConfig(args []string) (*Config, error) {
 	fs.Uint64Var(&c.Seed, "seed", uint64(time.Now().UnixNano()), "random seed")
 	fs.StringVar(&c.Commit, "commit", "", "commit to name in the report (default: git rev-parse of the working tree)")
 	fs.BoolVar(&c.Strict, "strict", false, "exit non-zero when a performance goal fails too (always when an invariant fails)")
+	checkRoutes := routeFlags(fs, &c.routeConfig)
 
 	// OVEN_LOADTEST_<FLAG> sets a flag's default; the command line wins.
 	var envErr error
+	explicit := map[string]bool{} // set in the environment or on the command line
 	fs.VisitAll(func(f *flag.Flag) {
 		name := "OVEN_LOADTEST_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v, ok := os.LookupEnv(name); ok {
+			explicit[f.Name] = true
 			if err := f.Value.Set(v); err != nil && envErr == nil {
 				envErr = fmt.Errorf("%s: %w", name, err)
 			}
@@ -230,6 +238,10 @@ func parseConfig(args []string) (*Config, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	if err := checkRoutes(explicit); err != nil {
+		return nil, err
 	}
 	c.Phases, c.RelayPhases = splitList(*phases), splitList(*relayPhases)
 	for _, p := range append(append([]string{}, c.Phases...), c.RelayPhases...) {

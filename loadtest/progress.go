@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -101,20 +103,37 @@ func printAudit(a *audit.Result) {
 	}
 }
 
+func byCodeLine(m map[string]int64) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s ×%d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
 // printSummary prints the phases and goals on stdout.
 func printSummary(r *results.Report, html, json string) {
 	fmt.Println()
-	fmt.Printf("%-7s %-18s %9s %9s %8s %8s %8s %7s %8s %s\n", "target", "phase", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "missing", "CPU (% of one core)")
+	w := 18 // the phase column: single routes have long labels
+	for _, t := range r.Targets {
+		for _, p := range t.Phases {
+			w = max(w, len(p.Label()))
+		}
+	}
+	fmt.Printf("%-7s %-*s %9s %9s %8s %8s %8s %7s %8s %s\n", "target", w, "phase", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "missing", "CPU (% of one core)")
 	for _, t := range r.Targets {
 		for _, p := range t.Phases {
 			s := p.Summary.Total
-			fmt.Printf("%-7s %-18s %9d %9.0f %8.1f %8.1f %8.0f %7d %8d %s\n", t.Name, p.Label(), s.Count, s.Throughput,
+			fmt.Printf("%-7s %-*s %9d %9.0f %8.1f %8.1f %8.0f %7d %8d %s\n", t.Name, w, p.Label(), s.Count, s.Throughput,
 				s.Latency.P50, s.Latency.P99, s.Latency.Max, s.Errors, s.Missing, p.CPU())
 			if procs := p.CPU().Processes(); procs != "" {
-				fmt.Printf("%-7s %-18s server CPU by process: %s\n", "", "", procs)
+				fmt.Printf("%-7s %-*s server CPU by process: %s\n", "", w, "", procs)
 			}
-			if w := p.StoreWork(); w != "" {
-				fmt.Printf("%-7s %-18s per request: %s\n", "", "", w)
+			if w2 := p.StoreWork(); w2 != "" {
+				fmt.Printf("%-7s %-*s per request: %s\n", "", w, "", w2)
+			}
+			if p.Kind == results.KindRoute && len(s.ByCode) > 0 {
+				fmt.Printf("%-7s %-*s non-OK answers: %s\n", "", w, "", byCodeLine(s.ByCode))
 			}
 		}
 	}

@@ -205,9 +205,15 @@ func runStack(ctx, load context.Context, cfg *Config, outDir, runID string, p *p
 	t.pid, t.dbURL, t.redisURL = pid, info.DatabaseURL, info.RedisURL
 	rt0 := quietCheck(load, cfg, "stack", p)
 	phases := runPhases(load, cfg, t, cfg.Phases, p)
+	if len(cfg.Routes) > 0 && load.Err() == nil {
+		if len(phases) > 0 {
+			pause(load, cfg.Pause)
+		}
+		phases = append(phases, runRoutes(load, cfg, t, p)...)
+	}
 	rt := &results.Target{Name: "stack", URL: url, About: about + " " + rt0, Phases: phases, Counters: map[string]int64{}}
 	for _, n := range []string{vp.CountFriendships, vp.CountLivesSent, vp.CountLivesAccepted} {
-		if v := t.obs.Counter(n); v > 0 || cfg.Social {
+		if v := t.obs.Counter(n); v > 0 || cfg.Social || socialRoutes(cfg.Routes) {
 			rt.Counters[n] = v
 		}
 	}
@@ -217,7 +223,7 @@ func runStack(ctx, load context.Context, cfg *Config, outDir, runID string, p *p
 		settled, overflow := t.obs.Settlements()
 		a := audit.Run(actx, audit.Config{DatabaseURL: info.DatabaseURL, RedisURL: info.RedisURL,
 			Settled: settled, Overflow: overflow, Client: t.obs.Checks(), Seeded: seeded.Range,
-			LivesMail: cfg.Social, Lives: audit.LivesConfig{CouchbaseURL: info.CouchbaseURL,
+			LivesMail: cfg.Social || socialRoutes(cfg.Routes), Lives: audit.LivesConfig{CouchbaseURL: info.CouchbaseURL,
 				CouchbasePassword: info.CouchbasePassword, ShardMetrics: slices.Sorted(maps.Values(info.ShardMetrics)),
 				AckedSends: t.obs.Counter(vp.CountLivesSent), AckedAccepts: t.obs.Counter(vp.CountLivesAccepted)}})
 		cancel()

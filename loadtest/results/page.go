@@ -38,6 +38,18 @@ ul.notes{margin:4px 0 10px;color:#444}
 <td class="{{if .Summary.Total.Errors}}fail{{end}}">{{.Summary.Total.Errors}}</td><td>{{.Summary.Total.Missing}}</td><td>{{.Summary.Total.Expected}}</td><td class="l">{{cpu .}}</td></tr>
 {{end}}{{end}}</table>
 <p class="meta">Latency counts from each request's intended send time (open loop: no coordinated omission; closed loop: from the moment a client slot was free). Throughput counts answers within the phase's window (closed loop: after the warm-up). CPU is % of one core (the machine has two), averaged over the phase: the load generator shares the machine with the server, and "other" is everything else running on it.</p>
+{{with routes .}}
+<h2>Single routes against the reference server (DESIGN.md)</h2>
+<table><tr><th class="l">target</th><th class="l">route</th><th class="l">Oven request</th><th>clients</th><th>reference req/s</th><th>goal req/s</th><th>req/s</th><th>× reference</th><th>reference p99 ms</th><th>p50 ms</th><th>p99 ms</th><th>max ms</th><th>errors</th><th class="l">non-OK answers</th><th>status</th></tr>
+{{range $row := .}}<tr><td class="l">{{.Target}}</td><td class="l">{{.Ref.Route}}</td><td class="l mono">{{.Ref.Oven}}</td><td>{{.Phase.Clients}}</td><td>{{f0 .Ref.RPS}}</td><td>{{f0 .Want}}</td>
+<td>{{f0 .Phase.Summary.Total.Throughput}}</td><td>{{f2 (ratio .Phase.Summary.Total.Throughput .Ref.RPS)}}</td><td>{{f0 .Ref.P99}}</td>
+<td>{{f1 .Phase.Summary.Total.Latency.P50}}</td><td>{{f1 .Phase.Summary.Total.Latency.P99}}</td><td>{{f0 .Phase.Summary.Total.Latency.Max}}</td>
+<td class="{{if .Phase.Summary.Total.Errors}}fail{{end}}">{{.Phase.Summary.Total.Errors}}</td>
+<td class="l mono">{{range $k := sortedKeys .Phase.Summary.Total.ByCode}}{{$k}}: {{index $row.Phase.Summary.Total.ByCode $k}}<br>{{end}}</td>
+<td class="{{cls .Goal.Status}}">{{.Goal.Status}}</td></tr>{{end}}
+</table>
+<p class="meta">Each route alone in a closed loop (requests in flight = clients), its data prepared through the public API beforehand and not measured; the goal is ≥ 3× the reference's throughput with a p99 below the reference's, and zero errors. Latency counts from the moment a client slot was free.</p>
+{{end}}
 {{with compare .}}<div class="charts">{{range .}}{{.}}{{end}}</div>{{end}}
 
 {{range $t := .Targets}}

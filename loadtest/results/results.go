@@ -56,6 +56,7 @@ type Phase struct {
 	Kind    string        `json:"kind"`
 	Profile string        `json:"profile,omitempty"` // open loop: the arrival profile
 	Clients int           `json:"clients,omitempty"` // closed loop: requests in flight
+	Route   string        `json:"route,omitempty"`   // KindRoute: the single route measured
 	Summary stats.Summary `json:"summary"`
 	// Stores is the store work per answered request, when the stores could be read.
 	Stores *stack.PerRequest `json:"stores,omitempty"`
@@ -84,6 +85,9 @@ func (p Phase) StoreWork() string {
 
 // Label names the phase in tables.
 func (p Phase) Label() string {
+	if p.Route != "" {
+		return fmt.Sprintf("%s (%d clients)", p.Route, p.Clients)
+	}
 	if p.Clients > 0 {
 		return fmt.Sprintf("%s (%d clients)", p.Kind, p.Clients)
 	}
@@ -254,6 +258,7 @@ func Goals(relay, stack *Target, sloMS float64) []Goal {
 				Status:   st})
 		}
 	}
+	goals = append(goals, RouteGoals(stack)...)
 	var errs, reqs int64
 	for _, p := range stack.Phases {
 		errs += p.Summary.Total.Errors
@@ -404,20 +409,20 @@ func comparisonCharts(r *Report) []template.HTML {
 var funcs = template.FuncMap{
 	"charts":  phaseCharts,
 	"compare": comparisonCharts,
-	"f0":      func(v float64) string { return fmt.Sprintf("%.0f", v) },
-	"f1":      func(v float64) string { return fmt.Sprintf("%.1f", v) },
-	"f2":      func(v float64) string { return fmt.Sprintf("%.2f", v) },
-	"pct":     func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) },
-	"lower":   strings.ToLower,
-	"date":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") },
-	"sortedKeys": func(m map[string]int64) []string {
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
+	"routes":  routeRows,
+	"ratio": func(a, b float64) float64 {
+		if b == 0 {
+			return 0
 		}
-		slices.Sort(keys)
-		return keys
+		return a / b
 	},
+	"f0":         func(v float64) string { return fmt.Sprintf("%.0f", v) },
+	"f1":         func(v float64) string { return fmt.Sprintf("%.1f", v) },
+	"f2":         func(v float64) string { return fmt.Sprintf("%.2f", v) },
+	"pct":        func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) },
+	"lower":      strings.ToLower,
+	"date":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") },
+	"sortedKeys": sortedKeys,
 	"sortedKeysS": func(m map[string]string) []string {
 		keys := make([]string, 0, len(m))
 		for k := range m {
