@@ -159,7 +159,7 @@ func parseConfig(args []string) (*Config, error) {
 	fs.BoolVar(&c.Relay, "relay", true, "run the relay baseline first")
 	fs.IntVar(&c.RelayShards, "relay-shards", 3, "canned shards behind the relay (the dev stack runs 3)")
 	fs.BoolVar(&c.RelayInProc, "relay-inproc", false, "run the relay inside this process instead of a child process")
-	fs.BoolVar(&c.RelaySplit, "relay-split", true, "run the relay's canned shards in a process of their own, as the stack runs its shards (false: in the relay's process)")
+	fs.BoolVar(&c.RelaySplit, "relay-split", false, "run the relay's canned shards in a process of their own, as the stack runs its shards (default: in the relay's process, the higher and so stricter baseline)")
 	phases := fs.String("phases", "steady,burst,max", "stack phases, in order: steady, ramp, burst, max")
 	relayPhases := fs.String("relay-phases", "max", "relay phases, in order (same names)")
 

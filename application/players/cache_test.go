@@ -1,6 +1,9 @@
 package players
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestCacheNeverKeepsWhatAWriteReplaced(t *testing.T) {
 	c := newCache()
@@ -66,5 +69,25 @@ func TestCacheUpdateAppliesCommittedWrites(t *testing.T) {
 	c.put("1", &Player{ID: "1", Coins: 1000}, gen)
 	if p, _ := c.get("1"); p != nil {
 		t.Fatalf("cached a load that raced an update: %+v", p)
+	}
+}
+
+func TestNameCache(t *testing.T) {
+	var c nameCache
+	out := map[string]string{}
+	if missing := c.lookup([]string{"1", "2"}, out); len(missing) != 2 || len(out) != 0 {
+		t.Fatalf("empty cache: missing %v, found %v", missing, out)
+	}
+	c.put(map[string]string{"1": "Ann"})
+	missing := c.lookup([]string{"1", "2"}, out)
+	if len(missing) != 1 || missing[0] != "2" || out["1"] != "Ann" {
+		t.Fatalf("missing %v, found %v", missing, out)
+	}
+	c.put(map[string]string{"1": "Bea"}) // the owner's rename
+	c.m["2"] = nameEntry{"Old", time.Now().Add(-2 * namesTTL)}
+	out = map[string]string{}
+	missing = c.lookup([]string{"1", "2"}, out)
+	if out["1"] != "Bea" || len(missing) != 1 || missing[0] != "2" {
+		t.Fatalf("after a rename and an expiry: missing %v, found %v", missing, out)
 	}
 }

@@ -33,6 +33,7 @@ type Player struct {
 type Store struct {
 	db    *pgxpool.Pool
 	cache *cache
+	names nameCache
 }
 
 // NewStore returns a Store on db. Get is served from a per-shard cache: every writer of
@@ -146,11 +147,30 @@ func (s *Store) Rename(ctx context.Context, id, name string) error {
 	if tag.RowsAffected() == 0 {
 		return oven.Errorf(oven.ENotFound, "no such player")
 	}
+	s.names.put(map[string]string{id: name})
 	return nil
 }
 
-// Names returns the display names of the given players (unknown ids are left out).
+// Names returns the display names of the given players (unknown ids are left out),
+// from a cache where it can: a rename elsewhere shows within namesTTL.
 func (s *Store) Names(ctx context.Context, ids []string) (map[string]string, error) {
+	out := make(map[string]string, len(ids))
+	missing := s.names.lookup(ids, out)
+	if len(missing) == 0 {
+		return out, nil
+	}
+	loaded, err := s.loadNames(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
+	s.names.put(loaded)
+	for id, n := range loaded {
+		out[id] = n
+	}
+	return out, nil
+}
+
+func (s *Store) loadNames(ctx context.Context, ids []string) (map[string]string, error) {
 	nums := make([]int64, 0, len(ids))
 	for _, id := range ids {
 		if n, err := ParseID(id); err == nil {
