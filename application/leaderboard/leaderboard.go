@@ -25,6 +25,9 @@ const (
 	tieBits  = 20 // a week has 604800 s < 2^20
 	tieMask  = 1<<tieBits - 1
 	maxScore = 1<<33 - 1 // composite stays below 2^53, exact in a float64
+
+	// MaxScore is the highest score a board keeps; higher ones count as this.
+	MaxScore = maxScore
 	keepFor  = 5 * 7 * 24 * time.Hour
 )
 
@@ -66,19 +69,14 @@ func Encode(score int64, t time.Time) float64 {
 // Decode returns the game score of a sorted-set score.
 func Decode(v float64) int64 { return int64(v) >> tieBits }
 
-// Record offers a settled score reached at t; the week's best only ever rises. It is
-// idempotent, so a retried settlement may record again. It returns the week's best.
-func (s *Store) Record(ctx context.Context, playerID string, score int64, t time.Time) (int64, error) {
+// QueueRecord queues on pipe the offer of a settled score reached at t: the week's best
+// only ever rises, and a retried settlement may offer it again. The best is not read
+// back: the caller knows it as max(previous best, score) when it is the only writer of
+// the player's entry (the owner, under the player's lock).
+func (s *Store) QueueRecord(ctx context.Context, pipe redis.Pipeliner, playerID string, score int64, t time.Time) (zadd *redis.IntCmd, expire *redis.BoolCmd) {
 	w := WeekOf(t)
 	key := s.key(w)
-	pipe := s.rdb.Pipeline()
-	pipe.ZAddGT(ctx, key, redis.Z{Score: Encode(score, t), Member: playerID})
-	pipe.ExpireAt(ctx, key, w.End.Add(keepFor))
-	best := pipe.ZScore(ctx, key, playerID)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return 0, fmt.Errorf("leaderboard: record: %w", err)
-	}
-	return Decode(best.Val()), nil
+	return pipe.ZAddGT(ctx, key, redis.Z{Score: Encode(score, t), Member: playerID}), pipe.ExpireAt(ctx, key, w.End.Add(keepFor))
 }
 
 // Best returns the player's best score in the week containing now (0 when none).

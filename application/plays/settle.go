@@ -1,6 +1,7 @@
 package plays
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,9 +14,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/gamedata"
+	"github.com/ovengames/oven/application/leaderboard"
 	"github.com/ovengames/oven/application/players"
 	"github.com/ovengames/oven/application/wallet"
 )
@@ -61,8 +64,13 @@ func (s *Service) load(ctx context.Context, playerID, playID string) (*play, err
 	if err != nil {
 		return nil, fmt.Errorf("plays: load: %w", err)
 	}
+	return parsePlay(v), nil
+}
+
+// parsePlay reads a play's Redis hash; nil when there is none.
+func parsePlay(v map[string]string) *play {
 	if len(v) == 0 {
-		return nil, nil
+		return nil
 	}
 	t0, _ := strconv.ParseInt(v["t0"], 10, 64)
 	p := &play{status: v["st"], cookie: v["cookie"], pet: v["pet"], t0: time.UnixMilli(t0),
@@ -70,7 +78,19 @@ func (s *Service) load(ctx context.Context, playerID, playID string) (*play, err
 	if v["boosts"] != "" {
 		p.boosts = strings.Split(v["boosts"], ",")
 	}
-	return p, nil
+	return p
+}
+
+// loadWithBest reads the play and, in the same round trip, the player's best of the
+// current week (the play's week but for a play that straddles the week's end).
+func (s *Service) loadWithBest(ctx context.Context, playerID, playID string, now time.Time) (*play, func() (int64, error), error) {
+	pipe := s.Redis.Pipeline()
+	hash := pipe.HGetAll(ctx, s.playKey(playerID, playID))
+	best := s.Leaderboard.QueueBest(ctx, pipe, playerID, now)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, nil, fmt.Errorf("plays: load: %w", err)
+	}
+	return parsePlay(hash.Val()), best, nil
 }
 
 // Settle settles a play once. Errors: not_found, play_expired, already_settled, and
@@ -83,7 +103,8 @@ func (s *Service) Settle(ctx context.Context, playerID, playID string, b Body) (
 		return nil, oven.Errorf(oven.ENotFound, "no such play")
 	}
 	defer s.locks.Lock(playerID)()
-	p, err := s.load(ctx, playerID, playID)
+	now := s.Clock.Now()
+	p, bestNow, err := s.loadWithBest(ctx, playerID, playID, now)
 	if err != nil {
 		return nil, err
 	}
@@ -106,11 +127,19 @@ func (s *Service) Settle(ctx context.Context, playerID, playID string, b Body) (
 		return replay(p.bodyHash, p.result, p.code, b)
 	}
 	doc := s.GameData()
-	now := s.Clock.Now()
 	if now.After(p.t0.Add(time.Duration(doc.Plays.TTLSeconds) * time.Second)) {
 		return nil, oven.Errorf(oven.EPlayExpired, "the play expired before it was settled")
 	}
-	res, err := s.record(ctx, playerID, playID, p, b, doc, now)
+	// The board entry is the play's week's; only this owner, under the player's lock,
+	// writes it, so the best before this settle is the best read above.
+	prevBest, err := bestNow()
+	if err == nil && leaderboard.WeekOf(p.t0).ID != leaderboard.WeekOf(now).ID {
+		prevBest, err = s.Leaderboard.Best(ctx, playerID, p.t0)
+	}
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.record(ctx, playerID, playID, p, b, doc, now, prevBest)
 	if err != nil {
 		return nil, err
 	}
@@ -119,11 +148,39 @@ func (s *Service) Settle(ctx context.Context, playerID, playID string, b Body) (
 	if res.Rejected != "" {
 		code = "rejected"
 	}
-	stored, err := finishScript.Run(ctx, s.Redis, []string{s.playKey(playerID, playID)}, b.hash(), resJSON, code).StringSlice()
+	stored, err := s.finish(ctx, playerID, playID, p, b, res, resJSON, code)
+	if err != nil {
+		return nil, err
+	}
+	return replay(stored[0], stored[1], stored[2], b)
+}
+
+// finish writes an accepted score to the weekly board and stores the settlement on the
+// play, in one round trip. Redis runs a pipeline in order, so the result is never stored
+// without the board write before it; every command in it is idempotent, so a retry
+// (here or by the client) repeats it safely.
+func (s *Service) finish(ctx context.Context, playerID, playID string, p *play, b Body, res *Result, resJSON []byte, code string) ([]string, error) {
+	keys, args := []string{s.playKey(playerID, playID)}, []any{b.hash(), resJSON, code}
+	pipe := s.Redis.Pipeline()
+	if res.Rejected == "" {
+		s.Leaderboard.QueueRecord(ctx, pipe, playerID, b.Score, p.t0)
+	}
+	fin := finishScript.EvalSha(ctx, pipe, keys, args...)
+	cmds, err := pipe.Exec(ctx)
+	if err != nil && redis.HasErrorPrefix(fin.Err(), "NOSCRIPT") {
+		err = nil
+		for _, c := range cmds[:len(cmds)-1] {
+			err = cmp.Or(err, c.Err())
+		}
+		if err == nil { // the script cache was flushed: load it and finish
+			fin = finishScript.Run(ctx, s.Redis, keys, args...)
+			err = fin.Err()
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("plays: finish: %w", err)
 	}
-	return replay(stored[0], stored[1], stored[2], b)
+	return fin.StringSlice()
 }
 
 // replay answers a settle from a stored settlement.
@@ -181,8 +238,9 @@ func check(b Body, p *play, doc *gamedata.Document, now time.Time) string {
 	return ""
 }
 
-// record writes the settlement in SQL (idempotently) and the weekly best in Redis.
-func (s *Service) record(ctx context.Context, playerID, playID string, p *play, b Body, doc *gamedata.Document, now time.Time) (*Result, error) {
+// record writes the settlement in SQL (idempotently) and works out the weekly best from
+// prevBest, the week's best before this play (finish writes it to the board).
+func (s *Service) record(ctx context.Context, playerID, playID string, p *play, b Body, doc *gamedata.Document, now time.Time, prevBest int64) (*Result, error) {
 	pid, err := players.ParseID(playerID)
 	if err != nil {
 		return nil, err
@@ -202,12 +260,9 @@ func (s *Service) record(ctx context.Context, playerID, playID string, p *play, 
 	if err != nil {
 		return nil, fmt.Errorf("plays: settle: %w", err)
 	}
+	res.WeeklyBest = prevBest
 	if res.Rejected == "" {
-		if res.WeeklyBest, err = s.Leaderboard.Record(ctx, playerID, b.Score, p.t0); err != nil {
-			return nil, err
-		}
-	} else if res.WeeklyBest, err = s.Leaderboard.Best(ctx, playerID, p.t0); err != nil {
-		return nil, err
+		res.WeeklyBest = max(prevBest, min(b.Score, leaderboard.MaxScore))
 	}
 	if fresh {
 		if res.Rejected != "" {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/grpcerr"
+	"github.com/ovengames/oven/application/leaderboard"
 	"github.com/ovengames/oven/application/plays"
 	"github.com/ovengames/oven/application/shard/shardtest"
 	"github.com/ovengames/oven/proto/ovenv1"
@@ -371,7 +372,8 @@ func TestShop(t *testing.T) {
 }
 
 // The owner's cached profile takes each write's committed values (boost charge, settle,
-// level-up) without a reload: after every step GET /me agrees with PostgreSQL.
+// level-up) without a reload: after every step GET /me agrees with PostgreSQL. The
+// weekly best each settle answers is the board's.
 func TestProfileFollowsEveryWrite(t *testing.T) {
 	t.Parallel()
 	c := env.Start(t, shardtest.Options{DevClock: true})
@@ -395,8 +397,19 @@ func TestProfileFollowsEveryWrite(t *testing.T) {
 				got.Coins, got.Exp, got.Level, got.BestScore, coins, exp, level, best)
 		}
 	}
+	// Mid-week on the game clock, so that the plays below stay within one board week.
+	midweek := leaderboard.WeekOf(time.Now()).Start.AddDate(0, 0, 9).Add(12 * time.Hour)
+	if _, err := c.Game.AdvanceClock(bg, &ovenv1.AdvanceClockRequest{AdvanceMs: time.Until(midweek).Milliseconds()}); err != nil {
+		t.Fatal(err)
+	}
 	agree("new player") // warms the cache
+	var best int64
 	for i, score := range []int64{52_000, 10_000, 90_000, 400_000} {
+		if i == 2 { // settle's pipeline must survive a flushed script cache too
+			if err := c.Redis.ScriptFlush(bg).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
 		p, err := start(c, id, "magnet")
 		if err != nil {
 			t.Fatal(err)
@@ -408,9 +421,17 @@ func TestProfileFollowsEveryWrite(t *testing.T) {
 		if _, err := c.Game.AdvanceClock(bg, &ovenv1.AdvanceClockRequest{AdvanceMs: 600_000}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.Game.SettlePlay(bg, &ovenv1.SettlePlayRequest{PlayerId: id, PlayId: p.PlayId, Score: score,
-			Coins: 200, Distance: 1000, DurationMs: 590_000}); err != nil {
+		res, err := c.Game.SettlePlay(bg, &ovenv1.SettlePlayRequest{PlayerId: id, PlayId: p.PlayId, Score: score,
+			Coins: 200, Distance: 1000, DurationMs: 590_000})
+		if err != nil {
 			t.Fatal(err)
+		}
+		best = max(best, score)
+		if res.WeeklyBest != best {
+			t.Errorf("play %d (score %d): weekly_best %d, want %d", i, score, res.WeeklyBest, best)
+		}
+		if got := me(t, c, id).WeeklyBest; got != best {
+			t.Errorf("play %d: the board holds %d, want %d", i, got, best)
 		}
 		agree("after a settle")
 	}
@@ -418,4 +439,38 @@ func TestProfileFollowsEveryWrite(t *testing.T) {
 		t.Errorf("level %d after %d exp: the test meant to cover a level-up", p.Level, p.Exp)
 	}
 	checkWallet(t, c, id)
+}
+
+// A play started before the board week's end and settled after it counts for the week
+// it started in.
+func TestSettleAcrossTheWeekEnd(t *testing.T) {
+	t.Parallel()
+	c := env.Start(t, shardtest.Options{DevClock: true})
+	id := guest(t, c, "device-week-end")
+	end := leaderboard.WeekOf(time.Now()).End.AddDate(0, 0, 7) // a week end in the future
+	if _, err := c.Game.AdvanceClock(bg, &ovenv1.AdvanceClockRequest{AdvanceMs: time.Until(end.Add(-30 * time.Second)).Milliseconds()}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := start(c, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Game.AdvanceClock(bg, &ovenv1.AdvanceClockRequest{AdvanceMs: 60_000}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Game.SettlePlay(bg, &ovenv1.SettlePlayRequest{PlayerId: id, PlayId: p.PlayId, Score: 40_000,
+		Coins: 100, Distance: 500, DurationMs: 50_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.WeeklyBest != 40_000 {
+		t.Errorf("weekly_best %d, want 40000 (the play's week)", res.WeeklyBest)
+	}
+	if got := me(t, c, id).WeeklyBest; got != 0 {
+		t.Errorf("the new week already holds %d", got)
+	}
+	ended := leaderboard.NewStore(c.Redis, c.RedisPrefix)
+	if best, err := ended.Best(bg, id, end.Add(-time.Minute)); err != nil || best != 40_000 {
+		t.Errorf("the ended week's board holds %d (%v), want 40000", best, err)
+	}
 }
