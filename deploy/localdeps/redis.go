@@ -220,7 +220,9 @@ func (r *Redis) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.po
 
 // SocketURL is the URL of database 0 over the server's Unix socket, which costs less
 // per round trip than loopback TCP: unix:///SOCKETDIR/redis.sock?db=0.
-func (r *Redis) SocketURL() string { return "unix://" + filepath.Join(r.sockDir, "redis.sock") + "?db=0" }
+func (r *Redis) SocketURL() string {
+	return "unix://" + filepath.Join(r.sockDir, "redis.sock") + "?db=0"
+}
 
 // Addr returns the server's TCP address, 127.0.0.1:PORT.
 func (r *Redis) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(r.port)) }
