@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -124,7 +125,7 @@ func ReconcileLives(in LivesInput) LivesTally {
 		claimed[r] = set
 		t.Accepted += int64(len(ids))
 	}
-	for _, r := range sortedKeys(in.Mailboxes) {
+	for _, r := range slices.Sorted(maps.Keys(in.Mailboxes)) {
 		mb := in.Mailboxes[r]
 		if len(mb.Items)+len(mb.Claiming) > 0 {
 			receivers[r] = true
@@ -232,15 +233,6 @@ func (t *LivesTally) Summary() string {
 		t.Receivers, t.SentCooldowns, t.FoundWaiting, t.FoundAccepted, t.FoundExpired, t.PendingCooldowns, t.PendingDelivered,
 		t.Delivered, t.Waiting, t.WaitingExpired, t.Claiming, t.Accepted, t.ClaimingCredited,
 		t.MetricSent, t.MetricAccepted, t.MetricExpired, t.AckedSends, t.AckedAccepts)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // LivesConfig locates what checkLivesMail reads besides PostgreSQL and Redis.
@@ -351,7 +343,7 @@ func checkLivesMail(ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, lc
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	if err := readMailboxes(ctx, lc, sortedKeys(candidates), in.Mailboxes); err != nil {
+	if err := readMailboxes(ctx, lc, slices.Sorted(maps.Keys(candidates)), in.Mailboxes); err != nil {
 		return nil, err
 	}
 	t := ReconcileLives(in)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -416,22 +417,15 @@ var funcs = template.FuncMap{
 		}
 		return a / b
 	},
-	"f0":         func(v float64) string { return fmt.Sprintf("%.0f", v) },
-	"f1":         func(v float64) string { return fmt.Sprintf("%.1f", v) },
-	"f2":         func(v float64) string { return fmt.Sprintf("%.2f", v) },
-	"pct":        func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) },
-	"lower":      strings.ToLower,
-	"date":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") },
-	"sortedKeys": sortedKeys,
-	"sortedKeysS": func(m map[string]string) []string {
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		return keys
-	},
-	"append": func(rs []stats.Route, r stats.Route) []stats.Route { return append(slices.Clip(rs), r) },
+	"f0":          func(v float64) string { return fmt.Sprintf("%.0f", v) },
+	"f1":          func(v float64) string { return fmt.Sprintf("%.1f", v) },
+	"f2":          func(v float64) string { return fmt.Sprintf("%.2f", v) },
+	"pct":         func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) },
+	"lower":       strings.ToLower,
+	"date":        func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") },
+	"sortedKeys":  func(m map[string]int64) []string { return slices.Sorted(maps.Keys(m)) },
+	"sortedKeysS": func(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) },
+	"append":      func(rs []stats.Route, r stats.Route) []stats.Route { return append(slices.Clip(rs), r) },
 	"cls": func(status string) string {
 		switch status {
 		case GoalPass: // = audit.Pass

@@ -286,22 +286,31 @@ func (p *player) auth(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	id, token, err := parseAuth(res)
+	if err != nil {
+		return err
+	}
+	if p.returning && !p.env.B.Stateless {
+		p.env.Obs.check(CheckDevice, id == p.dev.PlayerID,
+			"device %s was player %s, now %s", p.dev.ID, p.dev.PlayerID, id)
+	}
+	if p.dev.PlayerID == "" && p.env.B.Social {
+		p.env.Players.Add(id)
+	}
+	p.dev.PlayerID, p.token = id, token
+	return nil
+}
+
+// parseAuth reads the player id and token of a guest-auth answer.
+func parseAuth(res *Response) (id, token string, err error) {
 	var a struct {
 		PlayerID string `json:"player_id"`
 		Token    string `json:"token"`
 	}
 	if err := json.Unmarshal(res.Body, &a); err != nil || a.Token == "" {
-		return errSession
+		return "", "", errSession
 	}
-	if p.returning && !p.env.B.Stateless {
-		p.env.Obs.check(CheckDevice, a.PlayerID == p.dev.PlayerID,
-			"device %s was player %s, now %s", p.dev.ID, p.dev.PlayerID, a.PlayerID)
-	}
-	if p.dev.PlayerID == "" && p.env.B.Social {
-		p.env.Players.Add(a.PlayerID)
-	}
-	p.dev.PlayerID, p.token = a.PlayerID, a.Token
-	return nil
+	return a.PlayerID, a.Token, nil
 }
 
 func (p *player) gamedata(ctx context.Context) error {

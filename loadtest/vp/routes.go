@@ -168,6 +168,14 @@ func (b *RouteBench) each(ctx context.Context, n int, fn func(ctx context.Contex
 	return int(failed.Load())
 }
 
+// do sends call on c; on the setup client, with setupCall's retries.
+func (b *RouteBench) do(ctx context.Context, c *Client, call Call) (*Response, error) {
+	if c == b.setup {
+		return b.setupCall(ctx, call)
+	}
+	return c.Do(ctx, call)
+}
+
 // players authenticates n new guests; the ones that failed are left out.
 func (b *RouteBench) players(ctx context.Context, n int) ([]*routePlayer, error) {
 	out := make([]*routePlayer, n)
@@ -178,14 +186,11 @@ func (b *RouteBench) players(ctx context.Context, n int) ([]*routePlayer, error)
 		if err != nil {
 			return err
 		}
-		var a struct {
-			PlayerID string `json:"player_id"`
-			Token    string `json:"token"`
+		id, token, err := parseAuth(res)
+		if err != nil {
+			return err
 		}
-		if err := json.Unmarshal(res.Body, &a); err != nil || a.Token == "" {
-			return errSession
-		}
-		out[i] = &routePlayer{id: a.PlayerID, token: a.Token}
+		out[i] = &routePlayer{id: id, token: token}
 		return nil
 	})
 	var ok []*routePlayer
@@ -343,13 +348,7 @@ func (b *RouteBench) prepareSocial(ctx context.Context) error {
 // sendLife sends one life from the pair's sender and records it for the audit.
 func (b *RouteBench) sendLife(ctx context.Context, c *Client, from, to int) (*Response, error) {
 	call := b.lifeCall(from, to)
-	var res *Response
-	var err error
-	if c == b.setup {
-		res, err = b.setupCall(ctx, call)
-	} else {
-		res, err = c.Do(ctx, call)
-	}
+	res, err := b.do(ctx, c, call)
 	if res != nil && res.Status == http.StatusOK {
 		b.env.Obs.lifeSent(b.social[from].id, b.social[to].id, res.Done, b.cooldown())
 	}
@@ -433,13 +432,7 @@ func (b *RouteBench) prepareScores(ctx context.Context) error {
 func (b *RouteBench) settle(ctx context.Context, c *Client, p *routePlay) error {
 	call := settleCall(p.id, p.body)
 	call.Token = p.player.token
-	var res *Response
-	var err error
-	if c == b.setup {
-		res, err = b.setupCall(ctx, call)
-	} else {
-		res, err = c.Do(ctx, call)
-	}
+	res, err := b.do(ctx, c, call)
 	if res != nil && (res.Status == http.StatusOK || res.Status == http.StatusUnprocessableEntity) {
 		b.env.Obs.settle(Settled{PlayerID: p.player.id, PlayID: p.id, Score: p.body.Score, Coins: p.body.Coins,
 			Accepted: res.Status == http.StatusOK})
