@@ -25,6 +25,7 @@ import (
 	"github.com/ovengames/oven/application/client"
 	"github.com/ovengames/oven/application/cluster"
 	"github.com/ovengames/oven/application/economy"
+	"github.com/ovengames/oven/application/fence"
 	"github.com/ovengames/oven/application/friends"
 	"github.com/ovengames/oven/application/gamedata"
 	"github.com/ovengames/oven/application/janitor"
@@ -161,7 +162,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	owns := func(playerID string) bool { return cfg.Members.Current().Owner(playerID).ID == cfg.ID }
+	// Each store that fences writes raises a slot's epoch before this shard serves it.
+	var raisers []fence.Raiser
+	table := cluster.NewTable()
+	if err := cluster.ServeStatic(ctx, table, cfg.Members.Current(), cfg.ID, raisers); err != nil {
+		return err
+	}
+	owns := func(playerID string) (fence.Token, bool) { return table.Token(cluster.SlotOf(playerID)) }
 	var wg sync.WaitGroup
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer func() { stopBG(); wg.Wait() }()
@@ -180,7 +187,7 @@ func Run(ctx context.Context, cfg Config) error {
 	wg.Go(func() { deps.Plays.RunRecovery(bg, cfg.RecoveryInterval, owns) })
 
 	srv := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(unary(cfg.ID, cfg.Members, banned.Check, newRPCMetrics(reg), log)),
+		grpc.ChainUnaryInterceptor(unary(ownership{self: cfg.ID, members: cfg.Members, table: table}, banned.Check, newRPCMetrics(reg), log)),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 5 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.MaxRecvMsgSize(1<<20),
