@@ -19,8 +19,10 @@ import (
 
 // CoordinatorConfig configures a shard's Coordinator.
 type CoordinatorConfig struct {
-	Client      *clientv3.Client
-	Prefix      string // membership prefix in etcd, default "/oven"
+	Client *clientv3.Client
+	Prefix string // membership prefix in etcd, default "/oven"
+	// Watcher is the membership the shard already follows (and runs); nil starts one.
+	Watcher     *Watcher
 	Self        Member
 	MetricsAddr string
 	Table       *Table
@@ -107,14 +109,17 @@ func StartCoordinator(ctx context.Context, cfg CoordinatorConfig) (*Coordinator,
 	if err := c.register(ctx); err != nil {
 		return nil, err
 	}
-	w, err := NewWatcher(ctx, cfg.Client, cfg.Prefix, cfg.Log)
-	if err != nil {
-		return nil, err
-	}
-	c.w = w
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	c.stop = stop
-	c.wg.Go(func() { w.Run(bg) })
+	if c.w = cfg.Watcher; c.w == nil {
+		w, err := NewWatcher(ctx, cfg.Client, cfg.Prefix, cfg.Log)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		c.w = w
+		c.wg.Go(func() { w.Run(bg) })
+	}
 	c.wg.Go(func() { c.keepAlive(bg) })
 	c.wg.Go(func() { c.reconcileLoop(bg) })
 	c.wg.Go(func() { c.watchForPauses(bg) })

@@ -15,6 +15,7 @@ import (
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 )
 
 // Member states, as published in etcd. Only active members own slots.
@@ -41,6 +42,42 @@ type View struct {
 	// point every live member must have released for before a slot moves (see Coordinator).
 	MembershipRev int64
 	Reason        string // why the active set last changed: join, leave, drain, resync
+}
+
+// DialEtcd connects to the etcd endpoints (comma-separated URLs, OVEN_ETCD_ENDPOINTS).
+// The client retries by itself while etcd is unreachable.
+func DialEtcd(endpoints string) (*clientv3.Client, error) {
+	var eps []string
+	for e := range strings.SplitSeq(endpoints, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			eps = append(eps, e)
+		}
+	}
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints: eps, DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
+		DialKeepAliveTime: 5 * time.Second, DialKeepAliveTimeout: 3 * time.Second,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: etcd %s: %w", endpoints, err)
+	}
+	return cli, nil
+}
+
+// Follow dials etcd and follows membership under prefix until ctx ends or stop is called
+// (the presentation tier's Source).
+func Follow(ctx context.Context, endpoints, prefix string, log *slog.Logger) (w *Watcher, stop func(), err error) {
+	cli, err := DialEtcd(endpoints)
+	if err != nil {
+		return nil, nil, err
+	}
+	if w, err = NewWatcher(ctx, cli, prefix, log); err != nil {
+		cli.Close()
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	return w, func() { cancel(); <-done; cli.Close() }, nil
 }
 
 // keys is the layout of Oven's membership under a prefix (default "/oven").
@@ -73,6 +110,9 @@ var _ Source = (*Watcher)(nil)
 
 // NewWatcher reads membership once under prefix; Run then follows it.
 func NewWatcher(ctx context.Context, cli *clientv3.Client, prefix string, log *slog.Logger) (*Watcher, error) {
+	if prefix == "" {
+		prefix = "/oven"
+	}
 	w := &Watcher{cli: cli, keys: keys{prefix}, log: log, notify: make(chan struct{})}
 	if _, err := w.resync(ctx); err != nil {
 		return nil, err

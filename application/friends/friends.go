@@ -164,6 +164,18 @@ func (s *Store) Forget(playerID string) {
 	s.mu.Unlock()
 }
 
+// ForgetPlayers drops the cached lists of the players match selects (their slots left
+// this shard).
+func (s *Store) ForgetPlayers(match func(playerID string) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id := range s.cache {
+		if match(id) {
+			delete(s.cache, id)
+		}
+	}
+}
+
 // IsFriend reports whether b is a's friend.
 func (s *Store) IsFriend(ctx context.Context, a, b string) (bool, error) {
 	ids, err := s.List(ctx, a)

@@ -40,6 +40,13 @@ type Store struct {
 // a player's rows (the player's owner shard) must call Invalidate after its write.
 func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db, cache: newCache()} }
 
+// ForgetPlayers drops every cached profile and name of the players match selects: the
+// owner calls it for the slots it hands over, whose next owner may write them.
+func (s *Store) ForgetPlayers(match func(playerID string) bool) {
+	s.cache.forget(match)
+	s.names.forget(match)
+}
+
 // Invalidate forgets the cached profile of a player whose rows were just written.
 func (s *Store) Invalidate(playerID string) { s.cache.invalidate(playerID) }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 
@@ -41,11 +42,17 @@ import (
 
 // Config is everything a shard needs; only main fills it (from OVEN_ variables).
 type Config struct {
-	ID          string
-	GRPCAddr    string       // listen address, used when Listener is nil
-	Listener    net.Listener // optional pre-opened gRPC listener (tests)
-	HTTPAddr    string       // /metrics and /healthz; "" serves none
-	Members     cluster.Source
+	ID       string
+	GRPCAddr string       // listen address, used when Listener is nil
+	Listener net.Listener // optional pre-opened gRPC listener (tests)
+	HTTPAddr string       // /metrics and /healthz; "" serves none
+	// Members is the static member list, used only when Etcd is nil (tests, one process).
+	Members cluster.Source
+	// Etcd, when set, is the membership store: the shard registers on a lease, follows
+	// the others and takes and hands over slots by itself (cluster.Coordinator).
+	Etcd        *clientv3.Client
+	EtcdPrefix  string        // default "/oven"
+	LeaseTTL    time.Duration // default 6 s
 	DatabaseURL string
 	RedisURL    string
 	RedisPrefix string // namespaces every Redis key (tests)
@@ -113,6 +120,13 @@ func Run(ctx context.Context, cfg Config) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	clock := &oven.OffsetClock{}
+	var watcher *cluster.Watcher
+	if cfg.Etcd != nil {
+		if watcher, err = cluster.NewWatcher(ctx, cfg.Etcd, cfg.EtcdPrefix, log); err != nil {
+			return err
+		}
+		cfg.Members = watcher
+	}
 	router := client.New(client.Config{Members: cfg.Members})
 	defer router.Close()
 
@@ -165,13 +179,18 @@ func Run(ctx context.Context, cfg Config) error {
 	// Each store that fences writes raises a slot's epoch before this shard serves it.
 	var raisers []fence.Raiser
 	table := cluster.NewTable()
-	if err := cluster.ServeStatic(ctx, table, cfg.Members.Current(), cfg.ID, raisers); err != nil {
-		return err
+	if watcher == nil {
+		if err := cluster.ServeStatic(ctx, table, cfg.Members.Current(), cfg.ID, raisers); err != nil {
+			return err
+		}
 	}
 	owns := func(playerID string) (fence.Token, bool) { return table.Token(cluster.SlotOf(playerID)) }
 	var wg sync.WaitGroup
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer func() { stopBG(); wg.Wait() }()
+	if watcher != nil {
+		wg.Go(func() { watcher.Run(bg) })
+	}
 	if cfg.DevClock {
 		deps.DevClock = NewDevClock(clock, st.rdb, cfg.RedisPrefix, router, log)
 		if err := deps.DevClock.Sync(ctx); err != nil {
@@ -213,7 +232,29 @@ func Run(ctx context.Context, cfg Config) error {
 			}
 		}()
 	}
-	log.Info("shard serving", "grpc", lis.Addr().String(), "http", cfg.HTTPAddr)
+	var coord *cluster.Coordinator
+	if watcher != nil {
+		forget := func(slots []int) {
+			left := make(map[int]bool, len(slots))
+			for _, s := range slots {
+				left[s] = true
+			}
+			match := func(id string) bool { return left[cluster.SlotOf(id)] }
+			playerStore.ForgetPlayers(match)
+			friendStore.ForgetPlayers(match)
+		}
+		coord, err = cluster.StartCoordinator(ctx, cluster.CoordinatorConfig{
+			Client: cfg.Etcd, Prefix: cfg.EtcdPrefix, Watcher: watcher,
+			Self: cluster.Member{ID: cfg.ID, Addr: advertised(lis.Addr().String(), cfg.GRPCAddr)}, MetricsAddr: cfg.HTTPAddr,
+			Table: table, Raisers: raisers, OnRelease: forget, LeaseTTL: cfg.LeaseTTL,
+			Registerer: reg, Log: log,
+		})
+		if err != nil {
+			srv.Stop()
+			return err
+		}
+	}
+	log.Info("shard serving", "grpc", lis.Addr().String(), "http", cfg.HTTPAddr, "etcd", watcher != nil)
 	if cfg.OnReady != nil {
 		cfg.OnReady(lis.Addr().String())
 	}
@@ -224,6 +265,16 @@ func Run(ctx context.Context, cfg Config) error {
 		log.Error("shard server failed", "err", err)
 	}
 	log.Info("shard stopping")
+	if coord != nil {
+		// Hand every slot over before the server stops: calls that still arrive are
+		// refused with the new owner's name, and the routing client retries there.
+		dctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		if derr := coord.Drain(dctx); derr != nil {
+			log.Warn("drain incomplete", "err", derr)
+		}
+		cancel()
+		defer coord.Stop()
+	}
 	stopped := make(chan struct{})
 	go func() { srv.GracefulStop(); close(stopped) }()
 	select {
@@ -237,6 +288,15 @@ func Run(ctx context.Context, cfg Config) error {
 		cancel()
 	}
 	return err
+}
+
+// advertised is the address other processes reach the shard at: the configured one,
+// unless it named port 0 (tests), then the one the listener got.
+func advertised(bound, configured string) string {
+	if configured == "" || strings.HasSuffix(configured, ":0") {
+		return bound
+	}
+	return configured
 }
 
 func opsServer(addr string, reg *prometheus.Registry) *http.Server {
