@@ -418,6 +418,13 @@ func (c *Coordinator) drained(v *View) bool {
 	return true
 }
 
+// Abandon stops following membership and renewing the lease without revoking it, as a
+// crashed process would: the lease runs out and the others take the slots (tests).
+func (c *Coordinator) Abandon() {
+	c.stop()
+	c.wg.Wait()
+}
+
 // Stop stops following membership and revokes the lease, which removes the shard's
 // record at once (a drained shard's slots are already elsewhere; an undrained one's move
 // now rather than after the lease would have run out).

@@ -12,7 +12,7 @@ import (
 // Slot states in a shard's Table.
 const (
 	slotIdle      uint32 = iota // not ours: calls are refused with the owner's name
-	slotAcquiring               // ours in the map, fences not raised yet: calls wait
+	slotAcquiring               // ours in the map, waiting for the others to let go
 	slotServing                 // ours: calls run with the slot's token
 )
 
@@ -40,28 +40,26 @@ type ErrNotServing struct{ Slot int }
 func (e ErrNotServing) Error() string { return "cluster: slot not served here" }
 
 // Enter admits one call on slot: it returns the slot's token and a done function to call
-// when the call ends. A slot being acquired is waited for (up to AcquireWait or ctx).
-func (t *Table) Enter(ctx context.Context, slot int) (fence.Token, func(), error) {
+// when the call ends. A slot this shard does not serve yet is waited for (up to
+// AcquireWait or ctx) while mine() says the current map gives it to this shard: a slot
+// is handed over in milliseconds, and a call that waits does not fail.
+func (t *Table) Enter(ctx context.Context, slot int, mine func() bool) (fence.Token, func(), error) {
 	deadline := time.Now().Add(t.AcquireWait)
 	for {
-		switch t.state[slot].Load() {
-		case slotServing:
+		if t.state[slot].Load() == slotServing {
 			t.inflight[slot].Add(1)
 			if t.state[slot].Load() == slotServing {
 				return fence.Token{Slot: slot, Epoch: t.epoch[slot].Load()}, func() { t.inflight[slot].Add(-1) }, nil
 			}
 			t.inflight[slot].Add(-1)
-		case slotAcquiring:
-			if time.Now().After(deadline) {
-				return fence.Token{}, nil, ErrNotServing{slot}
-			}
-			select {
-			case <-ctx.Done():
-				return fence.Token{}, nil, ctx.Err()
-			case <-time.After(5 * time.Millisecond):
-			}
-		default:
+		}
+		if !mine() || time.Now().After(deadline) {
 			return fence.Token{}, nil, ErrNotServing{slot}
+		}
+		select {
+		case <-ctx.Done():
+			return fence.Token{}, nil, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 }

@@ -58,7 +58,8 @@ type ownership struct {
 // done function, or the refusal naming the owner.
 func (o ownership) enter(ctx context.Context, playerID string) (context.Context, func(), error) {
 	slot := cluster.SlotOf(playerID)
-	tok, done, err := o.table.Enter(ctx, slot)
+	mine := func() bool { return o.members.Current().OwnerOfSlot(slot).ID == o.self }
+	tok, done, err := o.table.Enter(ctx, slot, mine)
 	if err != nil {
 		if owner := o.members.Current().OwnerOfSlot(slot); owner.ID != o.self {
 			return ctx, nil, grpcerr.WrongShard(owner.ID)

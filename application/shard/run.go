@@ -61,6 +61,9 @@ type Config struct {
 	Logger      *slog.Logger
 	// GameDataRefresh is how often the published game data is re-read (default 1 s).
 	GameDataRefresh time.Duration
+	// Crash, when closed, stops the shard as a killed process would stop: no drain, no
+	// lease revoked, in-flight calls cut off (tests of failover only).
+	Crash <-chan struct{}
 	// OnReady, when set, is called once the shard serves.
 	OnReady func(grpcAddr string)
 
@@ -263,6 +266,13 @@ func Run(ctx context.Context, cfg Config) error {
 	case <-ctx.Done():
 	case err = <-errc:
 		log.Error("shard server failed", "err", err)
+	case <-cfg.Crash:
+		log.Warn("shard crashing (test)")
+		if coord != nil {
+			coord.Abandon()
+		}
+		srv.Stop()
+		return nil
 	}
 	log.Info("shard stopping")
 	if coord != nil {
