@@ -42,7 +42,8 @@ func newRPCMetrics(reg prometheus.Registerer) *rpcMetrics {
 type playerKeyed interface{ GetPlayerId() string }
 
 // unary is the shard's one interceptor chain: recover, time, check ownership, refuse
-// banned players' game calls (checkBan), convert errors to gRPC statuses, log failures.
+// banned players' game calls (checkBan), convert errors to gRPC statuses (store outages
+// to unavailable, storeOutage), log failures.
 func unary(self string, members cluster.Source, checkBan func(ctx context.Context, playerID string) error, m *rpcMetrics, log *slog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 		method := path.Base(info.FullMethod)
@@ -52,6 +53,7 @@ func unary(self string, members cluster.Source, checkBan func(ctx context.Contex
 				log.Error("panic in handler", "method", method, "panic", r, "stack", string(debug.Stack()))
 				err = fmt.Errorf("panic: %v", r)
 			}
+			err = storeOutage(err)
 			code := oven.ErrorCode(err)
 			if err != nil && code == oven.EInternal {
 				log.Error("call failed", "method", method, "err", err)

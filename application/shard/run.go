@@ -256,8 +256,10 @@ func openStores(ctx context.Context, cfg Config) (*stores, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shard: database url: %w", err)
 	}
+	// A reachable PostgreSQL connects and authenticates in milliseconds; a dead one must
+	// cost a call a fast 503 (storeOutage), not seconds. connect_timeout in the URL wins.
 	if pcfg.ConnConfig.ConnectTimeout == 0 {
-		pcfg.ConnConfig.ConnectTimeout = 5 * time.Second
+		pcfg.ConnConfig.ConnectTimeout = time.Second
 	}
 	// pgx defaults to max(4, cores) connections: far too few for a shard whose calls
 	// mostly wait on the network. pool_max_conns in the URL still wins.
@@ -286,8 +288,13 @@ func openStores(ctx context.Context, cfg Config) (*stores, error) {
 	}
 	st.rdb = redis.NewUniversalClient(&redis.UniversalOptions{
 		Addrs: []string{ropt.Addr}, DB: ropt.DB, Username: ropt.Username, Password: ropt.Password, Dialer: dial,
-		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
-		PoolSize: 64,
+		ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second, PoolSize: 64,
+		// A dead Redis must cost a call a fast 503 (storeOutage), not go-redis's default
+		// five dial attempts times four tries (~2 s). No command retries either: a
+		// script whose reply was lost must not run twice (a start would take two lives);
+		// retrying is the caller's, with an idempotency key. Dead pooled connections are
+		// dropped by the pool's health check before use, so a healthy Redis never needs one.
+		DialTimeout: 500 * time.Millisecond, DialerRetries: 1, MaxRetries: -1,
 		// RESP2: RESP3's push-notification check before every command read cost ~6 % of
 		// a shard's CPU, and Oven subscribes to nothing.
 		Protocol: 2,

@@ -341,6 +341,10 @@ func TestErrorMapping(t *testing.T) {
 		{"rate limited", grpcerr.ToStatus(&oven.Error{Code: oven.ERateLimited, Message: "slow down", RetryAfter: 1500 * time.Millisecond}),
 			http.StatusTooManyRequests, oven.ERateLimited, retry(2)},
 		{"shard down", status.Error(codes.Unavailable, "connection refused"), http.StatusServiceUnavailable, oven.EUnavailable, retry(1)},
+		{"store down", grpcerr.ToStatus(oven.Errorf(oven.EUnavailable, "a store is unavailable")),
+			http.StatusServiceUnavailable, oven.EUnavailable, retry(1)},
+		{"deadline passed on the shard", grpcerr.ToStatus(context.DeadlineExceeded),
+			http.StatusServiceUnavailable, oven.EUnavailable, retry(1)},
 		{"internal", status.Error(codes.Internal, "secret stack trace"), http.StatusInternalServerError, oven.EInternal, nil},
 		{"not a status", errors.New("boom"), http.StatusInternalServerError, oven.EInternal, nil},
 	}

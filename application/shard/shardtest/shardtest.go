@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -109,6 +110,9 @@ type Options struct {
 	// GameDataRefresh is the shards' periodic game-data refresh (default 200 ms); a
 	// long one leaves publishes to the LISTEN/NOTIFY path alone.
 	GameDataRefresh time.Duration
+	// StoreLinks puts a Link between the shards and each of Redis and PostgreSQL
+	// (Cluster.RedisLink, Cluster.PGLink), so that a test can take a store down.
+	StoreLinks bool
 }
 
 // Cluster is n running shards over one fresh database.
@@ -120,6 +124,8 @@ type Cluster struct {
 	RedisPrefix string
 	DB          *pgxpool.Pool
 	Redis       *redis.Client
+	// RedisLink and PGLink relay the shards' store connections (Options.StoreLinks).
+	RedisLink, PGLink *Link
 
 	cancels map[string]context.CancelFunc
 	done    map[string]chan error
@@ -146,6 +152,10 @@ func (e *Env) Start(t testing.TB, opt Options) *Cluster {
 	}
 	c := &Cluster{DatabaseURL: e.Deps.PG.URL(dbName), RedisPrefix: fmt.Sprintf("t%d:", n),
 		cancels: map[string]context.CancelFunc{}, done: map[string]chan error{}}
+	shardDB, shardRedis := c.DatabaseURL, e.Deps.Redis.URL()
+	if opt.StoreLinks {
+		shardDB, shardRedis = c.link(t, e)
+	}
 	lis := make([]net.Listener, opt.Shards)
 	for i := range lis {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -170,8 +180,8 @@ func (e *Env) Start(t testing.TB, opt Options) *Cluster {
 		done := make(chan error, 1)
 		c.cancels[m.ID], c.done[m.ID] = cancel, done
 		cfg := shard.Config{
-			ID: m.ID, Listener: lis[i], Members: members, DatabaseURL: c.DatabaseURL,
-			RedisURL: e.Deps.Redis.URL(), RedisPrefix: c.RedisPrefix,
+			ID: m.ID, Listener: lis[i], Members: members, DatabaseURL: shardDB,
+			RedisURL: shardRedis, RedisPrefix: c.RedisPrefix,
 			Couchbase: e.Couchbase(fmt.Sprintf("t%d:", n)), DevClock: opt.DevClock, Logger: log,
 			GameDataRefresh:  opt.GameDataRefresh,
 			PlayHooks:        opt.PlayHooks,
@@ -193,6 +203,26 @@ func (e *Env) Start(t testing.TB, opt Options) *Cluster {
 	c.Redis = redis.NewClient(&redis.Options{Addr: e.Deps.Redis.Addr()})
 	t.Cleanup(c.stop)
 	return c
+}
+
+// link starts the store links and returns the shards' database and Redis URLs through them.
+func (c *Cluster) link(t testing.TB, e *Env) (dbURL, redisURL string) {
+	t.Helper()
+	var err error
+	if c.RedisLink, err = newLink(e.Deps.Redis.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.RedisLink.close)
+	u, err := url.Parse(c.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PGLink, err = newLink(u.Host); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.PGLink.close)
+	u.Host = c.PGLink.Addr()
+	return u.String(), "redis://" + c.RedisLink.Addr() + "/0"
 }
 
 func waitReady(t testing.TB, ready *sync.WaitGroup, c *Cluster) {
