@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ovengames/oven/application/cluster"
+	"github.com/ovengames/oven/application/deadline"
 	"github.com/ovengames/oven/application/grpcerr"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
@@ -68,6 +69,7 @@ func (r *Router) Invoke(ctx context.Context, method string, args, reply any, opt
 		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
 		defer cancel()
 	}
+	ctx = deadline.Send(ctx) // the shard starts no write after it (package deadline)
 	m := r.members.Current()
 	target := r.pick(m, args)
 	err := r.invokeAt(ctx, target, method, args, reply, opts)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/cluster"
+	"github.com/ovengames/oven/application/deadline"
 	"github.com/ovengames/oven/application/grpcerr"
 )
 
@@ -41,9 +42,10 @@ func newRPCMetrics(reg prometheus.Registerer) *rpcMetrics {
 
 type playerKeyed interface{ GetPlayerId() string }
 
-// unary is the shard's one interceptor chain: recover, time, check ownership, refuse
-// banned players' game calls (checkBan), convert errors to gRPC statuses (store outages
-// to unavailable, storeOutage), log failures.
+// unary is the shard's one interceptor chain: recover, time, refuse a call whose
+// caller's deadline has passed (package deadline), check ownership, refuse banned
+// players' game calls (checkBan), convert errors to gRPC statuses (store outages to
+// unavailable, storeOutage), log failures.
 func unary(self string, members cluster.Source, checkBan func(ctx context.Context, playerID string) error, m *rpcMetrics, log *slog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 		method := path.Base(info.FullMethod)
@@ -67,6 +69,11 @@ func unary(self string, members cluster.Source, checkBan func(ctx context.Contex
 			m.duration.WithLabelValues(method).Observe(time.Since(start).Seconds())
 			err = grpcerr.ToStatus(err)
 		}()
+		ctx, cancel, err := deadline.Receive(ctx)
+		defer cancel()
+		if err != nil {
+			return nil, err
+		}
 		if k, ok := req.(playerKeyed); ok && k.GetPlayerId() != "" {
 			if owner := members.Current().Owner(k.GetPlayerId()); owner.ID != self {
 				return nil, grpcerr.WrongShard(owner.ID)

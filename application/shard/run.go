@@ -74,6 +74,9 @@ type Config struct {
 	AfterCredit      func() error
 	// FriendLimit is the most friends a player may have (default 200).
 	FriendLimit int
+	// Intercept, when set, wraps every call before the shard's own interceptor (tests
+	// only: it can stall a call as a stopped process would).
+	Intercept grpc.UnaryServerInterceptor
 }
 
 func (cfg *Config) defaults() {
@@ -179,8 +182,12 @@ func Run(ctx context.Context, cfg Config) error {
 	wg.Go(func() { broadcasts.Run(bg, time.Second, clock, log) })
 	wg.Go(func() { deps.Plays.RunRecovery(bg, cfg.RecoveryInterval, owns) })
 
+	chain := []grpc.UnaryServerInterceptor{unary(cfg.ID, cfg.Members, banned.Check, newRPCMetrics(reg), log)}
+	if cfg.Intercept != nil {
+		chain = append([]grpc.UnaryServerInterceptor{cfg.Intercept}, chain...)
+	}
 	srv := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(unary(cfg.ID, cfg.Members, banned.Check, newRPCMetrics(reg), log)),
+		grpc.ChainUnaryInterceptor(chain...),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 5 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.MaxRecvMsgSize(1<<20),

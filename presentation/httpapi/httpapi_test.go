@@ -703,3 +703,32 @@ func TestAccessLog(t *testing.T) {
 		t.Error("log has no duration_ms")
 	}
 }
+
+func TestStartPlayIdempotencyKey(t *testing.T) {
+	a := newAPI(t)
+	tok := a.token("p-1")
+	start := func(key string) response {
+		return a.do(t, req{method: "POST", path: "/v1/plays", token: tok, body: body(`{"cookie_id":"brave"}`),
+			header: map[string]string{"Idempotency-Key": key}})
+	}
+	for _, key := range []string{"9b2f6c1e-5d7a-4e0b-8c3f-2a1d0e9f8b7c", strings.Repeat("k", 128)} {
+		if res := start(key); res.status != http.StatusCreated {
+			t.Fatalf("key %q: status %d: %s", key, res.status, res.body)
+		}
+	}
+	for _, bad := range []string{strings.Repeat("k", 129), "two words", "caf\u00e9", "tab\there"} {
+		res := start(bad)
+		if res.status != http.StatusBadRequest || decodeError(t, res.body).Error.Code != oven.EInvalid {
+			t.Errorf("key %q: status %d, want 400 invalid_argument: %s", bad, res.status, res.body)
+		}
+	}
+	res := a.do(t, req{method: "POST", path: "/v1/plays", token: tok, body: body(`{"cookie_id":"brave"}`)})
+	if res.status != http.StatusCreated {
+		t.Fatalf("no key: status %d: %s", res.status, res.body)
+	}
+	diffCalls(t, []call{
+		{"StartPlay", &ovenv1.StartPlayRequest{PlayerId: "p-1", CookieId: "brave", IdempotencyKey: "9b2f6c1e-5d7a-4e0b-8c3f-2a1d0e9f8b7c"}},
+		{"StartPlay", &ovenv1.StartPlayRequest{PlayerId: "p-1", CookieId: "brave", IdempotencyKey: strings.Repeat("k", 128)}},
+		{"StartPlay", &ovenv1.StartPlayRequest{PlayerId: "p-1", CookieId: "brave"}},
+	}, a.game.Calls())
+}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+	"google.golang.org/grpc"
 
 	"github.com/ovengames/oven/application/client"
 	"github.com/ovengames/oven/application/cluster"
@@ -110,6 +111,8 @@ type Options struct {
 	// GameDataRefresh is the shards' periodic game-data refresh (default 200 ms); a
 	// long one leaves publishes to the LISTEN/NOTIFY path alone.
 	GameDataRefresh time.Duration
+	// Intercept wraps every call before the shards' own interceptor (shard.Config).
+	Intercept grpc.UnaryServerInterceptor
 	// StoreLinks puts a Link between the shards and each of Redis and PostgreSQL
 	// (Cluster.RedisLink, Cluster.PGLink), so that a test can take a store down.
 	StoreLinks bool
@@ -189,6 +192,7 @@ func (e *Env) Start(t testing.TB, opt Options) *Cluster {
 			AfterCredit:      opt.AfterCredit,
 			FriendLimit:      opt.FriendLimit,
 			RecoverAfter:     opt.RecoverAfter,
+			Intercept:        opt.Intercept,
 			RecoveryInterval: 100 * time.Millisecond,
 			OnReady:          func(string) { ready.Done() },
 		}
