@@ -25,6 +25,7 @@ import (
 
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/cluster"
+	"github.com/ovengames/oven/application/deadline"
 	"github.com/ovengames/oven/application/grpcerr"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
@@ -69,6 +70,7 @@ func (r *Router) Invoke(ctx context.Context, method string, args, reply any, opt
 		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
 		defer cancel()
 	}
+	ctx = deadline.Send(ctx) // the shard starts no write after it (package deadline)
 	m := r.members.Current()
 	target := r.pick(m, args)
 	if target.ID == "" {

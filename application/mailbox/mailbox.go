@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/deadline"
 	"github.com/ovengames/oven/application/economy"
 	"github.com/ovengames/oven/application/gamedata"
 	"github.com/ovengames/oven/application/lives"
@@ -331,6 +332,9 @@ func (s *Service) Deliver(ctx context.Context, playerID string, it Item, enforce
 	if err != nil || claimed {
 		return false, err
 	}
+	if err := deadline.Check(ctx); err != nil {
+		return false, err
+	}
 	capacity := int(s.GameData().Mailbox.Capacity)
 	_, err = s.update(ctx, playerID, func(d *doc, now time.Time) (bool, error) {
 		delivered = false
@@ -438,6 +442,9 @@ func (s *Service) Accept(ctx context.Context, playerID string, ids []string) (in
 	defer s.locks.Lock(playerID)()
 	bcs, err := s.unclaimedBroadcasts(ctx, playerID, s.Clock.Now())
 	if err != nil {
+		return 0, err
+	}
+	if err := deadline.Check(ctx); err != nil { // steps 2 and 3 finish what step 1 began
 		return 0, err
 	}
 	var taken []Item

@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/deadline"
 	"github.com/ovengames/oven/application/gamedata"
 	"github.com/ovengames/oven/application/leaderboard"
 	"github.com/ovengames/oven/application/players"
@@ -53,6 +54,7 @@ func ExpFor(score int64) int64 { return 10 + score/1000 }
 // play is the Redis record of an open play.
 type play struct {
 	status, cookie, pet string
+	seed                string
 	boosts              []string
 	t0                  time.Time
 	bodyHash, result    string
@@ -73,7 +75,7 @@ func parsePlay(v map[string]string) *play {
 		return nil
 	}
 	t0, _ := strconv.ParseInt(v["t0"], 10, 64)
-	p := &play{status: v["st"], cookie: v["cookie"], pet: v["pet"], t0: time.UnixMilli(t0),
+	p := &play{status: v["st"], cookie: v["cookie"], pet: v["pet"], seed: v["seed"], t0: time.UnixMilli(t0),
 		bodyHash: v["bh"], result: v["res"], code: v["code"], boosts: []string{}}
 	if v["boosts"] != "" {
 		p.boosts = strings.Split(v["boosts"], ",")
@@ -113,6 +115,9 @@ func (s *Service) Settle(ctx context.Context, playerID, playID string, b Body) (
 	}
 	if p.status == "pending" {
 		// Its start died between the steps; decide it now instead of waiting for recovery.
+		if err := deadline.Check(ctx); err != nil {
+			return nil, err
+		}
 		if err := s.recoverPlay(ctx, playerID, playID); err != nil {
 			return nil, err
 		}
@@ -137,6 +142,9 @@ func (s *Service) Settle(ctx context.Context, playerID, playID string, b Body) (
 		prevBest, err = s.Leaderboard.Best(ctx, playerID, p.t0)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := deadline.Check(ctx); err != nil {
 		return nil, err
 	}
 	res, err := s.record(ctx, playerID, playID, p, b, doc, now, prevBest)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/cluster"
+	"github.com/ovengames/oven/application/deadline"
 	"github.com/ovengames/oven/application/fence"
 	"github.com/ovengames/oven/application/grpcerr"
 )
@@ -86,8 +87,10 @@ func (o ownership) refusal(err error, m *rpcMetrics) error {
 	return &oven.Error{Code: oven.EUnavailable, Message: "the player's slot is changing owner", Cause: err}
 }
 
-// unary is the shard's one interceptor chain: recover, time, check ownership, refuse
-// banned players' game calls (checkBan), convert errors to gRPC statuses, log failures.
+// unary is the shard's one interceptor chain: recover, time, refuse a call whose
+// caller's deadline has passed (package deadline), check ownership, refuse banned
+// players' game calls (checkBan), convert errors to gRPC statuses (store outages to
+// unavailable, storeOutage), log failures.
 func unary(own ownership, checkBan func(ctx context.Context, playerID string) error, m *rpcMetrics, log *slog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 		method := path.Base(info.FullMethod)
@@ -97,6 +100,7 @@ func unary(own ownership, checkBan func(ctx context.Context, playerID string) er
 				log.Error("panic in handler", "method", method, "panic", r, "stack", string(debug.Stack()))
 				err = fmt.Errorf("panic: %v", r)
 			}
+			err = storeOutage(err)
 			code := oven.ErrorCode(err)
 			if err != nil && code == oven.EInternal {
 				log.Error("call failed", "method", method, "err", err)
@@ -110,6 +114,11 @@ func unary(own ownership, checkBan func(ctx context.Context, playerID string) er
 			m.duration.WithLabelValues(method).Observe(time.Since(start).Seconds())
 			err = grpcerr.ToStatus(err)
 		}()
+		ctx, cancel, err := deadline.Receive(ctx)
+		defer cancel()
+		if err != nil {
+			return nil, err
+		}
 		if k, ok := req.(playerKeyed); ok && k.GetPlayerId() != "" {
 			var done func()
 			if ctx, done, err = own.enter(ctx, k.GetPlayerId()); err != nil {

@@ -85,6 +85,9 @@ type Config struct {
 	AfterCredit      func() error
 	// FriendLimit is the most friends a player may have (default 200).
 	FriendLimit int
+	// Intercept, when set, wraps every call before the shard's own interceptor (tests
+	// only: it can stall a call as a stopped process would).
+	Intercept grpc.UnaryServerInterceptor
 }
 
 func (cfg *Config) defaults() {
@@ -208,8 +211,12 @@ func Run(ctx context.Context, cfg Config) error {
 	wg.Go(func() { broadcasts.Run(bg, time.Second, clock, log) })
 	wg.Go(func() { deps.Plays.RunRecovery(bg, cfg.RecoveryInterval, owns) })
 
+	chain := []grpc.UnaryServerInterceptor{unary(ownership{self: cfg.ID, members: cfg.Members, table: table}, banned.Check, newRPCMetrics(reg), log)}
+	if cfg.Intercept != nil {
+		chain = append([]grpc.UnaryServerInterceptor{cfg.Intercept}, chain...)
+	}
 	srv := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(unary(ownership{self: cfg.ID, members: cfg.Members, table: table}, banned.Check, newRPCMetrics(reg), log)),
+		grpc.ChainUnaryInterceptor(chain...),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 5 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.MaxRecvMsgSize(1<<20),
@@ -333,8 +340,10 @@ func openStores(ctx context.Context, cfg Config) (*stores, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shard: database url: %w", err)
 	}
+	// A reachable PostgreSQL connects and authenticates in milliseconds; a dead one must
+	// cost a call a fast 503 (storeOutage), not seconds. connect_timeout in the URL wins.
 	if pcfg.ConnConfig.ConnectTimeout == 0 {
-		pcfg.ConnConfig.ConnectTimeout = 5 * time.Second
+		pcfg.ConnConfig.ConnectTimeout = time.Second
 	}
 	// pgx defaults to max(4, cores) connections: far too few for a shard whose calls
 	// mostly wait on the network. pool_max_conns in the URL still wins.
@@ -363,8 +372,13 @@ func openStores(ctx context.Context, cfg Config) (*stores, error) {
 	}
 	st.rdb = redis.NewUniversalClient(&redis.UniversalOptions{
 		Addrs: []string{ropt.Addr}, DB: ropt.DB, Username: ropt.Username, Password: ropt.Password, Dialer: dial,
-		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
-		PoolSize: 64,
+		ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second, PoolSize: 64,
+		// A dead Redis must cost a call a fast 503 (storeOutage), not go-redis's default
+		// five dial attempts times four tries (~2 s). No command retries either: a
+		// script whose reply was lost must not run twice (a start would take two lives);
+		// retrying is the caller's, with an idempotency key. Dead pooled connections are
+		// dropped by the pool's health check before use, so a healthy Redis never needs one.
+		DialTimeout: 500 * time.Millisecond, DialerRetries: 1, MaxRetries: -1,
 		// RESP2: RESP3's push-notification check before every command read cost ~6 % of
 		// a shard's CPU, and Oven subscribes to nothing.
 		Protocol: 2,

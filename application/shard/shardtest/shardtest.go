@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
 
 	"github.com/ovengames/oven/application/client"
 	"github.com/ovengames/oven/application/cluster"
@@ -126,6 +128,11 @@ type Options struct {
 	// GameDataRefresh is the shards' periodic game-data refresh (default 200 ms); a
 	// long one leaves publishes to the LISTEN/NOTIFY path alone.
 	GameDataRefresh time.Duration
+	// Intercept wraps every call before the shards' own interceptor (shard.Config).
+	Intercept grpc.UnaryServerInterceptor
+	// StoreLinks puts a Link between the shards and each of Redis and PostgreSQL
+	// (Cluster.RedisLink, Cluster.PGLink), so that a test can take a store down.
+	StoreLinks bool
 	// Etcd runs the shards on etcd membership (their own prefix in the Env's etcd)
 	// instead of a static list: shards can then be added, drained and crashed.
 	Etcd bool
@@ -142,7 +149,10 @@ type Cluster struct {
 	RedisPrefix string
 	DB          *pgxpool.Pool
 	Redis       *redis.Client
+	// RedisLink and PGLink relay the shards' store connections (Options.StoreLinks).
+	RedisLink, PGLink *Link
 
+	shardDB, shardRedis string // the store URLs the shards use (through the links, if any)
 	cancels map[string]context.CancelFunc
 	crash   map[string]chan struct{}
 	done    map[string]chan error
@@ -181,6 +191,10 @@ func (e *Env) Start(t testing.TB, opt Options) *Cluster {
 	c := &Cluster{DatabaseURL: e.Deps.PG.URL(dbName), RedisPrefix: fmt.Sprintf("t%d:", n),
 		cancels: map[string]context.CancelFunc{}, crash: map[string]chan struct{}{}, done: map[string]chan error{},
 		env: e, opt: opt, n: n, prefix: fmt.Sprintf("/t%d-%d", os.Getpid(), n)}
+	c.shardDB, c.shardRedis = c.DatabaseURL, e.Deps.Redis.URL()
+	if opt.StoreLinks {
+		c.shardDB, c.shardRedis = c.link(t, e)
+	}
 	c.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("OVEN_TEST_LOG") != "" {
 		c.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -241,8 +255,8 @@ func (c *Cluster) boot(id string, lis net.Listener, members cluster.Source, read
 	c.mu.Unlock()
 	opt := c.opt
 	cfg := shard.Config{
-		ID: id, Listener: lis, Members: members, DatabaseURL: c.DatabaseURL,
-		RedisURL: c.env.Deps.Redis.URL(), RedisPrefix: c.RedisPrefix,
+		ID: id, Listener: lis, Members: members, DatabaseURL: c.shardDB,
+		RedisURL: c.shardRedis, RedisPrefix: c.RedisPrefix,
 		Couchbase: c.env.Couchbase(fmt.Sprintf("t%d:", c.n)), DevClock: opt.DevClock, Logger: c.log.With("shard", id),
 		GameDataRefresh:  opt.GameDataRefresh,
 		PlayHooks:        opt.PlayHooks,
@@ -250,6 +264,7 @@ func (c *Cluster) boot(id string, lis net.Listener, members cluster.Source, read
 		AfterCredit:      opt.AfterCredit,
 		FriendLimit:      opt.FriendLimit,
 		RecoverAfter:     opt.RecoverAfter,
+		Intercept:        opt.Intercept,
 		RecoveryInterval: 100 * time.Millisecond,
 		OnReady:          func(string) { ready() },
 		Crash:            crash,
@@ -309,6 +324,26 @@ func (c *Cluster) allServe() bool {
 		}
 	}
 	return true
+}
+
+// link starts the store links and returns the shards' database and Redis URLs through them.
+func (c *Cluster) link(t testing.TB, e *Env) (dbURL, redisURL string) {
+	t.Helper()
+	var err error
+	if c.RedisLink, err = newLink(e.Deps.Redis.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.RedisLink.close)
+	u, err := url.Parse(c.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PGLink, err = newLink(u.Host); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.PGLink.close)
+	u.Host = c.PGLink.Addr()
+	return u.String(), "redis://" + c.RedisLink.Addr() + "/0"
 }
 
 func waitReady(t testing.TB, ready *sync.WaitGroup, c *Cluster) {
