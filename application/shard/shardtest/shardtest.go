@@ -153,10 +153,10 @@ type Cluster struct {
 	RedisLink, PGLink *Link
 
 	shardDB, shardRedis string // the store URLs the shards use (through the links, if any)
-	cancels map[string]context.CancelFunc
-	crash   map[string]chan struct{}
-	done    map[string]chan error
-	mu      sync.Mutex
+	cancels             map[string]context.CancelFunc
+	crash               map[string]chan struct{}
+	done                map[string]chan error
+	mu                  sync.Mutex
 
 	env       *Env
 	opt       Options
