@@ -77,11 +77,28 @@ func (r *Router) Invoke(ctx context.Context, method string, args, reply any, opt
 		return noOwner
 	}
 	err := r.invokeAt(ctx, target, method, args, reply, opts)
-	if next, ok := r.retryAt(m, target, args, err); ok {
-		err = r.invokeAt(ctx, next, method, args, reply, opts)
+	for attempt := 1; attempt < maxAttempts && err != nil; attempt++ {
+		next, ok := r.retryAt(m, target, args, err)
+		if !ok {
+			break
+		}
+		if attempt > 1 { // two shards with views a moment apart: let them converge
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		target, m = next, r.members.Current()
+		err = r.invokeAt(ctx, target, method, args, reply, opts)
 	}
 	return err
 }
+
+// maxAttempts bounds the tries of one call. One retry at the owner a refusal names is
+// the rule; a second covers the moment in a handover when the named owner's own view
+// is a few milliseconds behind and it names the previous owner back.
+const maxAttempts = 3
 
 // noOwner answers a call while no shard is active (a cluster starting or all gone).
 var noOwner = grpcerr.ToStatus(&oven.Error{Code: oven.EUnavailable, Message: "no shard serves this player yet", RetryAfter: time.Second})
