@@ -204,10 +204,13 @@ func (c *Coordinator) keepAlive(ctx context.Context) {
 }
 
 // watchForPauses notices that the process itself was stopped (SIGSTOP, a debugger, a
-// stalled VM) for longer than half the lease: its lease may be gone and its slots taken.
-// It stops serving at once and serves again only after reading etcd afresh.
+// stalled VM) for long enough that its lease may have run out and its slots been taken.
+// It stops serving at once; if etcd then says the lease is still alive, nobody can have
+// taken a slot and serving resumes at the same epochs; otherwise the shard serves again
+// only after reading etcd afresh (and re-registering, which keepAlive does).
 func (c *Coordinator) watchForPauses(ctx context.Context) {
 	const tick = 200 * time.Millisecond
+	limit := max(c.cfg.LeaseTTL/2, time.Second)
 	last := time.Now()
 	t := time.NewTicker(tick)
 	defer t.Stop()
@@ -218,17 +221,35 @@ func (c *Coordinator) watchForPauses(ctx context.Context) {
 		case now := <-t.C:
 			gap := now.Sub(last)
 			last = now
-			if gap < c.cfg.LeaseTTL/2 {
+			if gap < limit {
 				continue
 			}
 			c.suspended.Store(true)
-			slots := c.cfg.Table.Serving()
-			c.cfg.Table.release(slots, 0)
+			held := c.cfg.Table.suspend()
+			if c.leaseAlive(ctx) {
+				c.cfg.Table.resume(held)
+				c.suspended.Store(false)
+				c.log.Warn("membership: the process was paused but its lease held; serving on", "paused", gap.Round(time.Millisecond))
+				continue
+			}
+			slots := make([]int, 0, len(held))
+			for s := range held {
+				slots = append(slots, s)
+			}
 			c.released(slots, "pause")
-			c.log.Warn("membership: the process was paused; stopped serving until etcd is read again", "paused", gap.Round(time.Millisecond), "slots", len(slots))
+			c.log.Warn("membership: the process was paused past its lease; stopped serving until etcd is read again",
+				"paused", gap.Round(time.Millisecond), "slots", len(slots))
 			c.wg.Go(func() { c.confirm(ctx) })
 		}
 	}
+}
+
+// leaseAlive asks etcd whether the shard's lease still runs (false when etcd cannot say).
+func (c *Coordinator) leaseAlive(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	resp, err := c.cfg.Client.TimeToLive(ctx, clientv3.LeaseID(c.lease.Load()))
+	return err == nil && resp.TTL > 0
 }
 
 // confirm reads etcd linearizably and waits for the watcher to have caught up to it

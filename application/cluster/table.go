@@ -105,6 +105,26 @@ func (t *Table) unacquire(slots []int) {
 	}
 }
 
+// suspend stops admitting calls on every slot at once, without waiting, and returns
+// what it served (slot → epoch) for resume.
+func (t *Table) suspend() map[int]uint64 {
+	held := map[int]uint64{}
+	for s := range Slots {
+		if t.state[s].CompareAndSwap(slotServing, slotIdle) {
+			held[s] = t.epoch[s].Load()
+		}
+	}
+	return held
+}
+
+// resume serves again, at their epochs, the slots suspend returned.
+func (t *Table) resume(held map[int]uint64) {
+	for s, e := range held {
+		t.epoch[s].Store(e)
+		t.state[s].Store(slotServing)
+	}
+}
+
 // release stops admitting calls on slots and waits (up to limit) for the calls in flight
 // on them to end. It reports whether they all ended; if not, the fences still refuse
 // whatever the stragglers write.
