@@ -39,8 +39,11 @@
 // initdb and postgres refuse to run as root. When the current process is
 // root, PostgreSQL runs as the unprivileged "postgres" system user (created
 // by the Debian package; "nobody" is used if it does not exist). Its data
-// directory is chowned to that user, and every parent directory must be
-// traversable (execute permission) by it. Redis runs as the current user.
+// directory is chowned to that user. When that user cannot traverse the
+// parents of the requested directory (a checkout under root's 0700 home), the
+// cluster lives in /var/lib/oven/pg/<hash of the directory> instead (owned by
+// that user, mode 0700, kept across runs): the caller's folders keep their
+// modes. Redis runs as the current user.
 //
 // # Binaries
 //

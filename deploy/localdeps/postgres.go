@@ -2,9 +2,12 @@ package localdeps
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -25,6 +28,12 @@ type PostgresOptions struct {
 	// Dir/postgres.log. Dir is created if missing and an existing cluster in
 	// it is reused (dev runner). Empty means a new temporary directory that
 	// Stop removes again.
+	//
+	// When the server runs as another user (the caller is root) and that user
+	// cannot reach Dir (a checkout under root's 0700 home), the cluster lives
+	// in a directory of its own under /var/lib/oven/pg instead, named by a
+	// hash of Dir's absolute path and kept across runs like Dir/data; no
+	// directory's mode is changed. [Postgres.DataDir] tells where it is.
 	Dir string
 	// Port is the TCP port on 127.0.0.1; 0 picks a free one (retrying on the
 	// rare collision). 5432 is refused: it belongs to the machine's server.
@@ -48,7 +57,8 @@ type PostgresOptions struct {
 // are safe for concurrent use.
 type Postgres struct {
 	port           int
-	root           string // data directory root
+	root           string // data directory root: Dir, or its stand-in under sharedRoot
+	logDir         string // Dir, where postgres.log goes
 	dataDir        string // root/data
 	sockDir        string // Unix socket directory (removed by Stop)
 	ownsRoot       bool   // root is a temporary directory removed by Stop
@@ -92,17 +102,17 @@ func StartPostgres(ctx context.Context, opt PostgresOptions) (*Postgres, error) 
 		}
 		p.ownsRoot = true
 	} else {
-		if p.root, err = filepath.Abs(opt.Dir); err != nil {
+		dir, err := filepath.Abs(opt.Dir)
+		if err != nil {
 			return nil, fmt.Errorf("localdeps: %w", err)
 		}
-		if err := os.MkdirAll(p.root, 0o755); err != nil {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("localdeps: %w", err)
 		}
-		if u.cred != nil {
-			if err := makeTraversable(p.root); err != nil {
-				return nil, fmt.Errorf("localdeps: %w", err)
-			}
+		if p.root, err = clusterRoot(dir, u); err != nil {
+			return nil, err
 		}
+		p.logDir = dir
 	}
 	p.dataDir = filepath.Join(p.root, "data")
 	ok := false
@@ -120,7 +130,7 @@ func StartPostgres(ctx context.Context, opt PostgresOptions) (*Postgres, error) 
 
 	log := opt.Log
 	if log == nil && !opt.Ephemeral && opt.Dir != "" {
-		f, err := os.OpenFile(filepath.Join(p.root, "postgres.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		f, err := os.OpenFile(filepath.Join(p.logDir, "postgres.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 		if err != nil {
 			return nil, fmt.Errorf("localdeps: %w", err)
 		}
@@ -142,6 +152,69 @@ func StartPostgres(ctx context.Context, opt PostgresOptions) (*Postgres, error) 
 		}
 		return nil, err
 	}
+}
+
+// sharedRoot holds the clusters of requested directories that the server user
+// cannot reach: one directory each, owned by that user, mode 0700.
+const sharedRoot = "/var/lib/oven/pg"
+
+// checkoutFile, in a directory under sharedRoot, names the requested directory
+// it stands in for, so that a human can tell whose data it is.
+const checkoutFile = "oven-localdeps.dir"
+
+// clusterRoot returns where the cluster asked for in dir lives: dir itself when
+// the server user can reach it (made traversable if it is this package's own
+// directory), else a directory of its own under sharedRoot, named by a hash of
+// dir, so every checkout keeps its own cluster across runs. The modes of dir's
+// parents are never changed: they are the user's private folders.
+func clusterRoot(dir string, u *runAs) (string, error) {
+	if u.cred == nil {
+		return dir, nil
+	}
+	if u.checkTraversable(dir) == nil {
+		if err := makeTraversable(dir); err != nil {
+			return "", fmt.Errorf("localdeps: %w", err)
+		}
+		return dir, nil
+	}
+	if err := mkdirTraversable(sharedRoot); err != nil {
+		return "", fmt.Errorf("localdeps: %w", err)
+	}
+	sum := sha256.Sum256([]byte(dir))
+	root := filepath.Join(sharedRoot, hex.EncodeToString(sum[:8]))
+	if err := u.checkTraversable(root); err != nil {
+		return "", err
+	}
+	if err := os.Mkdir(root, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return "", fmt.Errorf("localdeps: %w", err)
+	}
+	if err := u.chown(root); err != nil {
+		return "", fmt.Errorf("localdeps: %w", err)
+	}
+	if err := os.Chmod(root, 0o700); err != nil {
+		return "", fmt.Errorf("localdeps: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(root, checkoutFile), []byte(dir+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("localdeps: %w", err)
+	}
+	return root, nil
+}
+
+// mkdirTraversable creates dir and its missing parents with mode 0755 (whatever
+// the umask) and leaves existing directories alone.
+func mkdirTraversable(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := mkdirTraversable(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return os.Chmod(dir, 0o755)
 }
 
 // prepareData makes sure p.dataDir holds a cluster of the right version,

@@ -207,7 +207,7 @@ func startDeps(ctx context.Context, cfg Config, state string, log *slog.Logger) 
 		// Unix sockets: the shards share the machine with the stores here, and a round
 		// trip over a socket costs less CPU than over loopback TCP.
 		env["OVEN_DATABASE_URL"] = pg.SocketURL("oven")
-		log.Info("postgres started", "url", env["OVEN_DATABASE_URL"])
+		log.Info("postgres started", "url", env["OVEN_DATABASE_URL"], "data", pg.DataDir())
 	}
 	env["OVEN_REDIS_URL"] = cfg.RedisURL
 	if cfg.RedisURL == "" {
