@@ -24,6 +24,10 @@
 // after m.Run). Servers are also started with a parent-death signal, so they
 // shut down by themselves if the owning process dies without calling Stop.
 //
+// A server that died (a crash, a SIGKILL) is started again on the same data,
+// port and Unix socket by Restart, so its clients reconnect as they were;
+// Exited tells when it died. The dev runner supervises its stores with them.
+//
 // # Security
 //
 // PostgreSQL clusters are initialised with "trust" authentication for local

@@ -63,8 +63,12 @@ type Postgres struct {
 	sockDir        string // Unix socket directory (removed by Stop)
 	ownsRoot       bool   // root is a temporary directory removed by Stop
 	user           *runAs
-	proc           *child
+	bins           *pgBinaries
+	log            io.Writer // the server's output, kept for Restart
 	logFile        *os.File
+	mu             sync.Mutex // guards proc (Restart replaces it) and stopped
+	proc           *child     // nil after a failed start
+	stopped        bool
 	stopOnce       sync.Once
 	stopErr        error
 	ephemeral      bool
@@ -95,7 +99,7 @@ func StartPostgres(ctx context.Context, opt PostgresOptions) (*Postgres, error) 
 	if err != nil {
 		return nil, err
 	}
-	p := &Postgres{user: u, ephemeral: opt.Ephemeral, statStatements: opt.StatStatements}
+	p := &Postgres{user: u, bins: bins, ephemeral: opt.Ephemeral, statStatements: opt.StatStatements}
 	if opt.Dir == "" {
 		if p.root, err = makeTempRoot("oven-pgtmp-"); err != nil {
 			return nil, err
@@ -136,6 +140,7 @@ func StartPostgres(ctx context.Context, opt PostgresOptions) (*Postgres, error) 
 		}
 		p.logFile, log = f, f
 	}
+	p.log = log
 
 	for attempt := 1; ; attempt++ {
 		port, random, err := portOpt(opt.Port)
@@ -276,13 +281,17 @@ func (p *Postgres) prepareData(ctx context.Context, bins *pgBinaries) error {
 	return nil
 }
 
-// start runs one attempt to start the server on port.
+// start runs one attempt to start the server on port. A restart keeps the socket
+// directory of before, so that SocketURL stays the same.
 func (p *Postgres) start(ctx context.Context, bins *pgBinaries, port int, log io.Writer) error {
-	sock, err := socketDir(p.root, p.user)
-	if err != nil {
-		return err
+	if p.sockDir == "" {
+		sock, err := socketDir(p.root, p.user)
+		if err != nil {
+			return err
+		}
+		p.sockDir = sock
 	}
-	p.sockDir = sock
+	sock := p.sockDir
 	args := []string{
 		"-D", p.dataDir,
 		"-p", strconv.Itoa(port),
@@ -308,7 +317,6 @@ func (p *Postgres) start(ctx context.Context, bins *pgBinaries, port int, log io
 	cmd := newCmd(bins.postgres, args, p.root)
 	c, err := startChild("postgres", cmd, log, syscall.SIGINT, p.user.cred)
 	if err != nil {
-		p.removeSock()
 		return err
 	}
 	if p.ownsRoot || fileExists(filepath.Join(filepath.Dir(p.root), ownerFile)) {
@@ -366,7 +374,8 @@ func (p *Postgres) abort(err error) error {
 	c := p.proc
 	p.proc = nil
 	_ = c.stop([]syscall.Signal{syscall.SIGINT, syscall.SIGQUIT}, []time.Duration{5 * time.Second, forcedStopTimeout})
-	p.removeSock()
+	// The socket directory stays for the next attempt (same SocketURL); Stop or the
+	// failed start's cleanup removes it.
 	out := lastLog(c.tail)
 	if isAddrInUse(out) {
 		return fmt.Errorf("localdeps: postgres on port %d: %w", p.port, errAddrInUse)
@@ -427,8 +436,15 @@ func (p *Postgres) SocketURL(database string) string {
 // Port returns the TCP port the server listens on (on 127.0.0.1).
 func (p *Postgres) Port() int { return p.port }
 
-// Pid returns the process id of the postmaster.
-func (p *Postgres) Pid() int { return p.proc.pid() }
+// Pid returns the process id of the postmaster, 0 after a failed Restart.
+func (p *Postgres) Pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.proc == nil {
+		return 0
+	}
+	return p.proc.pid()
+}
 
 // DataDir returns the cluster's data directory.
 func (p *Postgres) DataDir() string { return p.dataDir }
@@ -478,8 +494,12 @@ func (p *Postgres) CreateDatabase(ctx context.Context, name string, template str
 func (p *Postgres) Stop() error {
 	p.stopOnce.Do(func() {
 		var errs []error
-		if p.proc != nil {
-			errs = append(errs, p.proc.stop(
+		p.mu.Lock()
+		proc := p.proc
+		p.stopped = true
+		p.mu.Unlock()
+		if proc != nil {
+			errs = append(errs, proc.stop(
 				[]syscall.Signal{syscall.SIGINT, syscall.SIGQUIT},
 				[]time.Duration{gracefulStopTimeout, forcedStopTimeout}))
 		}
