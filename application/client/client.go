@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
@@ -32,6 +33,14 @@ import (
 
 // DefaultTimeout bounds a call whose context carries no deadline.
 const DefaultTimeout = 5 * time.Second
+
+// reconnect is how a connection to a shard that went away is retried. gRPC's default
+// backoff grows to 120 s, so a shard that restarted in a second stayed unserved for as
+// long as the backoff had grown; shards restart in about a second, so retry often.
+var reconnect = grpc.ConnectParams{
+	Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+	MinConnectTimeout: 3 * time.Second,
+}
 
 // Config configures a Router.
 type Config struct {
@@ -56,6 +65,7 @@ func New(cfg Config) *Router {
 	opts := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 5 * time.Second}),
+		grpc.WithConnectParams(reconnect),
 	}, cfg.DialOptions...)
 	return &Router{members: cfg.Members, opts: opts, conns: map[string]*grpc.ClientConn{}}
 }
