@@ -26,6 +26,7 @@ import (
 	"github.com/ovengames/oven/application/cluster"
 	"github.com/ovengames/oven/application/economy"
 	"github.com/ovengames/oven/application/fence"
+	"github.com/ovengames/oven/application/fence/pgfence"
 	"github.com/ovengames/oven/application/friends"
 	"github.com/ovengames/oven/application/gamedata"
 	"github.com/ovengames/oven/application/janitor"
@@ -164,6 +165,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	// Each store that fences writes raises a slot's epoch before this shard serves it.
 	var raisers []fence.Raiser
+	raisers = append(raisers, pgfence.Raiser{DB: st.db})
 	table := cluster.NewTable()
 	if err := cluster.ServeStatic(ctx, table, cfg.Members.Current(), cfg.ID, raisers); err != nil {
 		return err
