@@ -76,6 +76,8 @@ type Config struct {
 	AfterCredit      func() error
 	// FriendLimit is the most friends a player may have (default 200).
 	FriendLimit int
+	// Registry receives the shard's metrics (tests read it); nil: one of its own.
+	Registry *prometheus.Registry
 }
 
 func (cfg *Config) defaults() {
@@ -110,7 +112,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer st.close()
 
-	reg := prometheus.NewRegistry()
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	clock := &oven.OffsetClock{}

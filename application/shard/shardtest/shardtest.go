@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ovengames/oven/application/client"
@@ -120,6 +121,8 @@ type Cluster struct {
 	RedisPrefix string
 	DB          *pgxpool.Pool
 	Redis       *redis.Client
+	Couchbase   mailbox.Config                  // the shards' bucket and key prefix
+	Metrics     map[string]*prometheus.Registry // each shard's metrics, by member id
 
 	cancels map[string]context.CancelFunc
 	done    map[string]chan error
@@ -145,6 +148,7 @@ func (e *Env) Start(t testing.TB, opt Options) *Cluster {
 		t.Fatal(err)
 	}
 	c := &Cluster{DatabaseURL: e.Deps.PG.URL(dbName), RedisPrefix: fmt.Sprintf("t%d:", n),
+		Couchbase: e.Couchbase(fmt.Sprintf("t%d:", n)), Metrics: map[string]*prometheus.Registry{},
 		cancels: map[string]context.CancelFunc{}, done: map[string]chan error{}}
 	lis := make([]net.Listener, opt.Shards)
 	for i := range lis {
@@ -169,10 +173,11 @@ func (e *Env) Start(t testing.TB, opt Options) *Cluster {
 		sctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		c.cancels[m.ID], c.done[m.ID] = cancel, done
+		c.Metrics[m.ID] = prometheus.NewRegistry()
 		cfg := shard.Config{
 			ID: m.ID, Listener: lis[i], Members: members, DatabaseURL: c.DatabaseURL,
 			RedisURL: e.Deps.Redis.URL(), RedisPrefix: c.RedisPrefix,
-			Couchbase: e.Couchbase(fmt.Sprintf("t%d:", n)), DevClock: opt.DevClock, Logger: log,
+			Couchbase: c.Couchbase, DevClock: opt.DevClock, Logger: log, Registry: c.Metrics[m.ID],
 			GameDataRefresh:  opt.GameDataRefresh,
 			PlayHooks:        opt.PlayHooks,
 			AfterClaimMarked: opt.AfterClaimMarked,
