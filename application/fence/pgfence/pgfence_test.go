@@ -3,6 +3,7 @@ package pgfence_test
 import (
 	"context"
 	"errors"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ovengames/oven/application/cluster"
 	"github.com/ovengames/oven/application/fence"
@@ -312,5 +314,68 @@ func TestPausedTransactionCannotBlockARaise(t *testing.T) {
 	}
 	if c2, _ := walletOf(t, c, pid); c2 != 1000 {
 		t.Errorf("coins = %d: the paused transaction's write survived", c2)
+	}
+}
+
+// countingConn counts what the client sends: each write is one request to the server,
+// so with one connection the count is the round trips.
+type countingConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c countingConn) Write(b []byte) (int, error) { c.writes.Add(1); return c.Conn.Write(b) }
+
+// The fence costs no round trip: a fenced write sends as many requests as the same write
+// unfenced (statements already prepared on the connection, as on a warm pool).
+func TestFenceAddsNoRoundTrip(t *testing.T) {
+	t.Parallel()
+	c, pid, slot := newPlayer(t, "pgfence-round-trips")
+	cfg, err := pgxpool.ParseConfig(c.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1
+	var writes atomic.Int64
+	cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		return countingConn{conn, &writes}, err
+	}
+	db, err := pgxpool.NewWithConfig(bg, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := fence.With(bg, fence.Token{Slot: slot, Epoch: 1})
+	requests := func(f func() error) int64 {
+		for range 2 { // prepare the statements
+			if err := f(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := writes.Load()
+		if err := f(); err != nil {
+			t.Fatal(err)
+		}
+		return writes.Load() - before
+	}
+	var n int64
+	change := func(tx pgx.Tx) error { _, err := wallet.Change(ctx, tx, pid, 1, "test", "rt"); return err }
+	for _, tc := range []struct {
+		name          string
+		plain, fenced func() error
+	}{
+		{"one statement", func() error { return db.QueryRow(ctx, creditSQL, pid, "rt").Scan(&n) },
+			func() error { return pgfence.QueryRow(ctx, db, creditSQL, pid, "rt").Scan(&n) }},
+		{"exec", func() error { _, err := db.Exec(ctx, creditSQL, pid, "rt"); return err },
+			func() error { _, err := pgfence.Exec(ctx, db, creditSQL, pid, "rt"); return err }},
+		{"transaction", func() error { return pgx.BeginFunc(ctx, db, change) },
+			func() error { return pgfence.BeginFunc(ctx, db, change) }},
+	} {
+		if plain, fenced := requests(tc.plain), requests(tc.fenced); plain != fenced {
+			t.Errorf("%s: %d requests fenced, %d unfenced", tc.name, fenced, plain)
+		} else {
+			t.Logf("%s: %d requests, fenced or not", tc.name, fenced)
+		}
 	}
 }
