@@ -40,7 +40,8 @@ const staleEpoch = "OVF01"
 
 const checkSQL = `SELECT oven_fence($1, $2)`
 
-// DB sends batches: a *pgxpool.Pool (a pgx.Tx too, for One and QueryRow).
+// DB sends batches: a *pgxpool.Pool (BeginFunc needs one), or a pgx.Tx for Exec and
+// QueryRow.
 type DB interface {
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
@@ -75,7 +76,8 @@ func Exec(ctx context.Context, db DB, sql string, args ...any) (pgconn.CommandTa
 }
 
 // QueryRow is Exec for a statement that returns one row: the row's Scan returns the
-// fence's refusal, pgx.ErrNoRows, or the statement's error.
+// fence's refusal, pgx.ErrNoRows, or the statement's error. Scan must be called: it
+// releases the connection.
 func QueryRow(ctx context.Context, db DB, sql string, args ...any) pgx.Row {
 	tok, err := fence.Must(ctx)
 	if err != nil {
