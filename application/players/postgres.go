@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/fence/pgfence"
 	"github.com/ovengames/oven/application/gamedata"
 )
 
@@ -75,6 +76,10 @@ func ParseID(id string) (int64, error) {
 // FindOrCreate returns the player of deviceID, creating it (with the starting coins and
 // cookie of start) on first sight. Concurrent first calls for one device create one player.
 func (s *Store) FindOrCreate(ctx context.Context, deviceID string, start gamedata.Starting) (id string, created bool, err error) {
+	// Unfenced: a new player has no owner yet (its id comes from the sequence, so its
+	// slot is unknown until the statement has run), and nothing else can write its rows
+	// before the id is returned. A found player is only read.
+	//
 	// One statement finds the device's player or creates the player, its device, wallet
 	// and starting cookie: atomic without an explicit transaction, one round trip either
 	// way (nextval runs only when the device is new). Foreign keys are checked at the end
@@ -140,13 +145,14 @@ func (s *Store) load(ctx context.Context, id string) (*Player, error) {
 	return &p, nil
 }
 
-// Rename sets the player's display name (validated by the caller's tier too).
+// Rename sets the player's display name (validated by the caller's tier too), fenced by
+// the player's token.
 func (s *Store) Rename(ctx context.Context, id, name string) error {
 	pid, err := ParseID(id)
 	if err != nil {
 		return err
 	}
-	tag, err := s.db.Exec(ctx, `UPDATE players SET name = $2, updated_at = now() WHERE player_id = $1`, pid, name)
+	tag, err := pgfence.Exec(ctx, s.db, `UPDATE players SET name = $2, updated_at = now() WHERE player_id = $1`, pid, name)
 	s.Invalidate(id)
 	if err != nil {
 		return fmt.Errorf("players: rename: %w", err)

@@ -39,6 +39,9 @@ func (s *Service) Recover(ctx context.Context, owns Owns) (int, error) {
 		unlock := s.locks.Lock(playerID)
 		err := s.recoverPlay(fence.With(ctx, tok), playerID, playID)
 		unlock()
+		if _, refused := fence.Refused(err); refused {
+			continue // the slot has a newer owner, whose recovery decides the play
+		}
 		if err != nil {
 			return n, err
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/deadline"
+	"github.com/ovengames/oven/application/fence/pgfence"
 	"github.com/ovengames/oven/application/gamedata"
 	"github.com/ovengames/oven/application/leaderboard"
 	"github.com/ovengames/oven/application/players"
@@ -283,8 +284,8 @@ func (s *Service) record(ctx context.Context, playerID, playID string, p *play, 
 	return &res, nil
 }
 
-// settleSQL writes a settlement in one statement, so one round trip and atomic without
-// an explicit transaction: the play record (whose primary key makes it happen at most
+// settleSQL writes a settlement in one statement, sent after the fence in one implicit
+// transaction, so one round trip: the play record (whose primary key makes it happen at most
 // once per play), and for an accepted play the coins with their ledger row, the exp,
 // level and best score. The stored result is built from what the statement wrote.
 // A second settle of the play violates the primary key, which aborts the whole
@@ -329,7 +330,7 @@ func (s *Service) recordSQL(ctx context.Context, pid int64, playID string, start
 		levels[i], thresholds[i] = l.Level, l.Exp
 	}
 	var raw []byte
-	err = s.DB.QueryRow(ctx, settleSQL, playID, started, pid, b.Score, b.Coins, b.Distance, b.DurationMS,
+	err = pgfence.QueryRow(ctx, s.DB, settleSQL, playID, started, pid, b.Score, b.Coins, b.Distance, b.DurationMS,
 		p.cookie, p.pet, p.boosts, outcome, b.hash(), reason == "", ExpFor(b.Score), levels, thresholds, reason,
 		wallet.ReasonPlay).Scan(&raw)
 	var pgErr *pgconn.PgError

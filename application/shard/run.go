@@ -27,6 +27,7 @@ import (
 	"github.com/ovengames/oven/application/cluster"
 	"github.com/ovengames/oven/application/economy"
 	"github.com/ovengames/oven/application/fence"
+	"github.com/ovengames/oven/application/fence/pgfence"
 	"github.com/ovengames/oven/application/friends"
 	"github.com/ovengames/oven/application/gamedata"
 	"github.com/ovengames/oven/application/janitor"
@@ -88,6 +89,8 @@ type Config struct {
 	// Intercept, when set, wraps every call before the shard's own interceptor (tests
 	// only: it can stall a call as a stopped process would).
 	Intercept grpc.UnaryServerInterceptor
+	// Registry receives the shard's metrics (tests read it); nil: one of its own.
+	Registry *prometheus.Registry
 }
 
 func (cfg *Config) defaults() {
@@ -122,7 +125,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer st.close()
 
-	reg := prometheus.NewRegistry()
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	clock := &oven.OffsetClock{}
@@ -184,6 +190,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	// Each store that fences writes raises a slot's epoch before this shard serves it.
 	var raisers []fence.Raiser
+	raisers = append(raisers, pgfence.Raiser{DB: st.db})
 	table := cluster.NewTable()
 	if watcher == nil {
 		if err := cluster.ServeStatic(ctx, table, cfg.Members.Current(), cfg.ID, raisers); err != nil {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
@@ -151,6 +152,8 @@ type Cluster struct {
 	Redis       *redis.Client
 	// RedisLink and PGLink relay the shards' store connections (Options.StoreLinks).
 	RedisLink, PGLink *Link
+	Couchbase         mailbox.Config                  // the shards' bucket and key prefix
+	Metrics           map[string]*prometheus.Registry // each shard's metrics, by member id
 
 	shardDB, shardRedis string // the store URLs the shards use (through the links, if any)
 	cancels             map[string]context.CancelFunc
@@ -189,6 +192,7 @@ func (e *Env) Start(t testing.TB, opt Options) *Cluster {
 		t.Fatal(err)
 	}
 	c := &Cluster{DatabaseURL: e.Deps.PG.URL(dbName), RedisPrefix: fmt.Sprintf("t%d:", n),
+		Couchbase: e.Couchbase(fmt.Sprintf("t%d:", n)), Metrics: map[string]*prometheus.Registry{},
 		cancels: map[string]context.CancelFunc{}, crash: map[string]chan struct{}{}, done: map[string]chan error{},
 		env: e, opt: opt, n: n, prefix: fmt.Sprintf("/t%d-%d", os.Getpid(), n)}
 	c.shardDB, c.shardRedis = c.DatabaseURL, e.Deps.Redis.URL()
@@ -252,12 +256,14 @@ func (c *Cluster) boot(id string, lis net.Listener, members cluster.Source, read
 	done, crash := make(chan error, 1), make(chan struct{})
 	c.mu.Lock()
 	c.cancels[id], c.done[id], c.crash[id] = cancel, done, crash
+	reg := prometheus.NewRegistry()
+	c.Metrics[id] = reg
 	c.mu.Unlock()
 	opt := c.opt
 	cfg := shard.Config{
 		ID: id, Listener: lis, Members: members, DatabaseURL: c.shardDB,
 		RedisURL: c.shardRedis, RedisPrefix: c.RedisPrefix,
-		Couchbase: c.env.Couchbase(fmt.Sprintf("t%d:", c.n)), DevClock: opt.DevClock, Logger: c.log.With("shard", id),
+		Couchbase: c.Couchbase, DevClock: opt.DevClock, Logger: c.log.With("shard", id), Registry: reg,
 		GameDataRefresh:  opt.GameDataRefresh,
 		PlayHooks:        opt.PlayHooks,
 		AfterClaimMarked: opt.AfterClaimMarked,
