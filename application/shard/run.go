@@ -347,10 +347,12 @@ func openStores(ctx context.Context, cfg Config) (*stores, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shard: database url: %w", err)
 	}
-	// A reachable PostgreSQL connects and authenticates in milliseconds; a dead one must
-	// cost a call a fast 503 (storeOutage), not seconds. connect_timeout in the URL wins.
+	// A dead PostgreSQL refuses the connection at once (a fast 503, storeOutage); the
+	// timeout only bounds an unreachable host. It must not be so short that a healthy
+	// server busy forking backends in a stampede (seen: over 1 s on a loaded 2-core
+	// machine) turns into errors. connect_timeout in the URL wins.
 	if pcfg.ConnConfig.ConnectTimeout == 0 {
-		pcfg.ConnConfig.ConnectTimeout = time.Second
+		pcfg.ConnConfig.ConnectTimeout = 3 * time.Second
 	}
 	// pgx defaults to max(4, cores) connections: far too few for a shard whose calls
 	// mostly wait on the network. pool_max_conns in the URL still wins.
