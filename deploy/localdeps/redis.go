@@ -34,12 +34,17 @@ type RedisOptions struct {
 	// otherwise (the last lines are still included in startup errors). Log
 	// must stay usable until Stop returns.
 	Log io.Writer
+	// Cluster starts the server as a Redis Cluster node (cluster-enabled, its
+	// nodes.conf in Dir, a cluster bus port picked at random like Port). Nodes
+	// become a cluster with [StartRedisCluster].
+	Cluster bool
 }
 
 // Redis is a Redis server started by [StartRedis]. Its methods are safe for
 // concurrent use.
 type Redis struct {
 	port     int
+	busPort  int
 	root     string
 	ownsRoot bool
 	sockDir  string
@@ -97,7 +102,7 @@ func StartRedis(ctx context.Context, opt RedisOptions) (*Redis, error) {
 		if err != nil {
 			return nil, err
 		}
-		err = r.start(ctx, bin, port, opt.Persistent, log)
+		err = r.start(ctx, bin, port, opt, log)
 		if err == nil {
 			ok = true
 			return r, nil
@@ -109,7 +114,7 @@ func StartRedis(ctx context.Context, opt RedisOptions) (*Redis, error) {
 	}
 }
 
-func (r *Redis) start(ctx context.Context, bin string, port int, persistent bool, log io.Writer) error {
+func (r *Redis) start(ctx context.Context, bin string, port int, opt RedisOptions, log io.Writer) error {
 	sock, err := socketDir(r.root, nil)
 	if err != nil {
 		return err
@@ -128,7 +133,17 @@ func (r *Redis) start(ctx context.Context, bin string, port int, persistent bool
 		"--logfile", "",
 		"--always-show-logo", "no",
 	}
-	if persistent {
+	if opt.Cluster {
+		bus, err := freePort()
+		if err != nil {
+			return err
+		}
+		// The bus port is chosen, not port+10000, which may be taken or past 65535.
+		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-port", strconv.Itoa(bus), "--cluster-node-timeout", "5000")
+		r.busPort = bus
+	}
+	if opt.Persistent {
 		// The append-only file is the durability; Redis' default RDB snapshot rules on top
 		// would fork and copy the whole dataset in the middle of a traffic burst.
 		args = append(args, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "")
