@@ -25,6 +25,7 @@ import (
 	"github.com/ovengames/oven/application/cluster"
 	"github.com/ovengames/oven/application/mailbox"
 	"github.com/ovengames/oven/application/plays"
+	"github.com/ovengames/oven/application/redisdb"
 	"github.com/ovengames/oven/application/shard"
 	"github.com/ovengames/oven/deploy/couchbasedev"
 	"github.com/ovengames/oven/deploy/localdeps"
@@ -109,6 +110,9 @@ type Options struct {
 	// GameDataRefresh is the shards' periodic game-data refresh (default 200 ms); a
 	// long one leaves publishes to the LISTEN/NOTIFY path alone.
 	GameDataRefresh time.Duration
+	// RedisURL is the Redis the shards use (see redisdb.ParseURL), e.g. a
+	// localdeps.RedisCluster's; default the Env's single server.
+	RedisURL string
 }
 
 // Cluster is n running shards over one fresh database.
@@ -118,8 +122,9 @@ type Cluster struct {
 	Members     []cluster.Member
 	DatabaseURL string
 	RedisPrefix string
+	Keys        redisdb.Keys // the shards' Redis keys (under RedisPrefix)
 	DB          *pgxpool.Pool
-	Redis       *redis.Client
+	Redis       redis.UniversalClient
 
 	cancels map[string]context.CancelFunc
 	done    map[string]chan error
@@ -144,8 +149,12 @@ func (e *Env) Start(t testing.TB, opt Options) *Cluster {
 	if err := e.Deps.PG.CreateDatabase(ctx, dbName, templateDB); err != nil {
 		t.Fatal(err)
 	}
+	if opt.RedisURL == "" {
+		opt.RedisURL = e.Deps.Redis.URL()
+	}
 	c := &Cluster{DatabaseURL: e.Deps.PG.URL(dbName), RedisPrefix: fmt.Sprintf("t%d:", n),
 		cancels: map[string]context.CancelFunc{}, done: map[string]chan error{}}
+	c.Keys = redisdb.Keys{Prefix: c.RedisPrefix}
 	lis := make([]net.Listener, opt.Shards)
 	for i := range lis {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -171,7 +180,7 @@ func (e *Env) Start(t testing.TB, opt Options) *Cluster {
 		c.cancels[m.ID], c.done[m.ID] = cancel, done
 		cfg := shard.Config{
 			ID: m.ID, Listener: lis[i], Members: members, DatabaseURL: c.DatabaseURL,
-			RedisURL: e.Deps.Redis.URL(), RedisPrefix: c.RedisPrefix,
+			RedisURL: opt.RedisURL, RedisPrefix: c.RedisPrefix,
 			Couchbase: e.Couchbase(fmt.Sprintf("t%d:", n)), DevClock: opt.DevClock, Logger: log,
 			GameDataRefresh:  opt.GameDataRefresh,
 			PlayHooks:        opt.PlayHooks,
@@ -190,7 +199,9 @@ func (e *Env) Start(t testing.TB, opt Options) *Cluster {
 	if c.DB, err = pgxpool.New(ctx, c.DatabaseURL); err != nil {
 		t.Fatal(err)
 	}
-	c.Redis = redis.NewClient(&redis.Options{Addr: e.Deps.Redis.Addr()})
+	if c.Redis, err = redisdb.Open(opt.RedisURL); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(c.stop)
 	return c
 }
