@@ -17,8 +17,12 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ovengames/oven/application/leaderboard"
+	"github.com/ovengames/oven/application/redisdb"
 	"github.com/ovengames/oven/loadtest/vp"
 )
+
+// redisKeys is the stack's key scheme (the dev stack uses no prefix).
+var redisKeys = redisdb.Keys{}
 
 // Statuses of a check.
 const (
@@ -139,7 +143,7 @@ func Run(ctx context.Context, cfg Config) Result {
 	}
 
 	inv2 := Check{Invariant: 2, Title: "lives never below zero", Client: pick(vp.CheckLivesProbe, vp.CheckLivesAccounting),
-		What: "every {p:*}:lives count in Redis is ≥ 0; concurrent starts never took more lives than there were"}
+		What: "every lives count in Redis is ≥ 0; concurrent starts never took more lives than there were"}
 	inv2.settle(errors.Join(rdbErr, checkLives(ctx, rdb, &inv2)))
 
 	inv3 := Check{Invariant: 3, Title: "a play settles at most once", Client: pick(vp.CheckResettle, vp.CheckConflict),
@@ -241,7 +245,7 @@ func checkLives(ctx context.Context, rdb *redis.Client, c *Check) error {
 	if rdb == nil {
 		return nil
 	}
-	return scanKeys(ctx, rdb, "{p:*}:lives", func(keys []string) error {
+	return scanKeys(ctx, rdb, redisKeys.Pattern(redisdb.KindLives), func(keys []string) error {
 		pipe := rdb.Pipeline()
 		cmds := make([]*redis.StringCmd, len(keys))
 		for i, k := range keys {
@@ -379,9 +383,9 @@ func checkBoards(ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, now t
 		return nil
 	}
 	board := Boards[float64]{}
-	err := scanKeys(ctx, rdb, "lb:week:*", func(keys []string) error {
+	err := scanKeys(ctx, rdb, redisKeys.BoardPattern(), func(keys []string) error {
 		for _, k := range keys {
-			week := k[len("lb:week:"):]
+			week := k[len(redisKeys.Board("")):]
 			board[week] = map[string]float64{}
 			for start := int64(0); ; start += 10000 {
 				zs, err := rdb.ZRangeWithScores(ctx, k, start, start+9999).Result()
