@@ -165,7 +165,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	// Each store that fences writes raises a slot's epoch before this shard serves it.
-	raisers := []fence.Raiser{rdb}
+	var raisers []fence.Raiser
+	raisers = append(raisers, rdb) // Redis: every slot's fence key
 	table := cluster.NewTable()
 	if err := cluster.ServeStatic(ctx, table, cfg.Members.Current(), cfg.ID, raisers); err != nil {
 		return err
