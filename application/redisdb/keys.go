@@ -38,11 +38,22 @@ func (k Keys) Tag(slot int) string {
 }
 
 func (k Keys) player(kind Kind, playerID string) string {
-	return k.Tag(cluster.SlotOf(playerID)) + string(kind) + ":" + playerID
+	return k.Prefix + "{s" + strconv.Itoa(cluster.SlotOf(playerID)) + "}:" + string(kind) + ":" + playerID
+}
+
+// inSlot reports whether key is under slot's tag, as Tag(slot) would spell it.
+func (k Keys) inSlot(key string, slot int) bool {
+	rest, ok := strings.CutPrefix(key, k.Prefix+"{s")
+	if !ok {
+		return false
+	}
+	digits, _, ok := strings.Cut(rest, "}:")
+	n, err := strconv.Atoi(digits)
+	return ok && err == nil && n == slot && digits == strconv.Itoa(n)
 }
 
 // Fence is the key of a slot's fence: the epoch of the slot's newest owner.
-func (k Keys) Fence(slot int) string { return k.Tag(slot) + "fence" }
+func (k Keys) Fence(slot int) string { return k.Prefix + "{s" + strconv.Itoa(slot) + "}:fence" }
 
 // Lives is the key of a player's lives.
 func (k Keys) Lives(playerID string) string { return k.player(KindLives, playerID) }

@@ -248,6 +248,12 @@ func TestFencedWritesNeedTheirSlotsToken(t *testing.T) {
 	if err := db.Run(other, redisdb.LivesChange, keys, livesArgs(-1)...).Err(); err == nil {
 		t.Error("a token of another slot was accepted")
 	}
+	for _, k := range []string{db.Prefix + "{s" + strconv.Itoa(slot) + "0}:lives:x", db.Prefix + "{s0" + strconv.Itoa(slot) + "}:lives:x",
+		"x" + db.Lives(player), db.Prefix + "{s" + strconv.Itoa(slot) + "}"} {
+		if err := db.Run(at(1), redisdb.LivesChange, []string{k}, livesArgs(-1)...).Err(); err == nil {
+			t.Errorf("key %q was taken as in slot %d", k, slot)
+		}
+	}
 	pipe := db.Pipeline()
 	cmd := pipe.Run(ctx, redisdb.LivesChange, keys, livesArgs(-1)...)
 	if _, err := pipe.Exec(ctx); err != nil {

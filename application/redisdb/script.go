@@ -5,7 +5,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -71,17 +70,16 @@ func (db *DB) prepare(ctx context.Context, sc *Script, keys []string, args []any
 	if err != nil {
 		return c, fmt.Errorf("redisdb: %s: %w", sc.name, err)
 	}
-	tag := db.Tag(tok.Slot)
 	for _, k := range keys {
-		if !strings.HasPrefix(k, tag) {
+		if !db.inSlot(k, tok.Slot) {
 			// A key outside the token's slot is a bug (the wrong player's token), and
 			// on Redis Cluster a cross-slot script.
 			return c, fmt.Errorf("redisdb: %s: key %q is not in slot %d", sc.name, k, tok.Slot)
 		}
 	}
 	c.tok = tok
-	c.keys = append([]string{db.Fence(tok.Slot)}, keys...)
-	c.args = append([]any{strconv.FormatUint(tok.Epoch, 10)}, args...)
+	c.keys = append(append(make([]string, 0, len(keys)+1), db.Fence(tok.Slot)), keys...)
+	c.args = append(append(make([]any, 0, len(args)+1), tok.Epoch), args...)
 	return c, nil
 }
 
