@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -210,38 +211,54 @@ func openDB(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	return pgxpool.NewWithConfig(ctx, cfg)
 }
 
-func openRedis(url string) (*redis.Client, error) {
+// openRedis connects to the stack's Redis: one server or a Redis Cluster (redisdb.ParseURL).
+func openRedis(url string) (redis.UniversalClient, error) {
 	if url == "" {
 		return nil, errors.New("no redis url")
 	}
-	opt, err := redis.ParseURL(url)
+	opt, err := redisdb.ParseURL(url)
 	if err != nil {
 		return nil, err
 	}
 	opt.ReadTimeout, opt.WriteTimeout = 10*time.Second, 10*time.Second
-	return redis.NewClient(opt), nil
+	return redis.NewUniversalClient(opt), nil
 }
 
-// scanKeys calls fn with batches of the keys matching pattern.
-func scanKeys(ctx context.Context, rdb *redis.Client, pattern string, fn func([]string) error) error {
-	var cursor uint64
-	for {
-		keys, next, err := rdb.Scan(ctx, cursor, pattern, 1000).Result()
-		if err != nil {
-			return fmt.Errorf("scan %s: %w", pattern, err)
-		}
-		if len(keys) > 0 {
-			if err := fn(keys); err != nil {
-				return err
+// scanKeys calls fn with batches of the keys matching pattern, on every master of a
+// Redis Cluster (one batch at a time).
+func scanKeys(ctx context.Context, rdb redis.UniversalClient, pattern string, fn func([]string) error) error {
+	var mu sync.Mutex
+	scan := func(ctx context.Context, node *redis.Client) error {
+		var cursor uint64
+		for {
+			keys, next, err := node.Scan(ctx, cursor, pattern, 1000).Result()
+			if err != nil {
+				return fmt.Errorf("scan %s: %w", pattern, err)
+			}
+			if len(keys) > 0 {
+				mu.Lock()
+				err := fn(keys)
+				mu.Unlock()
+				if err != nil {
+					return err
+				}
+			}
+			if cursor = next; cursor == 0 {
+				return nil
 			}
 		}
-		if cursor = next; cursor == 0 {
-			return nil
-		}
 	}
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, scan)
+	}
+	node, ok := rdb.(*redis.Client)
+	if !ok {
+		return fmt.Errorf("scan %s: cannot scan a %T", pattern, rdb)
+	}
+	return scan(ctx, node)
 }
 
-func checkLives(ctx context.Context, rdb *redis.Client, c *Check) error {
+func checkLives(ctx context.Context, rdb redis.UniversalClient, c *Check) error {
 	if rdb == nil {
 		return nil
 	}
@@ -378,7 +395,7 @@ func (b Boards[V]) set(week, player string, v V) {
 	b[week][player] = v
 }
 
-func checkBoards(ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, now time.Time, seeded func(int64) bool, c *Check) error {
+func checkBoards(ctx context.Context, db *pgxpool.Pool, rdb redis.UniversalClient, now time.Time, seeded func(int64) bool, c *Check) error {
 	if db == nil || rdb == nil {
 		return nil
 	}

@@ -249,7 +249,7 @@ type LivesConfig struct {
 }
 
 // checkLivesMail gathers the stores' view and reconciles it (invariant 1, lives).
-func checkLivesMail(ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, lc LivesConfig, now time.Time, c *Check) (*LivesTally, error) {
+func checkLivesMail(ctx context.Context, db *pgxpool.Pool, rdb redis.UniversalClient, lc LivesConfig, now time.Time, c *Check) (*LivesTally, error) {
 	if db == nil || rdb == nil {
 		return nil, nil
 	}
