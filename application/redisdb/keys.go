@@ -17,7 +17,7 @@ import (
 // global keys (weekly boards, broadcast claim counters, the dev clock, GMS sessions)
 // are never touched together with another key in one command or script.
 type Keys struct {
-	Prefix string
+	Prefix string // must not contain '{': Redis Cluster hashes a key's first {…}
 }
 
 // Kind names one kind of per-player key.
