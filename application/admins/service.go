@@ -20,6 +20,7 @@ import (
 
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/audit"
+	"github.com/ovengames/oven/application/redisdb"
 )
 
 // Defaults of Config.
@@ -48,6 +49,7 @@ type Config struct {
 // Service authenticates admins and keeps their sessions.
 type Service struct {
 	cfg Config
+	rdb *redisdb.DB // keys and scripts
 
 	cost    atomic.Int32 // bcrypt cost of the last real hash seen
 	mu      sync.Mutex
@@ -71,7 +73,7 @@ func New(cfg Config) *Service {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Service{cfg: cfg, dummies: map[int][]byte{}}
+	return &Service{cfg: cfg, rdb: redisdb.New(cfg.Redis, cfg.Prefix), dummies: map[int][]byte{}}
 }
 
 // Session is a signed-in admin.
@@ -190,18 +192,18 @@ func (s *Service) Logout(ctx context.Context, creds Credentials, sess *Session) 
 // holds no usable session.
 func (s *Service) sessionKey(token string) string {
 	sum := sha256.Sum256([]byte(token))
-	return s.cfg.Prefix + "oven:gms:session:" + hex.EncodeToString(sum[:])
+	return s.rdb.GMSSession(hex.EncodeToString(sum[:]))
 }
 
 // throttleKeys are the failure counters of a username and of a client address (""
 // when there is none). Each is touched alone, so Redis Cluster needs no hash tags.
 func (s *Service) throttleKeys(user, clientIP string) [2]string {
-	k := [2]string{s.cfg.Prefix + "oven:gms:fail:user:" + user}
+	k := [2]string{s.rdb.GMSFailures("user", user)}
 	if clientIP != "" {
 		if len(clientIP) > 64 {
 			clientIP = clientIP[:64]
 		}
-		k[1] = s.cfg.Prefix + "oven:gms:fail:ip:" + clientIP
+		k[1] = s.rdb.GMSFailures("ip", clientIP)
 	}
 	return k
 }
@@ -236,12 +238,6 @@ func (s *Service) checkLocked(ctx context.Context, keys [2]string) error {
 	return nil
 }
 
-// failScript counts one failure and (re)starts the counter's lockout window.
-var failScript = redis.NewScript(`
-local n = redis.call('INCR', KEYS[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return n`)
-
 // fail counts a failed login against both counters; the failure that reaches the limit
 // is already answered rate_limited.
 func (s *Service) fail(ctx context.Context, keys [2]string) error {
@@ -250,7 +246,7 @@ func (s *Service) fail(ctx context.Context, keys [2]string) error {
 		if k == "" {
 			continue
 		}
-		n, err := failScript.Run(ctx, s.cfg.Redis, []string{k}, s.cfg.Lockout.Milliseconds()).Int()
+		n, err := s.rdb.Run(ctx, redisdb.GMSFailure, []string{k}, s.cfg.Lockout.Milliseconds()).Int()
 		if err != nil {
 			return fmt.Errorf("admins: throttle: %w", err)
 		}

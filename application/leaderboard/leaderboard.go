@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ovengames/oven/application/redisdb"
 )
 
 // seoul is Asia/Seoul: UTC+9 without daylight saving since 1988, so a fixed zone is exact
@@ -48,16 +50,14 @@ func WeekOf(t time.Time) Week {
 
 // Store is the Redis store of weekly leaderboards.
 type Store struct {
-	rdb    redis.UniversalClient
-	prefix string
+	rdb redis.UniversalClient
+	db  *redisdb.DB
 }
 
-// NewStore returns a Store; prefix namespaces the keys (tests).
-func NewStore(rdb redis.UniversalClient, prefix string) *Store {
-	return &Store{rdb: rdb, prefix: prefix}
-}
+// NewStore returns a Store.
+func NewStore(db *redisdb.DB) *Store { return &Store{rdb: db.Client, db: db} }
 
-func (s *Store) key(w Week) string { return s.prefix + "lb:week:" + w.ID }
+func (s *Store) key(w Week) string { return s.db.Board(w.ID) }
 
 // Encode packs a score reached at t into a sorted-set score.
 func Encode(score int64, t time.Time) float64 {
@@ -73,6 +73,11 @@ func Decode(v float64) int64 { return int64(v) >> tieBits }
 // only ever rises, and a retried settlement may offer it again. The best is not read
 // back: the caller knows it as max(previous best, score) when it is the only writer of
 // the player's entry (the owner, under the player's lock).
+//
+// The write is not fenced, and need not be: a week's board is one global sorted set
+// (no slot's fence shares its hash slot), ZADD GT only ever raises a member to a score
+// the player really reached, and the caller writes it only after the fenced SQL
+// settle committed. A stale owner can at worst offer again a score already settled.
 func (s *Store) QueueRecord(ctx context.Context, pipe redis.Pipeliner, playerID string, score int64, t time.Time) (zadd *redis.IntCmd, expire *redis.BoolCmd) {
 	w := WeekOf(t)
 	key := s.key(w)

@@ -1,29 +1,17 @@
 // Package lives keeps players' lives in Redis: a count and a regeneration anchor per
 // player, changed only by Lua scripts so that every change is atomic and a count never
-// goes below zero, however many requests race.
+// goes below zero, however many requests race. The scripts are redisdb's (lua/lives/);
+// a change is a fenced write, made under the player's slot token.
 package lives
 
 import (
 	"context"
-	_ "embed"
 	"fmt"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/redisdb"
 )
-
-// Prelude is the Lua library of lives (lives_load, lives_add, lives_store, lives_next),
-// for other scripts that must change lives atomically with their own keys.
-//
-//go:embed lives.lua
-var Prelude string
-
-//go:embed change.lua
-var changeSrc string
-
-var changeScript = redis.NewScript(Prelude + changeSrc)
 
 // Rules are the published game data's life rules.
 type Rules struct {
@@ -40,26 +28,23 @@ type State struct {
 
 // Store is the Redis store of lives.
 type Store struct {
-	rdb    redis.UniversalClient
-	prefix string
+	db *redisdb.DB
 }
 
-// NewStore returns a Store. prefix namespaces every key (tests); production uses "".
-func NewStore(rdb redis.UniversalClient, prefix string) *Store {
-	return &Store{rdb: rdb, prefix: prefix}
-}
-
-// Key returns the Redis key of a player's lives. The {p:<id>} hash tag keeps every key
-// of one player in one Redis Cluster slot, so scripts may touch several of them.
-func Key(prefix, playerID string) string { return prefix + "{p:" + playerID + "}:lives" }
+// NewStore returns a Store.
+func NewStore(db *redisdb.DB) *Store { return &Store{db: db} }
 
 // Get returns the player's lives at now.
 func (s *Store) Get(ctx context.Context, playerID string, r Rules, now time.Time) (State, error) {
-	st, _, err := s.change(ctx, playerID, r, now, 0)
-	return st, err
+	res, err := s.db.Run(ctx, redisdb.LivesGet, []string{s.db.Lives(playerID)},
+		now.UnixMilli(), r.Max, r.Regen.Milliseconds()).Int64Slice()
+	if err != nil {
+		return State{}, fmt.Errorf("lives: %w", err)
+	}
+	return FromScript(res[1], res[2], r.Max), nil
 }
 
-// Take removes one life; no_lives (with the wait until the next one) when there is none.
+// Take removes one life (a write: ctx carries the player's fence token); no_lives (with the wait until the next one) when there is none.
 func (s *Store) Take(ctx context.Context, playerID string, r Rules, now time.Time) (State, error) {
 	st, ok, err := s.change(ctx, playerID, r, now, -1)
 	if err == nil && !ok {
@@ -68,14 +53,14 @@ func (s *Store) Take(ctx context.Context, playerID string, r Rules, now time.Tim
 	return st, err
 }
 
-// Add adds n lives (n > 0); the count may exceed the max.
+// Add adds n lives (n > 0; a write, as Take); the count may exceed the max.
 func (s *Store) Add(ctx context.Context, playerID string, n int64, r Rules, now time.Time) (State, error) {
 	st, _, err := s.change(ctx, playerID, r, now, n)
 	return st, err
 }
 
 func (s *Store) change(ctx context.Context, playerID string, r Rules, now time.Time, delta int64) (State, bool, error) {
-	res, err := changeScript.Run(ctx, s.rdb, []string{Key(s.prefix, playerID)},
+	res, err := s.db.Run(ctx, redisdb.LivesChange, []string{s.db.Lives(playerID)},
 		now.UnixMilli(), r.Max, r.Regen.Milliseconds(), delta).Int64Slice()
 	if err != nil {
 		return State{}, false, fmt.Errorf("lives: %w", err)
@@ -101,11 +86,10 @@ func NoLives(st State, now time.Time) error {
 	return e
 }
 
-// QueueGet queues a read of the player's lives on pipe (saving a round trip when a caller
-// reads several keys); the returned func gives the result after pipe.Exec. The script must
-// be loaded (LoadScripts); on a NOSCRIPT error fall back to Get, which loads it.
-func (s *Store) QueueGet(ctx context.Context, pipe redis.Pipeliner, playerID string, r Rules, now time.Time) func() (State, error) {
-	cmd := changeScript.EvalSha(ctx, pipe, []string{Key(s.prefix, playerID)}, now.UnixMilli(), r.Max, r.Regen.Milliseconds(), 0)
+// QueueGet queues a read of the player's lives on pipe (saving a round trip when a
+// caller reads several keys); the returned func gives the result after pipe.Exec.
+func (s *Store) QueueGet(ctx context.Context, pipe *redisdb.Pipe, playerID string, r Rules, now time.Time) func() (State, error) {
+	cmd := pipe.Run(ctx, redisdb.LivesGet, []string{s.db.Lives(playerID)}, now.UnixMilli(), r.Max, r.Regen.Milliseconds())
 	return func() (State, error) {
 		res, err := cmd.Int64Slice()
 		if err != nil {
@@ -113,9 +97,4 @@ func (s *Store) QueueGet(ctx context.Context, pipe redis.Pipeliner, playerID str
 		}
 		return FromScript(res[1], res[2], r.Max), nil
 	}
-}
-
-// LoadScripts loads the lives script into Redis so it can run in pipelines.
-func LoadScripts(ctx context.Context, rdb redis.Scripter) error {
-	return changeScript.Load(ctx, rdb).Err()
 }

@@ -13,7 +13,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/cluster"
+	"github.com/ovengames/oven/application/fence"
 	"github.com/ovengames/oven/application/lives"
+	"github.com/ovengames/oven/application/redisdb"
 	"github.com/ovengames/oven/deploy/localdeps"
 )
 
@@ -40,7 +43,12 @@ func TestMain(m *testing.M) {
 var rules = lives.Rules{Max: 5, Regen: 720 * time.Second}
 
 func newStore(t *testing.T) (*lives.Store, string) {
-	return lives.NewStore(rdb, fmt.Sprintf("lt%d:", seq.Add(1))), "42"
+	return lives.NewStore(redisdb.New(rdb, fmt.Sprintf("lt%d:", seq.Add(1)))), "42"
+}
+
+// owner is the context of the player's owner: the slot's token at epoch 1.
+func owner(playerID string) context.Context {
+	return fence.With(context.Background(), fence.Token{Slot: cluster.SlotOf(playerID), Epoch: 1})
 }
 
 var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
@@ -48,7 +56,7 @@ var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 func TestRegenerationAndTakes(t *testing.T) {
 	t.Parallel()
 	s, p := newStore(t)
-	ctx := context.Background()
+	ctx := owner(p)
 	type step struct {
 		name   string
 		at     time.Duration // after t0
@@ -110,7 +118,7 @@ func TestConcurrentTakesNeverGoBelowZero(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 50 {
 		wg.Go(func() {
-			_, err := s.Take(context.Background(), p, rules, t0)
+			_, err := s.Take(owner(p), p, rules, t0)
 			switch oven.ErrorCode(err) {
 			case "":
 				ok.Add(1)
@@ -128,8 +136,8 @@ func TestConcurrentTakesNeverGoBelowZero(t *testing.T) {
 }
 
 func BenchmarkTake(b *testing.B) {
-	s := lives.NewStore(rdb, "bench:")
-	ctx := context.Background()
+	s := lives.NewStore(redisdb.New(rdb, "bench:"))
+	ctx := owner("7")
 	big := lives.Rules{Max: 1 << 40, Regen: time.Hour}
 	for i := 0; b.Loop(); i++ {
 		if _, err := s.Take(ctx, "7", big, t0); err != nil {

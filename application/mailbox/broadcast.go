@@ -14,6 +14,7 @@ import (
 
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/periodic"
+	"github.com/ovengames/oven/application/redisdb"
 )
 
 // Broadcast is a gift to every player, stored once. Each player's mailbox shows it from
@@ -63,14 +64,14 @@ func (b Broadcast) item() Item {
 // Broadcasts keeps the live broadcasts in memory, refreshed from PostgreSQL, so a mailbox
 // read costs no query for them.
 type Broadcasts struct {
-	db     *pgxpool.Pool
-	live   atomic.Pointer[[]Broadcast]
-	prefix string
+	db   *pgxpool.Pool
+	live atomic.Pointer[[]Broadcast]
+	keys redisdb.Keys
 }
 
 // NewBroadcasts returns the broadcasts of db; claim counters live under prefix in Redis.
 func NewBroadcasts(db *pgxpool.Pool, prefix string) *Broadcasts {
-	b := &Broadcasts{db: db, prefix: prefix}
+	b := &Broadcasts{db: db, keys: redisdb.Keys{Prefix: prefix}}
 	b.live.Store(&[]Broadcast{})
 	return b
 }
@@ -146,7 +147,7 @@ func (b *Broadcasts) Run(ctx context.Context, interval time.Duration, clock oven
 }
 
 // countKey is the Redis counter of a broadcast's claims.
-func (b *Broadcasts) countKey(id string) string { return b.prefix + "bc:claims:" + id }
+func (b *Broadcasts) countKey(id string) string { return b.keys.BroadcastClaims(id) }
 
 // counted reports whether id is a broadcast's (its claims are counted).
 func (b *Broadcasts) counted(id string) bool {
@@ -156,7 +157,7 @@ func (b *Broadcasts) counted(id string) bool {
 // claimsOf reads the claim counters of list.
 func (s *Service) claimsOf(ctx context.Context, list []Broadcast) error {
 	for i := range list {
-		n, err := s.Redis.Get(ctx, s.Broadcasts.countKey(list[i].ID)).Result()
+		n, err := s.Redis.Client.Get(ctx, s.Broadcasts.countKey(list[i].ID)).Result()
 		if err == nil {
 			list[i].Claims, _ = strconv.ParseInt(n, 10, 64)
 		}

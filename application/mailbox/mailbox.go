@@ -3,7 +3,6 @@ package mailbox
 import (
 	"cmp"
 	"context"
-	_ "embed"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +23,7 @@ import (
 	"github.com/ovengames/oven/application/lives"
 	"github.com/ovengames/oven/application/playerlock"
 	"github.com/ovengames/oven/application/players"
+	"github.com/ovengames/oven/application/redisdb"
 	"github.com/ovengames/oven/application/wallet"
 )
 
@@ -72,19 +72,13 @@ type doc struct {
 	Epoch    uint64 `json:"epoch,omitempty"`
 }
 
-//go:embed claim.lua
-var claimSrc string
-
-var claimScript = redis.NewScript(lives.Prelude + claimSrc)
-
 // Deps are what the Service works with.
 type Deps struct {
 	Couchbase  *Couchbase
 	Broadcasts *Broadcasts
 	Players    *players.Store // cached profiles, invalidated when coins are credited
 	DB         *pgxpool.Pool
-	Redis      redis.UniversalClient
-	Prefix     string // Redis key namespace (tests)
+	Redis      *redisdb.DB
 	Clock      oven.Clock
 	GameData   func() *gamedata.Document
 	Metrics    *economy.Metrics
@@ -105,10 +99,8 @@ type Service struct {
 // NewService returns a Service.
 func NewService(deps Deps) *Service { return &Service{Deps: deps} }
 
-func (s *Service) docKey(playerID string) string { return s.Couchbase.prefix + "mb:" + playerID }
-func (s *Service) claimedKey(playerID string) string {
-	return s.Prefix + "{p:" + playerID + "}:claimed"
-}
+func (s *Service) docKey(playerID string) string     { return s.Couchbase.prefix + "mb:" + playerID }
+func (s *Service) claimedKey(playerID string) string { return s.Redis.Claimed(playerID) }
 
 func rules(d *gamedata.Document) lives.Rules {
 	return lives.Rules{Max: d.Lives.Max, Regen: time.Duration(d.Lives.RegenSeconds) * time.Second}
@@ -268,7 +260,7 @@ func lifeClaimID(mailID string, n int) string {
 func (s *Service) creditLives(ctx context.Context, playerID string, pairs []any, now time.Time) error {
 	r := rules(s.GameData())
 	args := append([]any{now.UnixMilli(), r.Max, r.Regen.Milliseconds()}, pairs...)
-	res, err := claimScript.Run(ctx, s.Redis, []string{lives.Key(s.Prefix, playerID), s.claimedKey(playerID)}, args...).Slice()
+	res, err := s.Redis.Run(ctx, redisdb.MailClaim, []string{s.Redis.Lives(playerID), s.claimedKey(playerID)}, args...).Slice()
 	if err != nil {
 		return fmt.Errorf("mailbox: credit lives: %w", err)
 	}
@@ -319,11 +311,11 @@ func (s *Service) creditCoins(ctx context.Context, playerID string, items []Item
 	// The claimed set also hides claimed coin broadcasts from listings (the SQL row is
 	// what guarantees once). A crash before this only shows a claimed broadcast again;
 	// accepting it then credits nothing.
-	pipe := s.Redis.Pipeline()
+	args := []any{s.Clock.Now().UnixMilli()}
 	for _, it := range items {
-		pipe.ZAddNX(ctx, s.claimedKey(playerID), redis.Z{Score: float64(it.ExpiresAt), Member: it.ID})
+		args = append(args, it.ID, it.ExpiresAt)
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err := s.Redis.Run(ctx, redisdb.MailMark, []string{s.claimedKey(playerID)}, args...).Err(); err != nil {
 		return fmt.Errorf("mailbox: mark coins claimed: %w", err)
 	}
 	for _, id := range fresh {
@@ -388,7 +380,7 @@ func (s *Service) Deliver(ctx context.Context, playerID string, it Item, enforce
 // claimed reports whether a mail item was already accepted.
 func (s *Service) claimed(ctx context.Context, playerID string, it Item) (bool, error) {
 	if it.Kind == KindLife {
-		_, err := s.Redis.ZScore(ctx, s.claimedKey(playerID), it.ID).Result()
+		_, err := s.Redis.Client.ZScore(ctx, s.claimedKey(playerID), it.ID).Result()
 		if errors.Is(err, redis.Nil) {
 			return false, nil
 		}
@@ -405,10 +397,12 @@ func (s *Service) claimed(ctx context.Context, playerID string, it Item) (bool, 
 	return n > 0, err
 }
 
-// countClaim counts a first claim of a broadcast (best effort: it is a statistic).
+// countClaim counts a first claim of a broadcast (best effort: it is a statistic). The
+// counter is a global key, not a player's state, so the INCR is not fenced: a stale
+// owner's late count can only be a claim the fenced credit already made.
 func (s *Service) countClaim(ctx context.Context, id string) {
 	if s.Broadcasts != nil && s.Broadcasts.counted(id) {
-		s.Redis.Incr(ctx, s.Broadcasts.countKey(id))
+		s.Redis.Client.Incr(ctx, s.Broadcasts.countKey(id))
 	}
 }
 
@@ -425,7 +419,7 @@ func (s *Service) unclaimedBroadcasts(ctx context.Context, playerID string, now 
 	for i, bc := range active {
 		ids[i] = bc.ID
 	}
-	scores, err := s.Redis.ZMScore(ctx, s.claimedKey(playerID), ids...).Result()
+	scores, err := s.Redis.Client.ZMScore(ctx, s.claimedKey(playerID), ids...).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("mailbox: broadcast claims: %w", err)
 	}

@@ -47,7 +47,7 @@ func (s *Service) replayStart(ctx context.Context, playerID, key, cookieID, petI
 	if key == "" {
 		return nil, "", nil
 	}
-	playID, err := s.Redis.Get(ctx, s.startKey(playerID, key)).Result()
+	playID, err := s.Redis.Client.Get(ctx, s.startKey(playerID, key)).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, "", nil
 	}
@@ -80,7 +80,7 @@ func (s *Service) answer(ctx context.Context, playerID, playID string, p *play) 
 	if err != nil {
 		return nil, "", err
 	}
-	lv, err := lives.NewStore(s.Redis, s.Prefix).Get(ctx, playerID, rules(s.GameData()), s.Clock.Now())
+	lv, err := lives.NewStore(s.Redis).Get(ctx, playerID, rules(s.GameData()), s.Clock.Now())
 	if err != nil {
 		return nil, "", err
 	}

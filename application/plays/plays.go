@@ -7,7 +7,7 @@
 //
 //  1. A Lua script takes one life and writes the play record in one step. A play with
 //     no boosts is "open" at once and we are done. A play with boosts is "pending", and
-//     its id goes into a pending index that recovery scans.
+//     its id goes first into its slot's pending index, which recovery sweeps.
 //  2. One SQL transaction debits the boosts' price, writes the ledger row, and inserts
 //     the play's row in play_charges with outcome 'charged'. play_charges has exactly
 //     one row per play id (its primary key): it is the arbiter.
@@ -15,7 +15,7 @@
 //     is voided instead: the record goes and the life comes back.
 //
 // If the process dies between the steps, recovery (any later owner of the player, from
-// the pending index) inserts the play's row in play_charges with outcome 'void'. Exactly
+// the slot's pending index) inserts the play's row in play_charges with outcome 'void'. Exactly
 // one of the two inserts commits: if 'void' wins, the charge transaction can never
 // commit and the life is given back; if 'charged' won, the play is opened. So a crash
 // leaves lives and coins either both taken or both as they were.
@@ -40,12 +40,13 @@
 // idempotent too: play_records has one row per play (primary key), written in the
 // transaction that credits the coins, exp and best score, so a settle retried after a
 // crash finds the stored result instead of paying twice.
+//
+// Every Redis write here is a redisdb script fenced by the player's slot token.
 package plays
 
 import (
 	"context"
 	"crypto/rand"
-	_ "embed"
 	"encoding/binary"
 	"fmt"
 	"log/slog"
@@ -54,9 +55,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/cluster"
 	"github.com/ovengames/oven/application/deadline"
 	"github.com/ovengames/oven/application/economy"
 	"github.com/ovengames/oven/application/gamedata"
@@ -64,19 +65,7 @@ import (
 	"github.com/ovengames/oven/application/lives"
 	"github.com/ovengames/oven/application/playerlock"
 	"github.com/ovengames/oven/application/players"
-)
-
-var (
-	//go:embed start.lua
-	startSrc string
-	//go:embed resolve.lua
-	resolveSrc string
-	//go:embed finish.lua
-	finishSrc string
-
-	startScript   = redis.NewScript(lives.Prelude + startSrc)
-	resolveScript = redis.NewScript(lives.Prelude + resolveSrc)
-	finishScript  = redis.NewScript(finishSrc)
+	"github.com/ovengames/oven/application/redisdb"
 )
 
 // Hooks inject failures between the steps of Start, for crash tests. Nil in production.
@@ -92,8 +81,7 @@ type Hooks struct {
 // Deps are what the Service works with.
 type Deps struct {
 	DB          *pgxpool.Pool
-	Redis       redis.UniversalClient
-	Prefix      string     // Redis key namespace (tests)
+	Redis       *redisdb.DB
 	Clock       oven.Clock // the game clock
 	GameData    func() *gamedata.Document
 	Leaderboard *leaderboard.Store
@@ -120,14 +108,16 @@ func New(deps Deps) *Service {
 	return &Service{Deps: deps}
 }
 
-func (s *Service) livesKey(playerID string) string { return lives.Key(s.Prefix, playerID) }
+func (s *Service) livesKey(playerID string) string { return s.Redis.Lives(playerID) }
 func (s *Service) playKey(playerID, playID string) string {
-	return s.Prefix + "{p:" + playerID + "}:play:" + playID
+	return s.Redis.Play(playerID, playID)
 }
 
-// pendingKey indexes pending plays for recovery: one global sorted set (member
-// "player/play", score = real start ms). It is written outside the per-player scripts.
-func (s *Service) pendingKey() string { return s.Prefix + "plays:pending" }
+// index adds a pending play to its slot's index (score: real start ms) or removes it.
+func (s *Service) index(ctx context.Context, op, playerID, playID string, realMS int64) error {
+	return s.Redis.Run(ctx, redisdb.PlayIndex, []string{s.Redis.Pending(cluster.SlotOf(playerID))},
+		op, playerID+"/"+playID, realMS).Err()
+}
 
 func rules(d *gamedata.Document) lives.Rules {
 	return lives.Rules{Max: d.Lives.Max, Regen: time.Duration(d.Lives.RegenSeconds) * time.Second}
@@ -179,11 +169,10 @@ func (s *Service) Start(ctx context.Context, playerID, cookieID, petID string, b
 	status := "open"
 	if cost > 0 {
 		status = "pending"
-		member := playerID + "/" + st.PlayID
 		if err := deadline.Check(ctx); err != nil {
 			return nil, err
 		}
-		if err := s.Redis.ZAdd(ctx, s.pendingKey(), redis.Z{Score: float64(realNow.UnixMilli()), Member: member}).Err(); err != nil {
+		if err := s.index(ctx, "add", playerID, st.PlayID, realNow.UnixMilli()); err != nil {
 			return nil, fmt.Errorf("plays: pending index: %w", err)
 		}
 	}
@@ -197,7 +186,7 @@ func (s *Service) Start(ctx context.Context, playerID, cookieID, petID string, b
 		s.unindex(ctx, playerID, st.PlayID, cost)
 		return nil, err
 	}
-	res, err := startScript.Run(ctx, s.Redis, keys,
+	res, err := s.Redis.Run(ctx, redisdb.PlayStart, keys,
 		now.UnixMilli(), r.Max, r.Regen.Milliseconds(), status, st.Seed, cookieID, petID,
 		strings.Join(boosts, ","), cost, spaceTTL.Milliseconds(), st.PlayID, keyed).Int64Slice()
 	if err != nil {
@@ -283,7 +272,7 @@ func (s *Service) unindex(ctx context.Context, playerID, playID string, cost int
 	if cost == 0 {
 		return
 	}
-	if err := s.Redis.ZRem(ctx, s.pendingKey(), playerID+"/"+playID).Err(); err != nil {
+	if err := s.index(ctx, "del", playerID, playID, 0); err != nil {
 		// Harmless: recovery finds the play already resolved and drops the entry.
 		s.Log.Warn("plays: unindex pending play", "play", playID, "err", err)
 	}
@@ -293,7 +282,7 @@ func (s *Service) unindex(ctx context.Context, playerID, playID string, cost int
 func (s *Service) resolve(ctx context.Context, playerID, playID, outcome string) (lives.State, error) {
 	doc := s.GameData()
 	r := rules(doc)
-	res, err := resolveScript.Run(ctx, s.Redis, []string{s.livesKey(playerID), s.playKey(playerID, playID)},
+	res, err := s.Redis.Run(ctx, redisdb.PlayResolve, []string{s.livesKey(playerID), s.playKey(playerID, playID)},
 		outcome, s.Clock.Now().UnixMilli(), r.Max, r.Regen.Milliseconds()).Int64Slice()
 	if err != nil {
 		return lives.State{}, fmt.Errorf("plays: resolve: %w", err)

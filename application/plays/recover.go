@@ -2,50 +2,58 @@ package plays
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ovengames/oven/application/cluster"
 	"github.com/ovengames/oven/application/fence"
 	"github.com/ovengames/oven/application/periodic"
 )
 
-// Owns returns the ownership token of a player this shard serves.
-type Owns func(playerID string) (fence.Token, bool)
+// Owned returns the tokens of the slots this shard serves.
+type Owned func() []fence.Token
 
-// Recover resolves pending plays older than RecoverAfter whose players owns reports as
-// ours (a play is only ever resolved by its player's owner, under its token). It returns
-// how many it resolved.
-func (s *Service) Recover(ctx context.Context, owns Owns) (int, error) {
-	cutoff := time.Now().Add(-s.RecoverAfter).UnixMilli()
-	members, err := s.Redis.ZRangeByScore(ctx, s.pendingKey(), &redis.ZRangeBy{
-		Min: "-inf", Max: strconv.FormatInt(cutoff, 10), Count: 500,
-	}).Result()
-	if err != nil {
-		return 0, err
+// Recover resolves the pending plays older than RecoverAfter in the slots owned lists,
+// each under its slot's token (a play is only ever resolved by its player's owner).
+// It reads every owned slot's index in one pipeline and returns how many plays it
+// resolved.
+func (s *Service) Recover(ctx context.Context, owned Owned) (int, error) {
+	toks := owned()
+	if len(toks) == 0 {
+		return 0, nil
+	}
+	by := &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(time.Now().Add(-s.RecoverAfter).UnixMilli(), 10), Count: 100}
+	pipe := s.Redis.Client.Pipeline()
+	cmds := make([]*redis.StringSliceCmd, len(toks))
+	for i, tok := range toks {
+		cmds[i] = pipe.ZRangeByScore(ctx, s.Redis.Pending(tok.Slot), by)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return 0, fmt.Errorf("plays: pending index: %w", err)
 	}
 	n := 0
-	for _, m := range members {
-		playerID, playID, ok := strings.Cut(m, "/")
-		if !ok {
-			continue
+	for i, tok := range toks {
+		for _, m := range cmds[i].Val() {
+			playerID, playID, ok := strings.Cut(m, "/")
+			if !ok || cluster.SlotOf(playerID) != tok.Slot {
+				continue
+			}
+			unlock := s.locks.Lock(playerID)
+			err := s.recoverPlay(fence.With(ctx, tok), playerID, playID)
+			unlock()
+			if _, refused := fence.Refused(err); refused {
+				continue // the slot has a newer owner, whose recovery decides the play
+			}
+			if err != nil {
+				return n, err
+			}
+			n++
 		}
-		tok, mine := owns(playerID)
-		if !mine {
-			continue
-		}
-		unlock := s.locks.Lock(playerID)
-		err := s.recoverPlay(fence.With(ctx, tok), playerID, playID)
-		unlock()
-		if _, refused := fence.Refused(err); refused {
-			continue // the slot has a newer owner, whose recovery decides the play
-		}
-		if err != nil {
-			return n, err
-		}
-		n++
 	}
 	return n, nil
 }
@@ -61,13 +69,13 @@ func (s *Service) recoverPlay(ctx context.Context, playerID, playID string) erro
 		return err
 	}
 	s.Log.Info("recovered a pending play", "player", playerID, "play", playID, "outcome", outcome)
-	return s.Redis.ZRem(ctx, s.pendingKey(), playerID+"/"+playID).Err()
+	return s.index(ctx, "del", playerID, playID, 0)
 }
 
 // RunRecovery calls Recover every interval until ctx ends.
-func (s *Service) RunRecovery(ctx context.Context, interval time.Duration, owns Owns) {
+func (s *Service) RunRecovery(ctx context.Context, interval time.Duration, owned Owned) {
 	periodic.Run(ctx, interval, interval+5*time.Second, s.Log, "plays: recovery pass", func(ctx context.Context) error {
-		_, err := s.Recover(ctx, owns)
+		_, err := s.Recover(ctx, owned)
 		return err
 	})
 }

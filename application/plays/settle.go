@@ -1,7 +1,6 @@
 package plays
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -22,6 +21,7 @@ import (
 	"github.com/ovengames/oven/application/gamedata"
 	"github.com/ovengames/oven/application/leaderboard"
 	"github.com/ovengames/oven/application/players"
+	"github.com/ovengames/oven/application/redisdb"
 	"github.com/ovengames/oven/application/wallet"
 )
 
@@ -63,7 +63,7 @@ type play struct {
 }
 
 func (s *Service) load(ctx context.Context, playerID, playID string) (*play, error) {
-	v, err := s.Redis.HGetAll(ctx, s.playKey(playerID, playID)).Result()
+	v, err := s.Redis.Client.HGetAll(ctx, s.playKey(playerID, playID)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("plays: load: %w", err)
 	}
@@ -87,7 +87,7 @@ func parsePlay(v map[string]string) *play {
 // loadWithBest reads the play and, in the same round trip, the player's best of the
 // current week (the play's week but for a play that straddles the week's end).
 func (s *Service) loadWithBest(ctx context.Context, playerID, playID string, now time.Time) (*play, func() (int64, error), error) {
-	pipe := s.Redis.Pipeline()
+	pipe := s.Redis.Client.Pipeline()
 	hash := pipe.HGetAll(ctx, s.playKey(playerID, playID))
 	best := s.Leaderboard.QueueBest(ctx, pipe, playerID, now)
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
@@ -166,27 +166,15 @@ func (s *Service) Settle(ctx context.Context, playerID, playID string, b Body) (
 
 // finish writes an accepted score to the weekly board and stores the settlement on the
 // play, in one round trip. Redis runs a pipeline in order, so the result is never stored
-// without the board write before it; every command in it is idempotent, so a retry
-// (here or by the client) repeats it safely.
+// without the board write before it (a forgotten script runs again after it); every
+// command in it is idempotent, so a retry (here or by the client) repeats it safely.
 func (s *Service) finish(ctx context.Context, playerID, playID string, p *play, b Body, res *Result, resJSON []byte, code string) ([]string, error) {
-	keys, args := []string{s.playKey(playerID, playID)}, []any{b.hash(), resJSON, code}
 	pipe := s.Redis.Pipeline()
 	if res.Rejected == "" {
 		s.Leaderboard.QueueRecord(ctx, pipe, playerID, b.Score, p.t0)
 	}
-	fin := finishScript.EvalSha(ctx, pipe, keys, args...)
-	cmds, err := pipe.Exec(ctx)
-	if err != nil && redis.HasErrorPrefix(fin.Err(), "NOSCRIPT") {
-		err = nil
-		for _, c := range cmds[:len(cmds)-1] {
-			err = cmp.Or(err, c.Err())
-		}
-		if err == nil { // the script cache was flushed: load it and finish
-			fin = finishScript.Run(ctx, s.Redis, keys, args...)
-			err = fin.Err()
-		}
-	}
-	if err != nil {
+	fin := pipe.Run(ctx, redisdb.PlayFinish, []string{s.playKey(playerID, playID)}, b.hash(), resJSON, code)
+	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("plays: finish: %w", err)
 	}
 	return fin.StringSlice()

@@ -164,7 +164,7 @@ func TestLoginThrottle(t *testing.T) {
 		t.Fatalf("another user is not locked: %v", err)
 	}
 	// The lock ends with its window.
-	if err := c.Redis.PExpire(bg, c.RedisPrefix+"oven:gms:fail:user:alice", time.Millisecond).Err(); err != nil {
+	if err := c.Redis.PExpire(bg, c.Keys.GMSFailures("user", "alice"), time.Millisecond).Err(); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(5 * time.Millisecond)

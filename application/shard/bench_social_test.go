@@ -93,7 +93,7 @@ func BenchmarkFriendsLeaderboard200(b *testing.B) {
 	}, b)
 	now := time.Now()
 	for i, id := range append(fr, me...) {
-		c.Redis.ZAdd(bg, c.RedisPrefix+"lb:week:"+leaderboard.WeekOf(now).ID, redisZ(leaderboard.Encode(int64(1000+i), now), id))
+		c.Redis.ZAdd(bg, c.Keys.Board(leaderboard.WeekOf(now).ID), redisZ(leaderboard.Encode(int64(1000+i), now), id))
 	}
 	b.ResetTimer()
 	start := time.Now()

@@ -37,7 +37,7 @@ func benchStartSettle(b *testing.B, boosts []string) {
 		}
 		ids[i] = resp.PlayerId
 		// Enough lives and coins for the whole run, granted the way the ledger would.
-		c.Redis.HSet(bg, c.RedisPrefix+"{p:"+ids[i]+"}:lives", "c", 1<<40, "t", 0)
+		c.Redis.HSet(bg, c.Keys.Lives(ids[i]), "c", 1<<40, "t", 0)
 		c.DB.Exec(bg, `UPDATE wallets SET coins = coins + 1e9, starting_coins = starting_coins + 1e9 WHERE player_id = $1`, ids[i])
 	}
 	playIDs := make([]string, b.N)

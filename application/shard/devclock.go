@@ -13,6 +13,7 @@ import (
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/client"
 	"github.com/ovengames/oven/application/periodic"
+	"github.com/ovengames/oven/application/redisdb"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
 
@@ -29,9 +30,10 @@ type DevClock struct {
 	mu     sync.Mutex
 }
 
-// NewDevClock returns a DevClock over clock whose shared offset is stored at prefix+"oven:devclock".
-func NewDevClock(clock *oven.OffsetClock, rdb redis.UniversalClient, prefix string, router *client.Router, log *slog.Logger) *DevClock {
-	return &DevClock{clock: clock, rdb: rdb, key: prefix + "oven:devclock:offset_ms", router: router, log: log}
+// NewDevClock returns a DevClock over clock whose shared offset is stored in Redis. The
+// offset is global, not a player's state, so its writes are not fenced.
+func NewDevClock(clock *oven.OffsetClock, rdb *redisdb.DB, router *client.Router, log *slog.Logger) *DevClock {
+	return &DevClock{clock: clock, rdb: rdb.Client, key: rdb.DevClock(), router: router, log: log}
 }
 
 // Sync loads the shared offset from Redis.

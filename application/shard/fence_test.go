@@ -17,6 +17,7 @@ import (
 	"github.com/ovengames/oven/application/gamedata"
 	mb "github.com/ovengames/oven/application/mailbox"
 	"github.com/ovengames/oven/application/plays"
+	"github.com/ovengames/oven/application/redisdb"
 	"github.com/ovengames/oven/application/shard/shardtest"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
@@ -194,7 +195,7 @@ func TestStaleOwnerMailboxWritesAreRefusedAndCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cb.Close() })
-	newer := mb.NewService(mb.Deps{Couchbase: cb, DB: c.DB, Redis: c.Redis, Prefix: c.RedisPrefix,
+	newer := mb.NewService(mb.Deps{Couchbase: cb, DB: c.DB, Redis: redisdb.New(c.Redis, c.RedisPrefix),
 		Clock: &oven.OffsetClock{}, GameData: gamedata.Default, Metrics: economy.New(prometheus.NewRegistry())})
 	newerCtx := fence.With(bg, fence.Token{Slot: cluster.SlotOf(id), Epoch: 2})
 	now := time.Now()

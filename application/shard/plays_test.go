@@ -11,9 +11,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/cluster"
 	"github.com/ovengames/oven/application/grpcerr"
 	"github.com/ovengames/oven/application/leaderboard"
 	"github.com/ovengames/oven/application/plays"
+	"github.com/ovengames/oven/application/redisdb"
 	"github.com/ovengames/oven/application/shard/shardtest"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
@@ -189,7 +191,7 @@ func TestCrashAfterChargeOpensThePlay(t *testing.T) {
 	}
 	// The coins were taken, so recovery must open the play (not give the life back).
 	waitFor(t, func() bool {
-		n, _ := c.Redis.ZCard(bg, c.RedisPrefix+"plays:pending").Result()
+		n, _ := c.Redis.ZCard(bg, c.Keys.Pending(cluster.SlotOf(id))).Result()
 		return n == 0
 	})
 	p := me(t, c, id)
@@ -197,7 +199,7 @@ func TestCrashAfterChargeOpensThePlay(t *testing.T) {
 		t.Fatalf("lives %d coins %d, want 4 and 500", p.Lives.Count, p.Coins)
 	}
 	checkWallet(t, c, id)
-	st, err := c.Redis.HGet(bg, c.RedisPrefix+"{p:"+id+"}:play:"+playID, "st").Result()
+	st, err := c.Redis.HGet(bg, c.Keys.Play(id, playID), "st").Result()
 	if err != nil || st != "open" {
 		t.Errorf("play status %q (%v), want open", st, err)
 	}
@@ -332,7 +334,7 @@ func TestSettleChecks(t *testing.T) {
 // grantLife keeps a test player from running out of lives.
 func grantLife(t *testing.T, c *shardtest.Cluster, id string) {
 	t.Helper()
-	if err := c.Redis.Del(bg, c.RedisPrefix+"{p:"+id+"}:lives").Err(); err != nil {
+	if err := c.Redis.Del(bg, c.Keys.Lives(id)).Err(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -469,7 +471,7 @@ func TestSettleAcrossTheWeekEnd(t *testing.T) {
 	if got := me(t, c, id).WeeklyBest; got != 0 {
 		t.Errorf("the new week already holds %d", got)
 	}
-	ended := leaderboard.NewStore(c.Redis, c.RedisPrefix)
+	ended := leaderboard.NewStore(redisdb.New(c.Redis, c.RedisPrefix))
 	if best, err := ended.Best(bg, id, end.Add(-time.Minute)); err != nil || best != 40_000 {
 		t.Errorf("the ended week's board holds %d (%v), want 40000", best, err)
 	}

@@ -36,6 +36,7 @@ import (
 	"github.com/ovengames/oven/application/mailbox"
 	"github.com/ovengames/oven/application/players"
 	"github.com/ovengames/oven/application/plays"
+	"github.com/ovengames/oven/application/redisdb"
 	"github.com/ovengames/oven/application/shop"
 	"github.com/ovengames/oven/application/social"
 	"github.com/ovengames/oven/proto/ovenv1"
@@ -147,12 +148,13 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("shard: game data: %w", err)
 	}
 	econ := economy.New(reg)
-	board := leaderboard.NewStore(st.rdb, cfg.RedisPrefix)
+	rdb := redisdb.New(st.rdb, cfg.RedisPrefix)
+	board := leaderboard.NewStore(rdb)
 	routed := ovenv1.NewGameClient(router)
 	doc := func() *gamedata.Document { return gd.Current().Doc }
 	playerStore := players.NewStore(st.db)
 	friendStore := friends.New(st.db, cfg.FriendLimit, 10*time.Second)
-	if err := lives.LoadScripts(ctx, st.rdb); err != nil {
+	if err := rdb.LoadScripts(ctx); err != nil {
 		return fmt.Errorf("shard: load scripts: %w", err)
 	}
 	broadcasts := mailbox.NewBroadcasts(st.db, cfg.RedisPrefix)
@@ -165,21 +167,21 @@ func Run(ctx context.Context, cfg Config) error {
 		Clock:       clock,
 		GameData:    gd,
 		Players:     playerStore,
-		Lives:       lives.NewStore(st.rdb, cfg.RedisPrefix),
+		Lives:       lives.NewStore(rdb),
 		Leaderboard: board,
 		Shop:        &shop.Shop{DB: st.db, Players: playerStore, Metrics: econ},
 		Plays: plays.New(plays.Deps{
-			DB: st.db, Redis: st.rdb, Prefix: cfg.RedisPrefix, Clock: clock,
+			DB: st.db, Redis: rdb, Clock: clock,
 			GameData:    doc,
 			Leaderboard: board, Players: playerStore, Metrics: econ, Log: log, Hooks: cfg.PlayHooks, RecoverAfter: cfg.RecoverAfter,
 		}),
 		Friends: friendStore,
-		Social: social.New(social.Deps{Redis: st.rdb, Prefix: cfg.RedisPrefix, Clock: clock, GameData: doc,
+		Social: social.New(social.Deps{Redis: rdb, Clock: clock, GameData: doc,
 			Friends: friendStore, Deliver: routed, Metrics: econ}),
-		Mailbox: mailbox.NewService(mailbox.Deps{Couchbase: st.cb, Broadcasts: broadcasts, Players: playerStore, DB: st.db, Redis: st.rdb, Prefix: cfg.RedisPrefix,
+		Mailbox: mailbox.NewService(mailbox.Deps{Couchbase: st.cb, Broadcasts: broadcasts, Players: playerStore, DB: st.db, Redis: rdb,
 			Clock: clock, GameData: doc, Metrics: econ, Log: log, AfterClaimMarked: cfg.AfterClaimMarked, AfterCredit: cfg.AfterCredit}),
 		Game:  routed,
-		Redis: st.rdb,
+		Redis: rdb,
 		Log:   log,
 		Ready: st.problems,
 	}
@@ -190,14 +192,22 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	// Each store that fences writes raises a slot's epoch before this shard serves it.
 	var raisers []fence.Raiser
-	raisers = append(raisers, pgfence.Raiser{DB: st.db})
+	raisers = append(raisers, pgfence.Raiser{DB: st.db}, rdb)
 	table := cluster.NewTable()
 	if watcher == nil {
 		if err := cluster.ServeStatic(ctx, table, cfg.Members.Current(), cfg.ID, raisers); err != nil {
 			return err
 		}
 	}
-	owns := func(playerID string) (fence.Token, bool) { return table.Token(cluster.SlotOf(playerID)) }
+	owned := func() []fence.Token {
+		var out []fence.Token
+		for _, s := range table.Serving() {
+			if tok, ok := table.Token(s); ok {
+				out = append(out, tok)
+			}
+		}
+		return out
+	}
 	var wg sync.WaitGroup
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer func() { stopBG(); wg.Wait() }()
@@ -205,7 +215,7 @@ func Run(ctx context.Context, cfg Config) error {
 		wg.Go(func() { watcher.Run(bg) })
 	}
 	if cfg.DevClock {
-		deps.DevClock = NewDevClock(clock, st.rdb, cfg.RedisPrefix, router, log)
+		deps.DevClock = NewDevClock(clock, rdb, router, log)
 		if err := deps.DevClock.Sync(ctx); err != nil {
 			return err
 		}
@@ -216,7 +226,7 @@ func Run(ctx context.Context, cfg Config) error {
 	wg.Go(func() { banned.Run(bg) })
 	wg.Go(func() { jan.Run(bg, time.Hour) })
 	wg.Go(func() { broadcasts.Run(bg, time.Second, clock, log) })
-	wg.Go(func() { deps.Plays.RunRecovery(bg, cfg.RecoveryInterval, owns) })
+	wg.Go(func() { deps.Plays.RunRecovery(bg, cfg.RecoveryInterval, owned) })
 
 	chain := []grpc.UnaryServerInterceptor{unary(ownership{self: cfg.ID, members: cfg.Members, table: table}, banned.Check, newRPCMetrics(reg), log)}
 	if cfg.Intercept != nil {
@@ -367,31 +377,10 @@ func openStores(ctx context.Context, cfg Config) (*stores, error) {
 	if st.db, err = pgxpool.NewWithConfig(ctx, pcfg); err != nil {
 		return nil, fmt.Errorf("shard: database: %w", err)
 	}
-	ropt, err := redis.ParseURL(cfg.RedisURL)
-	if err != nil {
+	if st.rdb, err = redisdb.Open(cfg.RedisURL); err != nil { // one server or a Redis Cluster
 		st.close()
 		return nil, fmt.Errorf("shard: redis url: %w", err)
 	}
-	var dial func(ctx context.Context, network, addr string) (net.Conn, error)
-	if ropt.Network == "unix" { // unix:///path/redis.sock
-		dial = func(ctx context.Context, _, addr string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", addr)
-		}
-	}
-	st.rdb = redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs: []string{ropt.Addr}, DB: ropt.DB, Username: ropt.Username, Password: ropt.Password, Dialer: dial,
-		ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second, PoolSize: 64,
-		// A dead Redis must cost a call a fast 503 (storeOutage), not go-redis's default
-		// five dial attempts times four tries (~2 s). No command retries either: a
-		// script whose reply was lost must not run twice (a start would take two lives);
-		// retrying is the caller's, with an idempotency key. Dead pooled connections are
-		// dropped by the pool's health check before use, so a healthy Redis never needs one.
-		DialTimeout: 500 * time.Millisecond, DialerRetries: 1, MaxRetries: -1,
-		// RESP2: RESP3's push-notification check before every command read cost ~6 % of
-		// a shard's CPU, and Oven subscribes to nothing.
-		Protocol: 2,
-	})
 	octx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	if st.cb, err = mailbox.Open(octx, cfg.Couchbase); err != nil {

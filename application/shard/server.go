@@ -5,14 +5,11 @@ package shard
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/cluster"
@@ -23,6 +20,7 @@ import (
 	"github.com/ovengames/oven/application/mailbox"
 	"github.com/ovengames/oven/application/players"
 	"github.com/ovengames/oven/application/plays"
+	"github.com/ovengames/oven/application/redisdb"
 	"github.com/ovengames/oven/application/shop"
 	"github.com/ovengames/oven/application/social"
 	"github.com/ovengames/oven/proto/ovenv1"
@@ -43,7 +41,7 @@ type Deps struct {
 	Social      *social.Service
 	Mailbox     *mailbox.Service
 	Game        ovenv1.GameClient // the routing client, for calls to other players' owners
-	Redis       redis.UniversalClient
+	Redis       *redisdb.DB
 	Log         *slog.Logger
 	DevClock    *DevClock // nil unless OVEN_DEV_CLOCK=1
 	Ready       func(ctx context.Context) []string
@@ -140,9 +138,6 @@ func (s *Server) redisState(ctx context.Context, playerID string) (lives.State, 
 	points := s.Social.QueueGiftPoints(ctx, pipe, playerID)
 	pipe.Exec(ctx) // errors are read per command below
 	st, err := lv()
-	if err != nil && redis.HasErrorPrefix(errors.Unwrap(err), "NOSCRIPT") {
-		st, err = s.Lives.Get(ctx, playerID, s.rules(), now) // Redis restarted: reloads the script
-	}
 	if err != nil {
 		return lives.State{}, 0, 0, err
 	}

@@ -441,7 +441,7 @@ func TestLeaderboardsAndWeekRollover(t *testing.T) {
 	if p := me(t, c, ids[1]); p.WeeklyBest != 0 || p.BestScore != 30_000 {
 		t.Errorf("after rollover: weekly %d, all-time %d", p.WeeklyBest, p.BestScore)
 	}
-	ttl, _ := c.Redis.TTL(bg, c.RedisPrefix+"lb:week:"+fr.Week).Result()
+	ttl, _ := c.Redis.TTL(bg, c.Keys.Board(fr.Week)).Result()
 	if ttl <= 0 {
 		t.Errorf("old week's key has no expiry (ttl %v)", ttl)
 	}

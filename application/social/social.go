@@ -12,7 +12,6 @@ package social
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 	"fmt"
 	"strconv"
@@ -30,20 +29,8 @@ import (
 	"github.com/ovengames/oven/application/grpcerr"
 	"github.com/ovengames/oven/application/mailbox"
 	"github.com/ovengames/oven/application/playerlock"
+	"github.com/ovengames/oven/application/redisdb"
 	"github.com/ovengames/oven/proto/ovenv1"
-)
-
-var (
-	//go:embed reserve.lua
-	reserveSrc string
-	//go:embed commit.lua
-	commitSrc string
-	//go:embed release.lua
-	releaseSrc string
-
-	reserveScript = redis.NewScript(reserveSrc)
-	commitScript  = redis.NewScript(commitSrc)
-	releaseScript = redis.NewScript(releaseSrc)
 )
 
 // Deliverer delivers mail to the receiver's owner shard (the routing gRPC client).
@@ -53,8 +40,7 @@ type Deliverer interface {
 
 // Deps are what the Service works with.
 type Deps struct {
-	Redis    redis.UniversalClient
-	Prefix   string
+	Redis    *redisdb.DB
 	Clock    oven.Clock
 	GameData func() *gamedata.Document
 	Friends  *friends.Store
@@ -71,16 +57,9 @@ type Service struct {
 // New returns a Service.
 func New(deps Deps) *Service { return &Service{Deps: deps} }
 
-func (s *Service) cooldownKey(sender, receiver string) string {
-	return s.Prefix + "{p:" + sender + "}:cd:" + receiver
-}
-
-// GiftPointsKey is the Redis key of a player's gift points.
-func GiftPointsKey(prefix, playerID string) string { return prefix + "{p:" + playerID + "}:gp" }
-
 // GiftPoints returns the player's gift points.
 func (s *Service) GiftPoints(ctx context.Context, playerID string) (int64, error) {
-	n, err := s.Redis.Get(ctx, GiftPointsKey(s.Prefix, playerID)).Int64()
+	n, err := s.Redis.Client.Get(ctx, s.Redis.GiftPoints(playerID)).Int64()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil
 	}
@@ -107,15 +86,16 @@ func (s *Service) Send(ctx context.Context, sender, receiver string) (points int
 	return s.send(ctx, sender, receiver)
 }
 
-// send runs the three steps; the caller holds the sender's lock.
+// send runs the three steps, each a script fenced by the sender's slot token; the
+// caller holds the sender's lock.
 func (s *Service) send(ctx context.Context, sender, receiver string) (int64, time.Time, error) {
 	if err := deadline.Check(ctx); err != nil {
 		return 0, time.Time{}, err
 	}
 	doc := s.GameData()
 	now := s.Clock.Now()
-	key := s.cooldownKey(sender, receiver)
-	res, err := reserveScript.Run(ctx, s.Redis, []string{key}, now.UnixMilli(),
+	key := s.Redis.Cooldown(sender, receiver)
+	res, err := s.Redis.Run(ctx, redisdb.SocialReserve, []string{key}, now.UnixMilli(),
 		doc.Lives.SendCooldownSecond*1000, oven.NewID(time.Now())).Slice()
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("social: reserve: %w", err)
@@ -133,13 +113,13 @@ func (s *Service) send(ctx context.Context, sender, receiver string) (int64, tim
 	if err != nil {
 		err = grpcerr.FromStatus(err)
 		if oven.ErrorCode(err) == oven.EMailboxFull {
-			if rerr := releaseScript.Run(ctx, s.Redis, []string{key}, mailID).Err(); rerr != nil {
+			if rerr := s.Redis.Run(ctx, redisdb.SocialRelease, []string{key}, mailID).Err(); rerr != nil {
 				return 0, time.Time{}, fmt.Errorf("social: release: %w", rerr)
 			}
 		}
 		return 0, time.Time{}, err
 	}
-	points, err := commitScript.Run(ctx, s.Redis, []string{key, GiftPointsKey(s.Prefix, sender)},
+	points, err := s.Redis.Run(ctx, redisdb.SocialCommit, []string{key, s.Redis.GiftPoints(sender)},
 		mailID, doc.Lives.GiftPointsPerSend).Int64()
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("social: commit: %w", err)
@@ -150,10 +130,10 @@ func (s *Service) send(ctx context.Context, sender, receiver string) (int64, tim
 
 // NextSend returns, for each friend, when sender may send them a life again (zero: now).
 func (s *Service) NextSend(ctx context.Context, sender string, friendIDs []string) (map[string]time.Time, error) {
-	pipe := s.Redis.Pipeline()
+	pipe := s.Redis.Client.Pipeline()
 	cmds := make([]*redis.SliceCmd, len(friendIDs))
 	for i, f := range friendIDs {
-		cmds[i] = pipe.HMGet(ctx, s.cooldownKey(sender, f), "d", "s")
+		cmds[i] = pipe.HMGet(ctx, s.Redis.Cooldown(sender, f), "d", "s")
 	}
 	if len(friendIDs) > 0 {
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
@@ -237,7 +217,7 @@ func (s *Service) SendAll(ctx context.Context, sender string) (sent []string, sk
 
 // QueueGiftPoints queues GiftPoints on pipe; the returned func gives the result after pipe.Exec.
 func (s *Service) QueueGiftPoints(ctx context.Context, pipe redis.Pipeliner, playerID string) func() (int64, error) {
-	cmd := pipe.Get(ctx, GiftPointsKey(s.Prefix, playerID))
+	cmd := pipe.Get(ctx, s.Redis.GiftPoints(playerID))
 	return func() (int64, error) {
 		n, err := cmd.Int64()
 		if errors.Is(err, redis.Nil) {

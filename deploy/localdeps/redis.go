@@ -34,25 +34,30 @@ type RedisOptions struct {
 	// otherwise (the last lines are still included in startup errors). Log
 	// must stay usable until Stop returns.
 	Log io.Writer
+	// Cluster starts the server as a Redis Cluster node (cluster-enabled, its
+	// nodes.conf in Dir, a cluster bus port picked at random like Port). Nodes
+	// become a cluster with [StartRedisCluster].
+	Cluster bool
 }
 
 // Redis is a Redis server started by [StartRedis]. Its methods are safe for
 // concurrent use.
 type Redis struct {
 	port     int
+	busPort  int
 	root     string
 	ownsRoot bool
 	sockDir  string
 	logFile  *os.File
 	// Kept for Restart.
-	bin        string
-	persistent bool
-	log        io.Writer
-	mu         sync.Mutex // guards proc (Restart replaces it) and stopped
-	proc       *child     // nil after a failed start
-	stopped    bool
-	stopOnce   sync.Once
-	stopErr    error
+	bin      string
+	opt      RedisOptions // as started: a restart starts the same server
+	log      io.Writer
+	mu       sync.Mutex // guards proc (Restart replaces it) and stopped
+	proc     *child     // nil after a failed start
+	stopped  bool
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // StartRedis starts redis-server as a child process bound to 127.0.0.1 and
@@ -70,7 +75,7 @@ func StartRedis(ctx context.Context, opt RedisOptions) (*Redis, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Redis{bin: bin, persistent: opt.Persistent}
+	r := &Redis{bin: bin, opt: opt}
 	if opt.Dir == "" {
 		if r.root, err = makeTempRoot("oven-redistmp-"); err != nil {
 			return nil, err
@@ -104,7 +109,7 @@ func StartRedis(ctx context.Context, opt RedisOptions) (*Redis, error) {
 		if err != nil {
 			return nil, err
 		}
-		err = r.start(ctx, bin, port, opt.Persistent, log)
+		err = r.start(ctx, bin, port, opt, log)
 		if err == nil {
 			ok = true
 			return r, nil
@@ -116,7 +121,7 @@ func StartRedis(ctx context.Context, opt RedisOptions) (*Redis, error) {
 	}
 }
 
-func (r *Redis) start(ctx context.Context, bin string, port int, persistent bool, log io.Writer) error {
+func (r *Redis) start(ctx context.Context, bin string, port int, opt RedisOptions, log io.Writer) error {
 	if r.sockDir == "" { // a restart keeps the socket of before
 		sock, err := socketDir(r.root, nil)
 		if err != nil {
@@ -137,7 +142,17 @@ func (r *Redis) start(ctx context.Context, bin string, port int, persistent bool
 		"--logfile", "",
 		"--always-show-logo", "no",
 	}
-	if persistent {
+	if opt.Cluster {
+		bus, err := freePort()
+		if err != nil {
+			return err
+		}
+		// The bus port is chosen, not port+10000, which may be taken or past 65535.
+		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-port", strconv.Itoa(bus), "--cluster-node-timeout", "5000")
+		r.busPort = bus
+	}
+	if opt.Persistent {
 		// The append-only file is the durability; Redis' default RDB snapshot rules on top
 		// would fork and copy the whole dataset in the middle of a traffic burst.
 		args = append(args, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "")

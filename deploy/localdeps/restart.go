@@ -55,7 +55,7 @@ func (r *Redis) Restart(ctx context.Context) error {
 	if err := canRestart("redis-server", r.proc, r.stopped); err != nil {
 		return err
 	}
-	return r.start(ctx, r.bin, r.port, r.persistent, r.log)
+	return r.start(ctx, r.bin, r.port, r.opt, r.log)
 }
 
 func canRestart(name string, c *child, stopped bool) error {

@@ -11,14 +11,19 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ovengames/oven/application/leaderboard"
+	"github.com/ovengames/oven/application/redisdb"
 	"github.com/ovengames/oven/loadtest/vp"
 )
+
+// redisKeys is the stack's key scheme (the dev stack uses no prefix).
+var redisKeys = redisdb.Keys{}
 
 // Statuses of a check.
 const (
@@ -139,7 +144,7 @@ func Run(ctx context.Context, cfg Config) Result {
 	}
 
 	inv2 := Check{Invariant: 2, Title: "lives never below zero", Client: pick(vp.CheckLivesProbe, vp.CheckLivesAccounting),
-		What: "every {p:*}:lives count in Redis is ≥ 0; concurrent starts never took more lives than there were"}
+		What: "every lives count in Redis is ≥ 0; concurrent starts never took more lives than there were"}
 	inv2.settle(errors.Join(rdbErr, checkLives(ctx, rdb, &inv2)))
 
 	inv3 := Check{Invariant: 3, Title: "a play settles at most once", Client: pick(vp.CheckResettle, vp.CheckConflict),
@@ -206,42 +211,58 @@ func openDB(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	return pgxpool.NewWithConfig(ctx, cfg)
 }
 
-func openRedis(url string) (*redis.Client, error) {
+// openRedis connects to the stack's Redis: one server or a Redis Cluster (redisdb.ParseURL).
+func openRedis(url string) (redis.UniversalClient, error) {
 	if url == "" {
 		return nil, errors.New("no redis url")
 	}
-	opt, err := redis.ParseURL(url)
+	opt, err := redisdb.ParseURL(url)
 	if err != nil {
 		return nil, err
 	}
 	opt.ReadTimeout, opt.WriteTimeout = 10*time.Second, 10*time.Second
-	return redis.NewClient(opt), nil
+	return redis.NewUniversalClient(opt), nil
 }
 
-// scanKeys calls fn with batches of the keys matching pattern.
-func scanKeys(ctx context.Context, rdb *redis.Client, pattern string, fn func([]string) error) error {
-	var cursor uint64
-	for {
-		keys, next, err := rdb.Scan(ctx, cursor, pattern, 1000).Result()
-		if err != nil {
-			return fmt.Errorf("scan %s: %w", pattern, err)
-		}
-		if len(keys) > 0 {
-			if err := fn(keys); err != nil {
-				return err
+// scanKeys calls fn with batches of the keys matching pattern, on every master of a
+// Redis Cluster (one batch at a time).
+func scanKeys(ctx context.Context, rdb redis.UniversalClient, pattern string, fn func([]string) error) error {
+	var mu sync.Mutex
+	scan := func(ctx context.Context, node *redis.Client) error {
+		var cursor uint64
+		for {
+			keys, next, err := node.Scan(ctx, cursor, pattern, 1000).Result()
+			if err != nil {
+				return fmt.Errorf("scan %s: %w", pattern, err)
+			}
+			if len(keys) > 0 {
+				mu.Lock()
+				err := fn(keys)
+				mu.Unlock()
+				if err != nil {
+					return err
+				}
+			}
+			if cursor = next; cursor == 0 {
+				return nil
 			}
 		}
-		if cursor = next; cursor == 0 {
-			return nil
-		}
 	}
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, scan)
+	}
+	node, ok := rdb.(*redis.Client)
+	if !ok {
+		return fmt.Errorf("scan %s: cannot scan a %T", pattern, rdb)
+	}
+	return scan(ctx, node)
 }
 
-func checkLives(ctx context.Context, rdb *redis.Client, c *Check) error {
+func checkLives(ctx context.Context, rdb redis.UniversalClient, c *Check) error {
 	if rdb == nil {
 		return nil
 	}
-	return scanKeys(ctx, rdb, "{p:*}:lives", func(keys []string) error {
+	return scanKeys(ctx, rdb, redisKeys.Pattern(redisdb.KindLives), func(keys []string) error {
 		pipe := rdb.Pipeline()
 		cmds := make([]*redis.StringCmd, len(keys))
 		for i, k := range keys {
@@ -374,14 +395,14 @@ func (b Boards[V]) set(week, player string, v V) {
 	b[week][player] = v
 }
 
-func checkBoards(ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, now time.Time, seeded func(int64) bool, c *Check) error {
+func checkBoards(ctx context.Context, db *pgxpool.Pool, rdb redis.UniversalClient, now time.Time, seeded func(int64) bool, c *Check) error {
 	if db == nil || rdb == nil {
 		return nil
 	}
 	board := Boards[float64]{}
-	err := scanKeys(ctx, rdb, "lb:week:*", func(keys []string) error {
+	err := scanKeys(ctx, rdb, redisKeys.BoardPattern(), func(keys []string) error {
 		for _, k := range keys {
-			week := k[len("lb:week:"):]
+			week := k[len(redisKeys.Board("")):]
 			board[week] = map[string]float64{}
 			for start := int64(0); ; start += 10000 {
 				zs, err := rdb.ZRangeWithScores(ctx, k, start, start+9999).Result()

@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ovengames/oven/application/mailbox"
+	"github.com/ovengames/oven/application/redisdb"
 )
 
 // Invariant 1 for lives: every life sent appears exactly once, either waiting in the
@@ -248,7 +249,7 @@ type LivesConfig struct {
 }
 
 // checkLivesMail gathers the stores' view and reconciles it (invariant 1, lives).
-func checkLivesMail(ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, lc LivesConfig, now time.Time, c *Check) (*LivesTally, error) {
+func checkLivesMail(ctx context.Context, db *pgxpool.Pool, rdb redis.UniversalClient, lc LivesConfig, now time.Time, c *Check) (*LivesTally, error) {
 	if db == nil || rdb == nil {
 		return nil, nil
 	}
@@ -279,7 +280,7 @@ func checkLivesMail(ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, lc
 		return nil, err
 	}
 	candidates := map[string]bool{}
-	err = scanKeys(ctx, rdb, "{p:*}:cd:*", func(keys []string) error {
+	err = scanKeys(ctx, rdb, redisKeys.Pattern(redisdb.KindCooldown), func(keys []string) error {
 		pipe := rdb.Pipeline()
 		cmds := make([]*redis.MapStringStringCmd, len(keys))
 		for i, k := range keys {
@@ -303,7 +304,7 @@ func checkLivesMail(ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, lc
 	if err != nil {
 		return nil, err
 	}
-	err = scanKeys(ctx, rdb, "{p:*}:claimed", func(keys []string) error {
+	err = scanKeys(ctx, rdb, redisKeys.Pattern(redisdb.KindClaimed), func(keys []string) error {
 		pipe := rdb.Pipeline()
 		cmds := make([]*redis.StringSliceCmd, len(keys))
 		for i, k := range keys {
@@ -313,7 +314,7 @@ func checkLivesMail(ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, lc
 			return fmt.Errorf("claimed: %w", err)
 		}
 		for i, k := range keys {
-			owner := strings.TrimSuffix(strings.TrimPrefix(k, "{p:"), "}:claimed")
+			_, owner, _, _ := redisKeys.Parse(k)
 			candidates[owner] = true
 			for _, id := range cmds[i].Val() {
 				if !notLife[owner+" "+id] && !notLife["* "+id] {
@@ -355,14 +356,10 @@ func checkLivesMail(ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, lc
 	return &t, nil
 }
 
-// parseCooldownKey splits "{p:<sender>}:cd:<receiver>".
+// parseCooldownKey splits a cooldown key into its sender and receiver.
 func parseCooldownKey(k string) (sender, receiver string, ok bool) {
-	rest, ok := strings.CutPrefix(k, "{p:")
-	if !ok {
-		return "", "", false
-	}
-	sender, receiver, ok = strings.Cut(rest, "}:cd:")
-	return sender, receiver, ok
+	kind, sender, receiver, ok := redisKeys.Parse(k)
+	return sender, receiver, ok && kind == redisdb.KindCooldown && receiver != ""
 }
 
 func readMailboxes(ctx context.Context, lc LivesConfig, players []string, out map[string]LifeMailbox) error {

@@ -23,6 +23,7 @@ import (
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/leaderboard"
 	"github.com/ovengames/oven/application/mailbox"
+	"github.com/ovengames/oven/application/redisdb"
 )
 
 // Options say what to seed and where.
@@ -155,13 +156,12 @@ func seedPG(ctx context.Context, o Options, res *Result) error {
 }
 
 func seedBoard(ctx context.Context, o Options, res *Result) error {
-	opt, err := redis.ParseURL(o.RedisURL)
+	rdb, err := redisdb.Open(o.RedisURL) // one server or a Redis Cluster
 	if err != nil {
 		return err
 	}
-	rdb := redis.NewClient(opt)
 	defer rdb.Close()
-	res.BoardKey = "lb:week:" + leaderboard.WeekOf(o.Now).ID
+	res.BoardKey = redisdb.Keys{}.Board(leaderboard.WeekOf(o.Now).ID)
 	const batch = 5000
 	for i := 0; i < o.Board; i += batch {
 		pipe := rdb.Pipeline()

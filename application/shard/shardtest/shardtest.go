@@ -29,6 +29,7 @@ import (
 	"github.com/ovengames/oven/application/cluster"
 	"github.com/ovengames/oven/application/mailbox"
 	"github.com/ovengames/oven/application/plays"
+	"github.com/ovengames/oven/application/redisdb"
 	"github.com/ovengames/oven/application/shard"
 	"github.com/ovengames/oven/deploy/couchbasedev"
 	"github.com/ovengames/oven/deploy/localdeps"
@@ -139,6 +140,9 @@ type Options struct {
 	Etcd bool
 	// LeaseTTL is the shards' etcd lease (default 2 s here).
 	LeaseTTL time.Duration
+	// RedisURL is the Redis the shards use (see redisdb.ParseURL), e.g. a
+	// localdeps.RedisCluster's; default the Env's single server.
+	RedisURL string
 }
 
 // Cluster is n running shards over one fresh database.
@@ -148,8 +152,9 @@ type Cluster struct {
 	Members     []cluster.Member
 	DatabaseURL string
 	RedisPrefix string
+	Keys        redisdb.Keys // the shards' Redis keys (under RedisPrefix)
 	DB          *pgxpool.Pool
-	Redis       *redis.Client
+	Redis       redis.UniversalClient
 	// RedisLink and PGLink relay the shards' store connections (Options.StoreLinks).
 	RedisLink, PGLink *Link
 	Couchbase         mailbox.Config                  // the shards' bucket and key prefix
@@ -195,7 +200,12 @@ func (e *Env) Start(t testing.TB, opt Options) *Cluster {
 		Couchbase: e.Couchbase(fmt.Sprintf("t%d:", n)), Metrics: map[string]*prometheus.Registry{},
 		cancels: map[string]context.CancelFunc{}, crash: map[string]chan struct{}{}, done: map[string]chan error{},
 		env: e, opt: opt, n: n, prefix: fmt.Sprintf("/t%d-%d", os.Getpid(), n)}
-	c.shardDB, c.shardRedis = c.DatabaseURL, e.Deps.Redis.URL()
+	if opt.RedisURL == "" {
+		opt.RedisURL = e.Deps.Redis.URL()
+	}
+	c.opt = opt
+	c.Keys = redisdb.Keys{Prefix: c.RedisPrefix}
+	c.shardDB, c.shardRedis = c.DatabaseURL, opt.RedisURL
 	if opt.StoreLinks {
 		c.shardDB, c.shardRedis = c.link(t, e)
 	}
@@ -233,7 +243,9 @@ func (e *Env) Start(t testing.TB, opt Options) *Cluster {
 	if c.DB, err = pgxpool.New(ctx, c.DatabaseURL); err != nil {
 		t.Fatal(err)
 	}
-	c.Redis = redis.NewClient(&redis.Options{Addr: e.Deps.Redis.Addr()})
+	if c.Redis, err = redisdb.Open(opt.RedisURL); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(c.stop)
 	if opt.Etcd {
 		c.WaitServed(t, opt.Shards, 20*time.Second)
@@ -271,7 +283,9 @@ func (c *Cluster) boot(id string, lis net.Listener, members cluster.Source, read
 		FriendLimit:      opt.FriendLimit,
 		RecoverAfter:     opt.RecoverAfter,
 		Intercept:        opt.Intercept,
-		RecoveryInterval: 100 * time.Millisecond,
+		// A pass reads the pending index of every slot a shard serves (a pipeline of
+		// ~1365 commands, ~5 ms, ~12 ms under -race); crash tests wait for it.
+		RecoveryInterval: 500 * time.Millisecond,
 		OnReady:          func(string) { ready() },
 		Crash:            crash,
 	}

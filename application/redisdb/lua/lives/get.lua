@@ -1,0 +1,5 @@
+-- Read a player's lives (writes nothing, so it needs no fence).
+-- KEYS[1] lives key; ARGV: now_ms, max, regen_ms. Returns {1, count, next_life_at_ms}.
+local now, max, regen = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local c, t = lives_load(KEYS[1], now, max, regen)
+return {1, c, lives_next(c, t, max, regen)}

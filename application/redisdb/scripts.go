@@ -1,0 +1,43 @@
+package redisdb
+
+// The scripts. Each file under lua/ says its keys, arguments and reply; the keys of a
+// fenced script are all in one slot (the token's), and Run adds the fence ahead of them.
+var (
+	// LivesGet reads a player's lives: KEYS lives; ARGV now_ms, max, regen_ms.
+	LivesGet = newScript(false, "lives/lives.lua", "lives/get.lua")
+	// LivesChange adds to or takes from a player's lives: KEYS lives; ARGV now_ms, max,
+	// regen_ms, delta.
+	LivesChange = newScript(true, "lives/lives.lua", "lives/change.lua")
+
+	// PlayStart takes a life and writes the play: KEYS lives, play.
+	PlayStart = newScript(true, "lives/lives.lua", "plays/start.lua")
+	// PlayResolve opens or voids a pending play: KEYS lives, play.
+	PlayResolve = newScript(true, "lives/lives.lua", "plays/resolve.lua")
+	// PlayFinish stores a play's settlement: KEYS play.
+	PlayFinish = newScript(true, "plays/finish.lua")
+	// PlayIndex adds a pending play to its slot's index or removes it: KEYS pending.
+	PlayIndex = newScript(true, "plays/index.lua")
+
+	// SocialReserve reserves a sender→receiver cooldown: KEYS cooldown.
+	SocialReserve = newScript(true, "social/reserve.lua")
+	// SocialCommit marks a delivered life sent and adds gift points: KEYS cooldown, gift points.
+	SocialCommit = newScript(true, "social/commit.lua")
+	// SocialRelease gives back an undelivered reservation: KEYS cooldown.
+	SocialRelease = newScript(true, "social/release.lua")
+
+	// MailClaim credits mailed lives once per mail id: KEYS lives, claimed.
+	MailClaim = newScript(true, "lives/lives.lua", "mailbox/claim.lua")
+	// MailMark marks mail ids claimed (coins, credited in SQL): KEYS claimed.
+	MailMark = newScript(true, "mailbox/mark.lua")
+
+	// GMSFailure counts a failed GMS login: KEYS counter; ARGV lockout_ms.
+	GMSFailure = newScript(false, "admins/fail.lua")
+
+	raise = newScript(false, "raise.lua")
+)
+
+// All returns every script.
+func All() []*Script {
+	return []*Script{LivesGet, LivesChange, PlayStart, PlayResolve, PlayFinish, PlayIndex,
+		SocialReserve, SocialCommit, SocialRelease, MailClaim, MailMark, GMSFailure, raise}
+}
