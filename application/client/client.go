@@ -87,17 +87,19 @@ func (r *Router) Invoke(ctx context.Context, method string, args, reply any, opt
 		return noOwner
 	}
 	err := r.invokeAt(ctx, target, method, args, reply, opts)
+	pause := 10 * time.Millisecond
 	for attempt := 1; attempt < maxAttempts && err != nil; attempt++ {
 		next, ok := r.retryAt(m, target, args, err)
 		if !ok {
 			break
 		}
-		if attempt > 1 { // two shards with views a moment apart: let them converge
+		if attempt > 1 { // two shards whose views are a moment apart: let them converge
 			select {
 			case <-ctx.Done():
 				return err
-			case <-time.After(20 * time.Millisecond):
+			case <-time.After(pause):
 			}
+			pause *= 2
 		}
 		target, m = next, r.members.Current()
 		err = r.invokeAt(ctx, target, method, args, reply, opts)
@@ -106,9 +108,9 @@ func (r *Router) Invoke(ctx context.Context, method string, args, reply any, opt
 }
 
 // maxAttempts bounds the tries of one call. One retry at the owner a refusal names is
-// the rule; a second covers the moment in a handover when the named owner's own view
-// is a few milliseconds behind and it names the previous owner back.
-const maxAttempts = 3
+// the rule; the others cover the moment in a handover when the named owner's own view
+// is behind and it names the previous owner back (waits of 10, 20, 40, 80 ms between).
+const maxAttempts = 6
 
 // noOwner answers a call while no shard is active (a cluster starting or all gone).
 var noOwner = grpcerr.ToStatus(&oven.Error{Code: oven.EUnavailable, Message: "no shard serves this player yet", RetryAfter: time.Second})

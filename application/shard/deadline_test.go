@@ -45,13 +45,13 @@ func interceptStarts(on *atomic.Bool, f grpc.UnaryServerInterceptor) grpc.UnaryS
 // playKeys lists a player's play records in Redis (idempotency keys aside).
 func playKeys(t *testing.T, c *shardtest.Cluster, id string) []string {
 	t.Helper()
-	keys, err := c.Redis.Keys(bg, c.RedisPrefix+"{p:"+id+"}:play:*").Result()
+	keys, err := c.Redis.Keys(bg, c.Keys.Play(id, "*")).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []string
 	for _, k := range keys {
-		if !strings.Contains(k, ":play:idem:") {
+		if !strings.Contains(k, ":idem:") {
 			out = append(out, k)
 		}
 	}
@@ -268,7 +268,7 @@ func TestRetriedStartAfterACrashBetweenSteps(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if same := strings.HasSuffix(keys[0], ":play:"+got.PlayId); same != tc.samePlay {
+			if same := strings.HasSuffix(keys[0], ":"+got.PlayId); same != tc.samePlay {
 				t.Errorf("retry answered play %s; the crashed one was %s; want same = %v", got.PlayId, keys[0], tc.samePlay)
 			}
 			lifeAndCoins(t, c, id, 4, 500)

@@ -178,7 +178,7 @@ func TestStaleOwnerRecoveryDecidesNothing(t *testing.T) {
 	if err := c.DB.QueryRow(bg, `SELECT count(*) FROM play_charges WHERE player_id = $1`, id).Scan(&charges); err != nil || charges != 0 {
 		t.Errorf("%d arbiter rows (%v): a stale owner decided the play", charges, err)
 	}
-	if n, err := c.Redis.ZCard(bg, c.RedisPrefix+"plays:pending").Result(); err != nil || n != 1 {
+	if n, err := c.Redis.ZCard(bg, c.Keys.Pending(cluster.SlotOf(id))).Result(); err != nil || n != 1 {
 		t.Errorf("%d pending plays (%v), want the one left for the new owner", n, err)
 	}
 }
