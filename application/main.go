@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -72,9 +73,13 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 func configFromEnv(log *slog.Logger) (shard.Config, error) {
 	id := env("OVEN_SHARD_ID", "s1")
 	grpcAddr := env("OVEN_GRPC_ADDR", "127.0.0.1:7101")
+	advertise := os.Getenv("OVEN_GRPC_ADVERTISE")
 	var members cluster.Source
 	var etcd *clientv3.Client
 	if eps := os.Getenv("OVEN_ETCD_ENDPOINTS"); eps != "" {
+		if err := reachable(grpcAddr, advertise); err != nil {
+			return shard.Config{}, err
+		}
 		var err error
 		if etcd, err = cluster.DialEtcd(eps); err != nil {
 			return shard.Config{}, err
@@ -120,6 +125,7 @@ func configFromEnv(log *slog.Logger) (shard.Config, error) {
 		RetentionAudit:  auditDays,
 		ID:              id,
 		GRPCAddr:        grpcAddr,
+		Advertise:       advertise,
 		HTTPAddr:        env("OVEN_METRICS_ADDR", ""),
 		Members:         members,
 		Etcd:            etcd,
@@ -136,6 +142,23 @@ func configFromEnv(log *slog.Logger) (shard.Config, error) {
 		DevClock: os.Getenv("OVEN_DEV_CLOCK") == "1",
 		Logger:   log,
 	}, nil
+}
+
+// reachable checks the address a shard registers in etcd, OVEN_GRPC_ADVERTISE or else
+// OVEN_GRPC_ADDR: other processes dial it, so it must name a host, not every interface.
+func reachable(listen, advertise string) error {
+	key, addr := "OVEN_GRPC_ADVERTISE", advertise
+	if addr == "" {
+		key, addr = "OVEN_GRPC_ADDR", listen
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%s %q: want host:port", key, addr)
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		return fmt.Errorf("%s %q names no host other processes can dial: set OVEN_GRPC_ADVERTISE to the host:port they reach this shard at", key, addr)
+	}
+	return nil
 }
 
 // days reads a whole number of days (at least 1).

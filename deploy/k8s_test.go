@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,14 +34,14 @@ func TestKubernetesBase(t *testing.T) {
 	checkStack(t, objs)
 }
 
-// TestKustomizeBuilds builds the base and the example overlay with kubectl's kustomize
-// (when kubectl is installed) and checks what comes out.
+// TestKustomizeBuilds builds the base and the overlays with kubectl's kustomize (when
+// kubectl is installed) and checks what comes out.
 func TestKustomizeBuilds(t *testing.T) {
 	kubectl, err := exec.LookPath("kubectl")
 	if err != nil {
 		t.Skip("kubectl is not installed; kustomize builds not checked")
 	}
-	for _, dir := range []string{"k8s/base", "k8s/overlays/example"} {
+	for _, dir := range []string{"k8s/base", "k8s/overlays/example", "k8s/overlays/external-etcd"} {
 		t.Run(dir, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
@@ -59,12 +60,8 @@ func TestKustomizeBuilds(t *testing.T) {
 					t.Errorf("%s/%s is not in namespace oven", str(o, "kind"), str(o, "metadata", "name"))
 				}
 			}
-			if dir != "k8s/overlays/example" {
+			if dir == "k8s/base" {
 				return
-			}
-			hpa := find(t, objs, "HorizontalPodAutoscaler", "oven-presentation")
-			if got := str(hpa, "spec", "metrics", 1, "pods", "metric", "name"); got != "oven_http_requests_per_second" {
-				t.Errorf("the rps-autoscaling component did not add the custom metric: %v", get(hpa, "spec", "metrics"))
 			}
 			for _, o := range objs {
 				for _, c := range containers(o) {
@@ -72,6 +69,18 @@ func TestKustomizeBuilds(t *testing.T) {
 						t.Errorf("%s/%s: image %q left unset by the overlay", str(o, "kind"), str(o, "metadata", "name"), img)
 					}
 				}
+			}
+			if dir == "k8s/overlays/external-etcd" {
+				for _, o := range objs {
+					if str(o, "metadata", "labels", "app.kubernetes.io/component") == "etcd" {
+						t.Errorf("the external-etcd overlay still has %s/%s", str(o, "kind"), str(o, "metadata", "name"))
+					}
+				}
+				return
+			}
+			hpa := find(t, objs, "HorizontalPodAutoscaler", "oven-presentation")
+			if got := str(hpa, "spec", "metrics", 1, "pods", "metric", "name"); got != "oven_http_requests_per_second" {
+				t.Errorf("the rps-autoscaling component did not add the custom metric: %v", get(hpa, "spec", "metrics"))
 			}
 		})
 	}
@@ -105,7 +114,9 @@ func checkStack(t *testing.T, objs []obj) {
 			t.Errorf("PodDisruptionBudget %s selects no workload", str(o, "metadata", "name"))
 		}
 	}
-	checkShards(t, objs, cm)
+	checkMembership(t, objs, cm)
+	checkShards(t, objs)
+	checkEtcd(t, objs, cm)
 	checkPresentation(t, objs)
 	checkPrewarm(t, objs)
 }
@@ -126,13 +137,11 @@ func settingsSource(t *testing.T) string {
 
 func find(t *testing.T, objs []obj, kind, name string) obj {
 	t.Helper()
-	for _, o := range objs {
-		if str(o, "kind") == kind && str(o, "metadata", "name") == name {
-			return o
-		}
+	o := lookup(objs, kind, name)
+	if o == nil {
+		t.Fatalf("no %s %s", kind, name)
 	}
-	t.Fatalf("no %s %s", kind, name)
-	return nil
+	return o
 }
 
 func podSpec(o obj) obj {
@@ -220,9 +229,8 @@ func checkPod(t *testing.T, o obj, settings string, secretKeys obj) {
 				}
 			}
 		}
-		if cmd := str(c, "command", 0); !strings.Contains(str(c, "image"), "kubectl") &&
-			cmd != "/oven/application" && cmd != "/oven/presentation" {
-			t.Errorf("%s: command %q is neither binary of the image", what, cmd)
+		if cmd := str(c, "command", 0); !commandOfImage(str(c, "image"), cmd) {
+			t.Errorf("%s: command %q is not a binary of image %s", what, cmd, str(c, "image"))
 		}
 		for _, ef := range list(c, "envFrom") {
 			if n := str(ef, "configMapRef", "name"); n != "" && n != "oven-config" {
@@ -286,15 +294,187 @@ func checkService(t *testing.T, objs []obj, svc obj) {
 	}
 }
 
-// checkShards checks that the StatefulSet's pods, the headless Service and OVEN_SHARDS
-// agree: pod oven-application-N is shard sN at its stable DNS name.
-func checkShards(t *testing.T, objs []obj, cm obj) {
+// etcdImage is an official etcd image pinned to a v3.5 or v3.6 release.
+var etcdImage = regexp.MustCompile(`^(quay\.io/coreos/etcd:v3\.[56]\.\d+|registry\.k8s\.io/etcd:3\.[56]\.\d+-\d+)$`)
+
+// commandOfImage reports whether cmd is a binary that image ships.
+func commandOfImage(image, cmd string) bool {
+	switch {
+	case strings.Contains(image, "kubectl"):
+		return true
+	case etcdImage.MatchString(image):
+		return cmd == "/usr/local/bin/etcd"
+	}
+	return cmd == "/oven/application" || cmd == "/oven/presentation"
+}
+
+// lookup is find for an object that may be absent (nil then).
+func lookup(objs []obj, kind, name string) obj {
+	for _, o := range objs {
+		if str(o, "kind") == kind && str(o, "metadata", "name") == name {
+			return o
+		}
+	}
+	return nil
+}
+
+// containerEnv is what a container's environment holds: the keys of the ConfigMaps it
+// loads (envFrom) overridden by its own env entries (their value, or "<from …>").
+func containerEnv(c obj, objs []obj) map[string]string {
+	out := map[string]string{}
+	for _, ef := range list(c, "envFrom") {
+		if cm := lookup(objs, "ConfigMap", str(ef, "configMapRef", "name")); cm != nil {
+			data, _ := get(cm, "data").(obj)
+			for k, v := range data {
+				out[k], _ = v.(string)
+			}
+		}
+	}
+	for _, e := range list(c, "env") {
+		v := str(e, "value")
+		if src := get(e, "valueFrom"); src != nil {
+			v = fmt.Sprint("<from ", src, ">")
+		}
+		out[str(e, "name")] = v
+	}
+	return out
+}
+
+// needsMembership reports whether a container runs a process that routes by, or takes
+// part in, shard membership: a shard (application serve) or a presentation.
+func needsMembership(c obj) bool {
+	cmd := fmt.Sprint(list(c, "command"), list(c, "args"))
+	return cmd == "[/oven/application serve] []" || cmd == "[/oven/application] [serve]" ||
+		strings.HasPrefix(cmd, "[/oven/presentation]")
+}
+
+// checkMembership checks that every shard and presentation finds the others through
+// etcd and that no static shard list is left to keep in step with the StatefulSet.
+func checkMembership(t *testing.T, objs []obj, cm obj) {
+	t.Helper()
+	if _, ok := get(cm, "data").(obj)["OVEN_SHARDS"]; ok {
+		t.Error("ConfigMap oven-config sets OVEN_SHARDS: membership comes from etcd")
+	}
+	members := 0
+	for _, o := range objs {
+		for _, c := range containers(o) {
+			what := str(o, "kind") + "/" + str(o, "metadata", "name")
+			env := containerEnv(c, objs)
+			if _, ok := env["OVEN_SHARDS"]; ok {
+				t.Errorf("%s sets OVEN_SHARDS: membership comes from etcd", what)
+			}
+			if !needsMembership(c) {
+				continue
+			}
+			members++
+			if env["OVEN_ETCD_ENDPOINTS"] == "" {
+				t.Errorf("%s (%v) gets no OVEN_ETCD_ENDPOINTS", what, list(c, "command"))
+			}
+			if ttl, ok := env["OVEN_LEASE_TTL"]; ok {
+				if d, err := time.ParseDuration(ttl); err != nil || d < 2*time.Second {
+					t.Errorf("%s: OVEN_LEASE_TTL %q is not a duration ≥ 2s (application/main.go refuses it)", what, ttl)
+				}
+			}
+		}
+	}
+	if members < 2 {
+		t.Errorf("found %d shard or presentation containers, want both tiers", members)
+	}
+}
+
+// shardShutdown is the longest a shard takes from SIGTERM to exit: the sum of the
+// timeouts of its shutdown steps in application/shard/run.go (hand the slots over,
+// drain gRPC calls, stop the metrics server).
+func shardShutdown(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile("../application/shard/run.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := string(b)
+	i := strings.Index(src, `log.Info("shard stopping")`)
+	if i < 0 {
+		t.Fatal(`application/shard/run.go no longer logs "shard stopping": update shardShutdown`)
+	}
+	body := src[i:]
+	if j := strings.Index(body, "\n}\n"); j >= 0 {
+		body = body[:j]
+	}
+	total := 0
+	for _, m := range regexp.MustCompile(`(\d+)\s*\*\s*time\.Second`).FindAllStringSubmatch(body, -1) {
+		n, _ := strconv.Atoi(m[1])
+		total += n
+	}
+	if total == 0 {
+		t.Fatal("found no shutdown timeouts after \"shard stopping\" in application/shard/run.go")
+	}
+	return total
+}
+
+// antiAffinity reports whether pods of o are kept off each other's nodes, required or
+// preferred.
+func antiAffinity(o obj) (required, preferred bool) {
+	aa := get(podSpec(o), "affinity", "podAntiAffinity")
+	own := podLabels(o)
+	matches := func(term any) bool {
+		sel, _ := get(term, "labelSelector", "matchLabels").(obj)
+		if str(term, "topologyKey") != "kubernetes.io/hostname" || len(sel) == 0 {
+			return false
+		}
+		for k, v := range sel {
+			if own[k] != v {
+				return false
+			}
+		}
+		return true
+	}
+	for _, term := range list(aa, "requiredDuringSchedulingIgnoredDuringExecution") {
+		required = required || matches(term)
+	}
+	for _, w := range list(aa, "preferredDuringSchedulingIgnoredDuringExecution") {
+		preferred = preferred || matches(get(w, "podAffinityTerm"))
+	}
+	return required, preferred
+}
+
+// budget returns the PodDisruptionBudget that selects workload o (nil if none).
+func budget(objs []obj, o obj) obj {
+	for _, p := range objs {
+		if str(p, "kind") != "PodDisruptionBudget" {
+			continue
+		}
+		sel, _ := get(p, "spec", "selector", "matchLabels").(obj)
+		for _, w := range selected(objs, sel) {
+			if str(w, "kind") == str(o, "kind") && str(w, "metadata", "name") == str(o, "metadata", "name") {
+				return p
+			}
+		}
+	}
+	return nil
+}
+
+// fieldRefEnv checks that env name of c comes from the pod's field path.
+func fieldRefEnv(t *testing.T, what string, c obj, name, path string) {
+	t.Helper()
+	e, _ := envValue(c, name)
+	if got := str(e, "valueFrom", "fieldRef", "fieldPath"); got != path {
+		t.Errorf("%s: %s comes from %q, want %s", what, name, got, path)
+	}
+}
+
+// checkShards checks the StatefulSet of shards: each pod is a shard named after itself,
+// registered in etcd under its stable DNS name, and `kubectl scale` alone sets their
+// number (no list, no replicas in the manifest for an apply to set back).
+func checkShards(t *testing.T, objs []obj) {
 	t.Helper()
 	sts := find(t, objs, "StatefulSet", "oven-application")
 	svcName := str(sts, "spec", "serviceName")
 	svc := find(t, objs, "Service", svcName)
-	if str(svc, "spec", "clusterIP") != "None" {
-		t.Errorf("Service %s is not headless", svcName)
+	if str(svc, "spec", "clusterIP") != "None" || get(svc, "spec", "publishNotReadyAddresses") != true {
+		t.Errorf("Service %s is not headless with publishNotReadyAddresses: a shard's name must resolve once it registers", svcName)
+	}
+	if r := get(sts, "spec", "replicas"); r != nil {
+		t.Errorf("StatefulSet oven-application sets replicas %v: kubectl scale owns the count, an apply would set it back", r)
 	}
 	c := containers(sts)[0]
 	grpcPort, metricsPort := namedPort(c, "grpc"), namedPort(c, "metrics")
@@ -304,27 +484,125 @@ func checkShards(t *testing.T, objs []obj, cm obj) {
 			t.Errorf("%s = %q does not listen on the container port %d", env, str(e, "value"), port)
 		}
 	}
-	idx, _ := envValue(c, "POD_INDEX")
-	if got := str(idx, "valueFrom", "fieldRef", "fieldPath"); got != "metadata.labels['apps.kubernetes.io/pod-index']" {
-		t.Errorf("POD_INDEX comes from %q, want the pod-index label", got)
+	fieldRefEnv(t, "shards", c, "POD_NAME", "metadata.name")
+	if id, _ := envValue(c, "OVEN_SHARD_ID"); str(id, "value") != "$(POD_NAME)" {
+		t.Errorf("OVEN_SHARD_ID = %q, want $(POD_NAME)", str(id, "value"))
 	}
-	if id, _ := envValue(c, "OVEN_SHARD_ID"); str(id, "value") != "s$(POD_INDEX)" {
-		t.Errorf("OVEN_SHARD_ID = %q, want s$(POD_INDEX)", str(id, "value"))
+	adv, _ := envValue(c, "OVEN_GRPC_ADVERTISE")
+	want := regexp.MustCompile(`^\$\(POD_NAME\)\.` + regexp.QuoteMeta(svcName) + `(\.\$\(POD_NAMESPACE\)\.svc)?:` + strconv.Itoa(grpcPort) + `$`)
+	if !want.MatchString(str(adv, "value")) {
+		t.Errorf("OVEN_GRPC_ADVERTISE = %q, want the pod's name under Service %s on port %d", str(adv, "value"), svcName, grpcPort)
 	}
-	var want []string
-	for i := range num(sts, "spec", "replicas") {
-		want = append(want, fmt.Sprintf("s%d=%s-%d.%s:%d", i, str(sts, "metadata", "name"), i, svcName, grpcPort))
-	}
-	if got := str(cm, "data", "OVEN_SHARDS"); got != strings.Join(want, ",") {
-		t.Errorf("OVEN_SHARDS = %q\nwant          %q (one entry per StatefulSet replica)", got, strings.Join(want, ","))
+	if strings.Contains(str(adv, "value"), "$(POD_NAMESPACE)") {
+		fieldRefEnv(t, "shards", c, "POD_NAMESPACE", "metadata.namespace")
 	}
 	if str(c, "readinessProbe", "httpGet", "path") != "/healthz" || str(c, "readinessProbe", "httpGet", "port") != "metrics" {
 		t.Errorf("shard readiness is not /healthz on the metrics port: %v", get(c, "readinessProbe"))
 	}
-	// The shard drains gRPC for up to 10 s, then closes its stores.
-	if g := num(sts, "spec", "template", "spec", "terminationGracePeriodSeconds"); g < 15 {
-		t.Errorf("shard terminationGracePeriodSeconds = %d, want ≥ 15", g)
+	// SIGTERM drains the shard: it must finish before the kubelet's SIGKILL, or its
+	// slots wait for the lease to run out instead of moving at once.
+	need := max(shardShutdown(t)+5, 30)
+	if g := num(sts, "spec", "template", "spec", "terminationGracePeriodSeconds"); g < need {
+		t.Errorf("shard terminationGracePeriodSeconds = %d, want ≥ %d (the shutdown in application/shard/run.go takes up to %d s)", g, need, shardShutdown(t))
 	}
+	if req, pref := antiAffinity(sts); !req && !pref {
+		t.Error("shards have no pod anti-affinity on kubernetes.io/hostname")
+	}
+	if pdb := budget(objs, sts); pdb == nil || get(pdb, "spec", "maxUnavailable") != float64(1) {
+		t.Errorf("shards want a PodDisruptionBudget with maxUnavailable 1, have %v", pdb)
+	}
+}
+
+// checkEtcd checks the etcd that OVEN_ETCD_ENDPOINTS names: either the three-member
+// StatefulSet of etcd.yaml, every member listed, or an external cluster and no etcd
+// objects of Oven's own.
+func checkEtcd(t *testing.T, objs []obj, cm obj) {
+	t.Helper()
+	var endpoints []*url.URL
+	for ep := range strings.SplitSeq(str(cm, "data", "OVEN_ETCD_ENDPOINTS"), ",") {
+		u, err := url.Parse(ep)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Port() == "" {
+			t.Errorf("OVEN_ETCD_ENDPOINTS entry %q is not an http(s)://host:port URL", ep)
+			continue
+		}
+		endpoints = append(endpoints, u)
+	}
+	sts := lookup(objs, "StatefulSet", "oven-etcd")
+	if sts == nil {
+		for _, u := range endpoints {
+			if strings.HasPrefix(u.Hostname(), "oven-etcd-") {
+				t.Errorf("OVEN_ETCD_ENDPOINTS names %s, but there is no StatefulSet oven-etcd", u.Host)
+			}
+		}
+		return
+	}
+	n := num(sts, "spec", "replicas")
+	if n != 3 {
+		t.Errorf("etcd has %d members, want 3", n)
+	}
+	if str(sts, "spec", "podManagementPolicy") != "Parallel" {
+		t.Error("etcd members must start together (podManagementPolicy Parallel): none is Ready before a quorum")
+	}
+	svcName := str(sts, "spec", "serviceName")
+	svc := find(t, objs, "Service", svcName)
+	if str(svc, "spec", "clusterIP") != "None" || get(svc, "spec", "publishNotReadyAddresses") != true {
+		t.Errorf("Service %s is not headless with publishNotReadyAddresses: members must find each other before they are Ready", svcName)
+	}
+	c := containers(sts)[0]
+	if !etcdImage.MatchString(str(c, "image")) {
+		t.Errorf("etcd image %q is not an official v3.5/v3.6 image pinned to a release", str(c, "image"))
+	}
+	name := str(sts, "metadata", "name")
+	client, peer := namedPort(c, "client"), namedPort(c, "peer")
+	fieldRefEnv(t, "etcd", c, "POD_NAME", "metadata.name")
+	var cluster, clients []string
+	for i := range n {
+		host := fmt.Sprintf("%s-%d.%s", name, i, svcName)
+		cluster = append(cluster, fmt.Sprintf("%s-%d=http://%s:%d", name, i, host, peer))
+		clients = append(clients, fmt.Sprintf("http://%s:%d", host, client))
+	}
+	for env, want := range map[string]string{
+		"ETCD_NAME":                        "$(POD_NAME)",
+		"ETCD_INITIAL_CLUSTER":             strings.Join(cluster, ","),
+		"ETCD_INITIAL_CLUSTER_STATE":       "new",
+		"ETCD_INITIAL_ADVERTISE_PEER_URLS": fmt.Sprintf("http://$(POD_NAME).%s:%d", svcName, peer),
+		"ETCD_ADVERTISE_CLIENT_URLS":       fmt.Sprintf("http://$(POD_NAME).%s:%d", svcName, client),
+		"ETCD_LISTEN_PEER_URLS":            fmt.Sprintf("http://0.0.0.0:%d", peer),
+		"ETCD_LISTEN_CLIENT_URLS":          fmt.Sprintf("http://0.0.0.0:%d", client),
+		"ETCD_LISTEN_METRICS_URLS":         fmt.Sprintf("http://0.0.0.0:%d", namedPort(c, "metrics")),
+	} {
+		if e, _ := envValue(c, env); str(e, "value") != want {
+			t.Errorf("etcd %s = %q, want %q", env, str(e, "value"), want)
+		}
+	}
+	if got := str(cm, "data", "OVEN_ETCD_ENDPOINTS"); got != strings.Join(clients, ",") {
+		t.Errorf("OVEN_ETCD_ENDPOINTS = %q\nwant                %q (every etcd member)", got, strings.Join(clients, ","))
+	}
+	checkEtcdStorage(t, sts, c)
+	if req, _ := antiAffinity(sts); !req {
+		t.Error("etcd members may share a node: want required pod anti-affinity on kubernetes.io/hostname")
+	}
+	if pdb := budget(objs, sts); pdb == nil || num(pdb, "spec", "minAvailable") != n/2+1 {
+		t.Errorf("etcd wants a PodDisruptionBudget with minAvailable %d (its quorum), have %v", n/2+1, pdb)
+	}
+}
+
+// checkEtcdStorage checks that each member keeps its data on its own volume.
+func checkEtcdStorage(t *testing.T, sts, c obj) {
+	t.Helper()
+	claims := map[string]bool{}
+	for _, vct := range list(sts, "spec", "volumeClaimTemplates") {
+		if str(vct, "spec", "resources", "requests", "storage") != "" {
+			claims[str(vct, "metadata", "name")] = true
+		}
+	}
+	dir, _ := envValue(c, "ETCD_DATA_DIR")
+	for _, m := range list(c, "volumeMounts") {
+		if claims[str(m, "name")] && strings.HasPrefix(str(dir, "value"), str(m, "mountPath")+"/") {
+			return
+		}
+	}
+	t.Errorf("etcd ETCD_DATA_DIR %q is not inside a volume from a volumeClaimTemplate", str(dir, "value"))
 }
 
 func checkPresentation(t *testing.T, objs []obj) {

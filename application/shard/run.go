@@ -48,6 +48,10 @@ type Config struct {
 	GRPCAddr string       // listen address, used when Listener is nil
 	Listener net.Listener // optional pre-opened gRPC listener (tests)
 	HTTPAddr string       // /metrics and /healthz; "" serves none
+	// Advertise is the address other processes reach the shard at, registered in etcd
+	// (e.g. a StatefulSet pod's DNS name while GRPCAddr listens on 0.0.0.0); "" means
+	// GRPCAddr.
+	Advertise string
 	// Members is the static member list, used only when Etcd is nil (tests, one process).
 	Members cluster.Source
 	// Etcd, when set, is the membership store: the shard registers on a lease, follows
@@ -272,7 +276,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		coord, err = cluster.StartCoordinator(ctx, cluster.CoordinatorConfig{
 			Client: cfg.Etcd, Prefix: cfg.EtcdPrefix, Watcher: watcher,
-			Self: cluster.Member{ID: cfg.ID, Addr: advertised(lis.Addr().String(), cfg.GRPCAddr)}, MetricsAddr: cfg.HTTPAddr,
+			Self: cluster.Member{ID: cfg.ID, Addr: advertised(lis.Addr().String(), cfg.Advertise, cfg.GRPCAddr)}, MetricsAddr: cfg.HTTPAddr,
 			Table: table, Raisers: raisers, OnRelease: forget, LeaseTTL: cfg.LeaseTTL,
 			Registerer: reg, Log: log,
 		})
@@ -324,13 +328,17 @@ func Run(ctx context.Context, cfg Config) error {
 	return err
 }
 
-// advertised is the address other processes reach the shard at: the configured one,
-// unless it named port 0 (tests), then the one the listener got.
-func advertised(bound, configured string) string {
-	if configured == "" || strings.HasSuffix(configured, ":0") {
+// advertised is the address other processes reach the shard at: the advertise address
+// when set, else the listen address, unless that named port 0 (tests), then the one the
+// listener got.
+func advertised(bound, advertise, listen string) string {
+	switch {
+	case advertise != "":
+		return advertise
+	case listen == "" || strings.HasSuffix(listen, ":0"):
 		return bound
 	}
-	return configured
+	return listen
 }
 
 func opsServer(addr string, reg *prometheus.Registry) *http.Server {
