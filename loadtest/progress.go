@@ -137,6 +137,16 @@ func printSummary(r *results.Report, html, json string) {
 			}
 		}
 	}
+	for _, t := range r.Targets {
+		for _, p := range t.Phases {
+			if p.Chaos != nil {
+				fmt.Println()
+				for _, l := range p.Chaos.Lines() {
+					fmt.Printf("%s: %s\n", t.Name, l)
+				}
+			}
+		}
+	}
 	fmt.Println()
 	for _, g := range r.Goals {
 		fmt.Printf("%-4s  %s\n      %s\n", g.Status, g.Goal, g.Measured)
