@@ -75,6 +75,11 @@ func TestGoalsJudgeTheFaultedPhaseByItsFault(t *testing.T) {
 	if g := got["zero"]; g.Status != results.GoalPass || !strings.Contains(g.Goal, "without a fault") || !strings.HasPrefix(g.Measured, "0 errors in 1000") {
 		t.Errorf("zero-errors goal = %+v, want PASS over the steady phase only", g)
 	}
+	for _, g := range results.Goals(nil, &results.Target{Name: "stack", Phases: []results.Phase{faulted}}, 50) {
+		if strings.HasPrefix(g.Goal, "zero errors") {
+			t.Errorf("with only the faulted phase, a zero-errors goal over nothing: %+v", g)
+		}
+	}
 	if l := faulted.Label(); l != "max (64 clients, kill-shard)" {
 		t.Errorf("label = %q", l)
 	}

@@ -285,7 +285,9 @@ func Goals(relay, stack *Target, sloMS float64) []Goal {
 	if faulted {
 		what = "zero errors (the stack phases without a fault)"
 	}
-	goals = append(goals, Goal{Goal: what, Measured: fmt.Sprintf("%d errors in %d requests", errs, reqs), Status: st})
+	if !faulted || reqs > 0 {
+		goals = append(goals, Goal{Goal: what, Measured: fmt.Sprintf("%d errors in %d requests", errs, reqs), Status: st})
+	}
 	if stack.Audit != nil {
 		st := GoalPass
 		if !stack.Audit.Pass {
