@@ -27,6 +27,9 @@ type Failover struct {
 	// resumed: then nothing shows that it stopped writing.
 	Stopped       bool
 	StoppedFenced *float64
+	// Static marks a stack without etcd membership: nobody took the shard's slots
+	// over, so the run says nothing about takeover or fencing.
+	Static bool
 }
 
 // CheckFailover judges invariant 7: after the fault no other invariant broke (so no
@@ -82,6 +85,9 @@ func CheckFailover(f *Failover, others []Check) Check {
 	}
 	if len(notChecked) > 0 {
 		c.Note += fmt.Sprintf("; invariants %v were not checked in this run", notChecked)
+	}
+	if f.Static {
+		c.Note += "; the shards ran without etcd membership: the players waited for the shard's restart or SIGCONT, no slot was taken over and nothing could be fenced"
 	}
 	c.settle(nil)
 	return c

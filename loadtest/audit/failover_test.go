@@ -46,6 +46,7 @@ func TestCheckFailover(t *testing.T) {
 		{"kill: the stores could not be read", kill(nil), unreadable, audit.Errored, 0, "invariant 4"},
 		{"kill: not injected", kill(func(f *audit.Failover) { f.Injected, f.Problem = false, "no pid for s3" }), ok, audit.Errored, 0, "no pid for s3"},
 		{"stop: fenced writes counted", stop(nil), ok, audit.Pass, 0, "refused 4 writes"},
+		{"kill without etcd: said so", kill(func(f *audit.Failover) { f.Static = true }), ok, audit.Pass, 0, "without etcd membership"},
 		{"stop: no evidence from the stopped shard", stop(func(f *audit.Failover) { f.StoppedFenced = nil }), ok, audit.Errored, 0, "could not be read"},
 		{"stop: the SIGCONT failed", stop(func(f *audit.Failover) { f.Problem = "SIGCONT s3: no such process" }), ok, audit.Errored, 0, "SIGCONT"},
 	}

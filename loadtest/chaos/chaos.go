@@ -74,6 +74,9 @@ func Lease() time.Duration {
 // margin for the survivors to notice and take over.
 func DefaultHold(lease time.Duration) time.Duration { return lease + 4*time.Second }
 
+// StaticNote explains a run on a stack without etcd membership.
+const StaticNote = "the shards export no membership metrics (oven_shard_slots_owned): the stack runs on a static member list without etcd, so no survivor took slots over; a killed shard's players waited for its restart, a stopped shard kept its slots"
+
 // Action is one step of the fault, at a time after it began.
 type Action struct {
 	AtS  float64 `json:"t_s"`
@@ -107,6 +110,10 @@ type Report struct {
 	// StoppedFenced is what the stopped shard's stores refused between the scrape before
 	// the SIGSTOP and the one after it resumed (stop-shard); nil when it could not be read.
 	StoppedFenced *float64 `json:"stopped_fenced,omitempty"`
+	// Static is set when no shard exported membership metrics: the stack ran without
+	// etcd, so no survivor took the faulted shard's slots (a killed shard's players
+	// waited for its restart; a stopped shard kept its slots and nothing was fenced).
+	Static bool `json:"static_membership,omitempty"`
 }
 
 // Injected reports whether the fault happened.
@@ -144,6 +151,9 @@ func (r *Report) Lines() []string {
 	}
 	out = append(out, "  "+r.ServedSentence())
 	out = append(out, "  "+r.CountersSentence())
+	if r.Static {
+		out = append(out, "  "+StaticNote)
+	}
 	return out
 }
 

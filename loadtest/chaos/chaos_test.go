@@ -67,7 +67,12 @@ func TestLines(t *testing.T) {
 	r.Window = chaos.Window{Affected: 3, Served: 1, ServedAllS: 2, Unserved: []string{"p1", "p2"}}
 	r.StoppedFenced = nil
 	got = strings.Join(r.Lines(), "\n")
-	for _, want := range []string{"errors after the fault: 0", "1 of 3 affected players served again", "p1, p2", "could not be read"} {
+	if strings.Contains(got, "static member list") {
+		t.Errorf("a note on static membership without cause:\n%s", got)
+	}
+	r.Static = true
+	got = strings.Join(r.Lines(), "\n")
+	for _, want := range []string{"errors after the fault: 0", "1 of 3 affected players served again", "p1, p2", "could not be read", "static member list"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("lines lack %q:\n%s", want, got)
 		}

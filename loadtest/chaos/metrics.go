@@ -24,12 +24,15 @@ const (
 
 // ShardMetrics is one shard's scrape of the metrics above.
 type ShardMetrics struct {
-	Addr    string             `json:"addr"`
-	Fenced  map[string]float64 `json:"fenced_writes,omitempty"` // by store
-	Moves   map[string]float64 `json:"slot_moves,omitempty"`    // by reason
-	Owned   float64            `json:"slots_owned"`
-	Members map[string]float64 `json:"members,omitempty"` // by state
-	Error   string             `json:"error,omitempty"`   // the scrape failed
+	Addr   string             `json:"addr"`
+	Fenced map[string]float64 `json:"fenced_writes,omitempty"` // by store
+	Moves  map[string]float64 `json:"slot_moves,omitempty"`    // by reason
+	Owned  float64            `json:"slots_owned"`
+	// Membership is set when the shard exports oven_shard_slots_owned: it follows
+	// membership in etcd (without etcd, static members never take slots over).
+	Membership bool               `json:"membership"`
+	Members    map[string]float64 `json:"members,omitempty"` // by state
+	Error      string             `json:"error,omitempty"`   // the scrape failed
 }
 
 // ParseMetrics reads the fault's metrics from a Prometheus text exposition.
@@ -52,7 +55,7 @@ func ParseMetrics(r io.Reader) (ShardMetrics, error) {
 		case metricMoves:
 			m.Moves[labels["reason"]] += value
 		case metricOwned:
-			m.Owned = value
+			m.Owned, m.Membership = value, true
 		case metricMembers:
 			m.Members[labels["state"]] = value
 		}
@@ -194,4 +197,21 @@ func Sum(m map[string]float64) float64 {
 		s += v
 	}
 	return s
+}
+
+// static reports whether no shard that answered exports membership metrics: the stack
+// runs on a static member list, without etcd.
+func static(scrapes ...map[string]ShardMetrics) bool {
+	answered := false
+	for _, sc := range scrapes {
+		for _, m := range sc {
+			if m.Error == "" {
+				answered = true
+				if m.Membership {
+					return false
+				}
+			}
+		}
+	}
+	return answered
 }

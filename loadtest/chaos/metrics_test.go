@@ -31,13 +31,19 @@ func TestParseMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := chaos.ShardMetrics{
-		Fenced:  map[string]float64{"postgres": 3, "redis": 7},
-		Moves:   map[string]float64{"failover": 1365, "join": 1024},
-		Owned:   2048,
-		Members: map[string]float64{"active": 3, "draining": 0},
+		Fenced:     map[string]float64{"postgres": 3, "redis": 7},
+		Moves:      map[string]float64{"failover": 1365, "join": 1024},
+		Owned:      2048,
+		Membership: true,
+		Members:    map[string]float64{"active": 3, "draining": 0},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ParseMetrics (-want +got):\n%s", diff)
+	}
+	// A shard on a static member list exports none of the membership metrics.
+	got, err = chaos.ParseMetrics(strings.NewReader("oven_lives_sent_total 5\n"))
+	if err != nil || got.Membership || got.Owned != 0 {
+		t.Errorf("without etcd: %+v, %v", got, err)
 	}
 }
 

@@ -381,6 +381,7 @@ func (r *Run) Finish(ctx context.Context) *Report {
 	r.rep.WatchedS = watched.Seconds()
 	r.rep.Window = Compute(start, r.answers)
 	r.rep.Delta = Diff(r.rep.Before, r.rep.After)
+	r.rep.Static = static(r.rep.Before, r.rep.After)
 	if r.overflow > 0 {
 		r.rep.Error = strings.TrimPrefix(r.rep.Error+"; ", "; ") + fmt.Sprintf("%d answers beyond the first %d were not kept", r.overflow, maxAnswers)
 	}
@@ -402,5 +403,5 @@ func (r *Report) Failover() *audit.Failover {
 	return &audit.Failover{Fault: r.Kind, Shard: r.Shard, Injected: r.Injected(), Problem: r.Error,
 		Affected: r.Window.Affected, Served: r.Window.Served,
 		ServedAll: time.Duration(r.Window.ServedAllS * float64(time.Second)),
-		Stopped:   r.Kind == StopShard, StoppedFenced: r.StoppedFenced}
+		Stopped:   r.Kind == StopShard, StoppedFenced: r.StoppedFenced, Static: r.Static}
 }

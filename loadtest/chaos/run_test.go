@@ -134,7 +134,7 @@ func TestKillShard(t *testing.T) {
 	st := &fakeStack{root: os.Getpid(), info: stack.Info{
 		Shards: map[string]string{"s1": "x", "s2": "y"},
 		ShardMetrics: map[string]string{
-			"s1": metricsServer(t, `oven_slot_moves_total{reason="join"} 2048`, `oven_slot_moves_total{reason="join"} 2048`+"\n"+`oven_slot_moves_total{reason="failover"} 2048`),
+			"s1": metricsServer(t, `oven_slot_moves_total{reason="join"} 2048`, `oven_shard_slots_owned 4096`+"\n"+`oven_slot_moves_total{reason="join"} 2048`+"\n"+`oven_slot_moves_total{reason="failover"} 2048`),
 			"s2": metricsServer(t, `oven_slot_moves_total{reason="join"} 2048`, `oven_slot_moves_total{reason="join"} 1024`),
 		},
 		PIDs: map[string]int{"s2": victim.Process.Pid}}}
@@ -176,6 +176,9 @@ func TestKillShard(t *testing.T) {
 	if rep.Delta.Moves["failover"] != 2048 || len(rep.Delta.Restarted) != 1 {
 		t.Errorf("delta = %+v, want 2048 failover moves and s2 restarted", rep.Delta)
 	}
+	if rep.Static || rep.After["s1"].Owned != 4096 {
+		t.Errorf("static %v, s1 owns %v after: the survivor follows membership", rep.Static, rep.After["s1"].Owned)
+	}
 	if f := rep.Failover(); f == nil || !f.Injected || f.Affected != 2 || f.Served != 2 || f.Stopped {
 		t.Errorf("failover evidence = %+v", f)
 	}
@@ -206,7 +209,10 @@ func TestStopShardAlwaysContinues(t *testing.T) {
 	if rep.StoppedFenced == nil || *rep.StoppedFenced != 5 {
 		t.Errorf("stopped shard's fenced writes = %v, want 5 (3 redis + 2 postgres)", rep.StoppedFenced)
 	}
-	if f := rep.Failover(); f == nil || !f.Stopped || f.StoppedFenced == nil {
+	if !rep.Static {
+		t.Error("no shard exports membership metrics, yet the report is not marked static")
+	}
+	if f := rep.Failover(); f == nil || !f.Stopped || f.StoppedFenced == nil || !f.Static {
 		t.Errorf("failover evidence = %+v", f)
 	}
 

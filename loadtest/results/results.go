@@ -484,8 +484,9 @@ var funcs = template.FuncMap{
 		}
 		return strings.Join(parts, ", ")
 	},
-	"cpu":   func(p Phase) string { return p.CPU().String() },
-	"procs": func(p Phase) string { return p.CPU().Processes() },
+	"staticNote": func() string { return chaos.StaticNote },
+	"cpu":        func(p Phase) string { return p.CPU().String() },
+	"procs":      func(p Phase) string { return p.CPU().Processes() },
 }
 
 var page = template.Must(template.New("report").Funcs(funcs).Parse(pageHTML))
