@@ -165,7 +165,8 @@ func (r *Report) ServedSentence() string {
 	case w.Affected == 0:
 		s = "no player got an error"
 	case w.Served == w.Affected:
-		s = fmt.Sprintf("all %d affected players served again by +%.1f s (median +%.1f s)", w.Affected, w.ServedAllS, w.ServedP50S)
+		s = fmt.Sprintf("all %d affected players served again by +%.1f s (median +%.1f s; no request failed after +%.1f s)",
+			w.Affected, w.ServedAllS, w.ServedP50S, w.LastFailS)
 	default:
 		s = fmt.Sprintf("%d of %d affected players served again (the last by +%.1f s); never served again while watched: %s",
 			w.Served, w.Affected, w.ServedAllS, strings.Join(w.Unserved, ", "))

@@ -48,7 +48,7 @@ func TestLines(t *testing.T) {
 	fenced := 4.0
 	r := &chaos.Report{Kind: chaos.StopShard, Shard: "s3", PlanAtS: 20, At: time.Unix(1, 0), AtS: 20.1, DoneS: 10, WatchedS: 14,
 		Actions: []chaos.Action{{AtS: 0, What: "SIGSTOP s3 (pid 7) for 10s"}, {AtS: 10, What: "SIGCONT s3 (pid 7)"}},
-		Window: chaos.Window{Errors: 12, FirstErrorS: 0.2, LastErrorS: 7.5, Affected: 9, Served: 9, ServedAllS: 8.1, ServedP50S: 6.9,
+		Window: chaos.Window{Errors: 12, FirstErrorS: 0.2, LastErrorS: 7.5, Affected: 9, Served: 9, ServedAllS: 8.1, ServedP50S: 6.9, LastFailS: 7.6,
 			Codes: []chaos.CodeWindow{{Code: "0 timeout", Count: 12, Players: 9, FirstErrorS: 0.2, LastErrorS: 7.5}}},
 		Delta:         chaos.Delta{Fenced: map[string]float64{"redis": 3, "postgres": 1}, Moves: map[string]float64{"failover": 1365}},
 		StoppedFenced: &fenced}
@@ -57,7 +57,7 @@ func TestLines(t *testing.T) {
 		"chaos stop-shard s3 at 20.1 s into the max phase",
 		"+0.0 s SIGSTOP s3 (pid 7) for 10s; +10.0 s SIGCONT s3 (pid 7)",
 		"errors after the fault: 12, from +0.2 s to +7.5 s: 0 timeout ×12 (9 players, +0.2…+7.5 s)",
-		"all 9 affected players served again by +8.1 s (median +6.9 s)",
+		"all 9 affected players served again by +8.1 s (median +6.9 s; no request failed after +7.6 s)",
 		"fenced writes: postgres 1, redis 3; slot moves: failover 1365; the stores refused 4 writes of the stopped s3",
 	} {
 		if !strings.Contains(got, want) {

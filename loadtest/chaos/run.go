@@ -22,8 +22,11 @@ const (
 	// maxAnswers bounds the answers kept after the fault (a minute of max load is
 	// ~200 k); beyond it they are counted, not kept.
 	maxAnswers = 4_000_000
-	// probeEvery is how often a player waiting to be served again is probed.
-	probeEvery = 500 * time.Millisecond
+	// probeEvery is how often a player waiting to be served again is probed, and
+	// probeClients how many probes may be in flight (as many as the max phase's
+	// default clients: hundreds of players may wait at once).
+	probeEvery   = 500 * time.Millisecond
+	probeClients = 64
 	// defaultSettle is Plan.Settle's default.
 	defaultSettle = 2 * time.Second
 	// restartWait bounds the wait for the supervisor to restart a killed shard.
@@ -81,7 +84,7 @@ func New(plan Plan, st Stack, baseURL string, log func(format string, args ...an
 		plan.Watch = 30*time.Second + plan.Hold
 	}
 	return &Run{plan: plan, st: st, log: log, waiting: map[string]*follow{},
-		probe: vp.NewClient(vp.ClientConfig{BaseURL: baseURL, Timeout: 3 * time.Second, Gate: vp.NewGate(16)}),
+		probe: vp.NewClient(vp.ClientConfig{BaseURL: baseURL, Timeout: 3 * time.Second, Gate: vp.NewGate(probeClients)}),
 		rep: Report{Kind: plan.Kind, PlanAtS: plan.At.Seconds(), LimitS: audit.FailoverLimit.Seconds(),
 			Before: map[string]ShardMetrics{}, After: map[string]ShardMetrics{}}}
 }

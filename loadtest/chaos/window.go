@@ -41,6 +41,10 @@ type Window struct {
 	// Probes counts the prober's requests, ProbeErrors the ones that failed.
 	Probes      int64 `json:"probes"`
 	ProbeErrors int64 `json:"probe_errors"`
+	// LastFailS is the last failure of any request after the fault, probes included:
+	// from then on nothing failed. A player's ServedAllS can only come later, when the
+	// prober got round to it (it probes each waiting player every 0.5 s, 64 at a time).
+	LastFailS float64 `json:"last_fail_s"`
 	// Answers counts every answer watched after the fault.
 	Answers int64 `json:"answers"`
 }
@@ -71,7 +75,7 @@ func Compute(fault time.Time, answers []Answer) Window {
 		players     map[string]bool
 	}
 	var w Window
-	var first, last time.Time
+	var first, last, lastFail time.Time
 	players := map[string]*player{}
 	codes := map[string]*code{}
 	for _, a := range answers {
@@ -93,6 +97,7 @@ func Compute(fault time.Time, answers []Answer) Window {
 		if !p.errored || a.At.After(p.lastErr) {
 			p.lastErr, p.errored = a.At, true
 		}
+		lastFail = later(lastFail, a.At)
 		if a.Probe {
 			w.ProbeErrors++
 			continue
@@ -116,6 +121,9 @@ func Compute(fault time.Time, answers []Answer) Window {
 	}
 	if w.Errors > 0 {
 		w.FirstErrorS, w.LastErrorS = since(fault, first), since(fault, last)
+	}
+	if !lastFail.IsZero() {
+		w.LastFailS = since(fault, lastFail)
 	}
 	for _, k := range slices.Sorted(maps.Keys(codes)) {
 		c := codes[k]

@@ -32,7 +32,7 @@ func TestCompute(t *testing.T) {
 				ok("c", 0.05),
 				bad("a", 0.2, "503 unavailable"),
 				bad("b", 0.5, "0 conn_reset"),
-				probe(bad("a", 1.5, "503 unavailable")), // a probe's error delays a, is not a client error
+				probe(bad("a", 2.5, "503 unavailable")), // a probe's error delays a, is not a client error
 				bad("b", 2.0, "503 unavailable"),
 				probe(ok("a", 4.0)),
 				ok("b", 6.5),
@@ -43,7 +43,7 @@ func TestCompute(t *testing.T) {
 					{Code: "503 unavailable", Count: 2, Players: 2, FirstErrorS: 0.2, LastErrorS: 2.0},
 					{Code: "0 conn_reset", Count: 1, Players: 1, FirstErrorS: 0.5, LastErrorS: 0.5},
 				},
-				Affected: 2, Served: 2, ServedAllS: 6.5, ServedP50S: 4.0, Probes: 2, ProbeErrors: 1, Answers: 8}},
+				Affected: 2, Served: 2, ServedAllS: 6.5, ServedP50S: 4.0, Probes: 2, ProbeErrors: 1, Answers: 8, LastFailS: 2.5}},
 		{name: "out of order; a relapse counts from the later error",
 			answers: []chaos.Answer{
 				ok("a", 9.0), // arrives first, answered last
@@ -53,12 +53,12 @@ func TestCompute(t *testing.T) {
 			},
 			want: chaos.Window{Errors: 2, FirstErrorS: 1, LastErrorS: 5,
 				Codes:    []chaos.CodeWindow{{Code: "0 timeout", Count: 2, Players: 1, FirstErrorS: 1, LastErrorS: 5}},
-				Affected: 1, Served: 1, ServedAllS: 9, ServedP50S: 9, Answers: 4}},
+				Affected: 1, Served: 1, ServedAllS: 9, ServedP50S: 9, Answers: 4, LastFailS: 5}},
 		{name: "a player never served again",
 			answers: []chaos.Answer{bad("a", 1, "0 timeout"), ok("b", 1.5), bad("b", 2, "0 timeout"), ok("b", 3), probe(bad("a", 20, "0 timeout"))},
 			want: chaos.Window{Errors: 2, FirstErrorS: 1, LastErrorS: 2,
 				Codes:    []chaos.CodeWindow{{Code: "0 timeout", Count: 2, Players: 2, FirstErrorS: 1, LastErrorS: 2}},
-				Affected: 2, Served: 1, ServedAllS: 3, ServedP50S: 3, Unserved: []string{"a"}, Probes: 1, ProbeErrors: 1, Answers: 5}},
+				Affected: 2, Served: 1, ServedAllS: 3, ServedP50S: 3, Unserved: []string{"a"}, Probes: 1, ProbeErrors: 1, Answers: 5, LastFailS: 20}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
