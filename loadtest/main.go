@@ -22,8 +22,8 @@
 // Every flag can also be set as OVEN_LOADTEST_<FLAG> (e.g. OVEN_LOADTEST_STEADY_RATE=40).
 // Run with -h for the flags. Traffic goes only where the flags point; every phase stops
 // by itself (-duration bounds the whole run, -max-requests each target's requests).
-// The exit status is 3 when an invariant fails or the stack could not be run (with
-// -strict, also when a performance goal fails).
+// The exit status is 3 when an invariant fails, the stack could not be run or a -chaos
+// fault could not be injected (with -strict, also when a performance goal fails).
 package main
 
 import (

@@ -6,7 +6,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ovengames/oven/loadtest/audit"
 	"github.com/ovengames/oven/loadtest/chaos"
+	"github.com/ovengames/oven/loadtest/results"
 )
 
 func TestParseConfigChaos(t *testing.T) {
@@ -66,5 +68,27 @@ func TestParseConfigChaos(t *testing.T) {
 				t.Errorf("max duration %v, want %v", cfg.MaxDuration, tc.wantMax)
 			}
 		})
+	}
+}
+
+func TestVerdictFailsWhenTheFaultWasNotInjected(t *testing.T) {
+	report := func(c *chaos.Report) *results.Report {
+		return &results.Report{Targets: []results.Target{{Name: "stack", Audit: &audit.Result{Pass: true},
+			Phases: []results.Phase{{Kind: results.KindMax, Chaos: c}}}}}
+	}
+	tests := []struct {
+		name string
+		c    *chaos.Report
+		want bool
+	}{
+		{"no fault asked", nil, true},
+		{"injected", &chaos.Report{Kind: chaos.AddShard, At: time.Unix(1, 0)}, true},
+		{"not due before the phase ended", &chaos.Report{Kind: chaos.KillShard, Error: "the max phase ended before the fault was due"}, false},
+		{"the runner cannot scale", &chaos.Report{Kind: chaos.AddShard, At: time.Unix(1, 0), Error: `stack.json names no "control" socket`}, false},
+	}
+	for _, tc := range tests {
+		if got := verdict(report(tc.c), false); got != tc.want {
+			t.Errorf("%s: verdict = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

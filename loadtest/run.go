@@ -84,11 +84,17 @@ func run(ctx context.Context, cfg *Config) (bool, error) {
 	return stackOK && verdict(rep, cfg.Strict), nil
 }
 
-// verdict: invariants (and, with -strict, performance goals) must hold.
+// verdict: invariants (and, with -strict, performance goals) must hold, and a -chaos
+// fault must have been injected as planned.
 func verdict(rep *results.Report, strict bool) bool {
 	for _, t := range rep.Targets {
 		if t.Audit != nil && !t.Audit.Pass {
 			return false
+		}
+		for _, p := range t.Phases {
+			if p.Chaos != nil && p.Chaos.Failed() {
+				return false
+			}
 		}
 	}
 	if strict {

@@ -116,6 +116,12 @@ type Report struct {
 	Static bool `json:"static_membership,omitempty"`
 }
 
+// Plan returns the fault's kind as a Plan (for its predicates).
+func (r *Report) Plan() Plan { return Plan{Kind: r.Kind} }
+
+// Failed reports whether the fault could not be injected as planned.
+func (r *Report) Failed() bool { return !r.Injected() || r.Error != "" }
+
 // Injected reports whether the fault happened.
 func (r *Report) Injected() bool { return !r.At.IsZero() }
 
@@ -151,7 +157,7 @@ func (r *Report) Lines() []string {
 	}
 	out = append(out, "  "+r.ServedSentence())
 	out = append(out, "  "+r.CountersSentence())
-	if r.Static {
+	if r.Static && !r.Plan().Scales() {
 		out = append(out, "  "+StaticNote)
 	}
 	return out

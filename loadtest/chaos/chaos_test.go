@@ -78,3 +78,13 @@ func TestLines(t *testing.T) {
 		}
 	}
 }
+
+func TestLinesNoteStaticMembershipOnlyForKillAndStop(t *testing.T) {
+	for _, kind := range chaos.Kinds {
+		r := &chaos.Report{Kind: kind, At: time.Unix(1, 0), Static: true}
+		got := strings.Contains(strings.Join(r.Lines(), "\n"), "static member list")
+		if want := kind == chaos.KillShard || kind == chaos.StopShard; got != want {
+			t.Errorf("%s: static note shown %v, want %v", kind, got, want)
+		}
+	}
+}

@@ -92,7 +92,7 @@ h4{font-size:14px;margin:14px 0 4px}div.chaos{border-left:3px solid #D00000;padd
 {{with .Window.Codes}}<table><tr><th class="l">error</th><th>count</th><th>players</th><th>first</th><th>last</th></tr>
 {{range .}}<tr><td class="l mono">{{.Code}}</td><td>{{.Count}}</td><td>{{.Players}}</td><td>+{{f1 .FirstErrorS}} s</td><td>+{{f1 .LastErrorS}} s</td></tr>{{end}}
 </table>{{end}}
-<p>{{.CountersSentence}}.{{if .Static}} <b>Note:</b> {{staticNote}}.{{end}}</p>
+<p>{{.CountersSentence}}.{{if and .Static (not .Plan.Scales)}} <b>Note:</b> {{staticNote}}.{{end}}</p>
 <table><tr><th class="l">shard</th><th>slots owned before</th><th>slots owned after</th><th class="l">fenced writes before → after (by store)</th><th class="l">slot moves before → after (by reason)</th><th class="l">scrape</th></tr>
 {{range .Shards}}<tr><td class="l">{{.ID}}</td><td>{{with .Before}}{{f0 .Owned}}{{else}}—{{end}}</td><td>{{with .After}}{{f0 .Owned}}{{else}}—{{end}}</td>
 <td class="l">{{with .Before}}{{labels .Fenced}}{{end}} → {{with .After}}{{labels .Fenced}}{{end}}</td><td class="l">{{with .Before}}{{labels .Moves}}{{end}} → {{with .After}}{{labels .Moves}}{{end}}</td>

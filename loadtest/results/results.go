@@ -312,17 +312,17 @@ func ChaosGoal(r *chaos.Report) Goal {
 	if r.Kind == chaos.AddShard || r.Kind == chaos.DrainShard {
 		g.Goal = fmt.Sprintf("%s under load: zero client-visible errors", r.Kind)
 		g.Measured = fmt.Sprintf("%d errors after the fault; %s", r.Window.Errors, r.ServedSentence())
-		if r.Injected() && r.Error == "" && r.Window.Errors == 0 {
+		if !r.Failed() && r.Window.Errors == 0 {
 			g.Status = GoalPass
 		}
 	} else {
 		g.Goal = fmt.Sprintf("%s under load: every affected player served again within %g s", r.Kind, r.LimitS)
 		g.Measured = r.ServedSentence()
-		if r.Injected() && r.Error == "" && r.Window.AllServedWithin(time.Duration(r.LimitS*float64(time.Second))) {
+		if !r.Failed() && r.Window.AllServedWithin(time.Duration(r.LimitS*float64(time.Second))) {
 			g.Status = GoalPass
 		}
 	}
-	if !r.Injected() || r.Error != "" {
+	if r.Failed() {
 		g.Measured = "fault: " + r.Error + "; " + g.Measured
 	}
 	return g
