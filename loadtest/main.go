@@ -9,18 +9,21 @@
 //	go run ./loadtest -boot .oven/bin/run -find-max -social -quiet-wait 3m   # the long run
 //	go run ./loadtest -boot .oven/bin/run -social -seed-players 1000000       # cost against data size
 //	go run ./loadtest -boot .oven/bin/run -routes all  # each operation alone against the reference server
+//	go run ./loadtest -boot .oven/bin/run -relay=false -phases max -chaos kill-shard   # failover under load, invariant 7
 //
 // Phases: steady and burst (open loop: VPs arrive on a rate profile, latency from the
 // intended send time) and max (closed loop: N requests in flight); -find-max steps N to
 // find the best throughput under the p99 objective, on the relay and on the stack.
+// -chaos injects one fault into the stack's max phase (a shard killed, paused, added or
+// drained; loadtest/chaos) and reports what the players saw.
 // -routes runs single routes instead (routes.go): each operation of DESIGN.md's
 // comparison with a reference server alone, in a closed loop, on data prepared ahead.
 //
 // Every flag can also be set as OVEN_LOADTEST_<FLAG> (e.g. OVEN_LOADTEST_STEADY_RATE=40).
 // Run with -h for the flags. Traffic goes only where the flags point; every phase stops
 // by itself (-duration bounds the whole run, -max-requests each target's requests).
-// The exit status is 3 when an invariant fails or the stack could not be run (with
-// -strict, also when a performance goal fails).
+// The exit status is 3 when an invariant fails, the stack could not be run or a -chaos
+// fault could not be injected (with -strict, also when a performance goal fails).
 package main
 
 import (
@@ -30,9 +33,12 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ovengames/oven/loadtest/chaos"
 )
 
 func main() {
@@ -102,6 +108,12 @@ type Config struct {
 	Drain          time.Duration
 	Pause          time.Duration
 	Poisson        bool
+
+	// Chaos: one fault in the stack's max phase (loadtest/chaos).
+	Chaos      string
+	ChaosAt    time.Duration
+	ChaosShard string
+	ChaosHold  time.Duration
 
 	// Bounds.
 	Duration    time.Duration
@@ -184,6 +196,10 @@ func parseConfig(args []string) (*Config, error) {
 	fs.DurationVar(&c.Drain, "drain", 0, "after an open-loop phase, how long VPs may settle their open plays (0 = longest play + 1 s)")
 	fs.DurationVar(&c.Pause, "pause", 2*time.Second, "idle time between phases")
 	fs.BoolVar(&c.Poisson, "poisson", true, "Poisson arrivals (false: evenly spaced)")
+	fs.StringVar(&c.Chaos, "chaos", "", "inject a fault into the stack's max phase (needs -boot): "+strings.Join(chaos.Kinds, ", ")+"; the report gets a chaos section and invariant 7 is audited after kill-shard and stop-shard")
+	fs.DurationVar(&c.ChaosAt, "chaos-at", 0, "-chaos: when the fault begins, into the max phase (default: a third of -max-duration)")
+	fs.StringVar(&c.ChaosShard, "chaos-shard", "", "-chaos kill-shard, stop-shard: the shard id (default: the highest-numbered)")
+	fs.DurationVar(&c.ChaosHold, "chaos-hold", 0, "-chaos stop-shard: how long the shard stays stopped (default: its lease, OVEN_LEASE_TTL or 6s, + 4s)")
 
 	fs.DurationVar(&c.Duration, "duration", 10*time.Minute, "hard bound on the whole run's load")
 	fs.Int64Var(&c.MaxRequests, "max-requests", 5_000_000, "hard bound on requests per target (0 = none)")
@@ -264,12 +280,70 @@ func parseConfig(args []string) (*Config, error) {
 	if c.PlayMin < 5*time.Second {
 		fmt.Fprintln(os.Stderr, "loadtest: note: -play-min below the server's 5 s minimum makes VPs wait the minimum anyway")
 	}
+	if err := c.checkChaos(explicit); err != nil {
+		return nil, err
+	}
 	if c.Drain == 0 {
 		c.Drain = max(c.PlayMax, c.PlayMin) + time.Second
 	}
 	c.flags = map[string]string{}
 	fs.VisitAll(func(f *flag.Flag) { c.flags[f.Name] = f.Value.String() })
 	return c, nil
+}
+
+// chaosMaxDuration is the max phase's default length with -chaos: time for the fault,
+// the failover and the players' return.
+const chaosMaxDuration = 60 * time.Second
+
+// checkChaos validates the -chaos flags and fills in their defaults.
+func (c *Config) checkChaos(explicit map[string]bool) error {
+	kind, err := chaos.ParseKind(c.Chaos)
+	if err != nil {
+		return err
+	}
+	c.Chaos = kind
+	if kind == "" {
+		for _, f := range []string{"chaos-at", "chaos-shard", "chaos-hold"} {
+			if explicit[f] {
+				return fmt.Errorf("-%s needs -chaos", f)
+			}
+		}
+		return nil
+	}
+	switch {
+	case c.Boot == "":
+		return fmt.Errorf("-chaos needs -boot: faults go only to a stack this run started")
+	case !slices.Contains(c.Phases, "max"):
+		return fmt.Errorf("-chaos acts in the max phase: add max to -phases")
+	case c.ChaosShard != "" && (kind == chaos.AddShard || kind == chaos.DrainShard):
+		return fmt.Errorf("-chaos-shard is for kill-shard and stop-shard (drain-shard drains the highest-numbered shard, as deploy/run does)")
+	case explicit["chaos-hold"] && kind != chaos.StopShard:
+		return fmt.Errorf("-chaos-hold is for stop-shard")
+	}
+	if !explicit["max-duration"] {
+		c.MaxDuration = chaosMaxDuration
+	}
+	if !explicit["chaos-at"] {
+		c.ChaosAt = c.MaxDuration / 3
+	}
+	if c.ChaosAt < 0 || c.ChaosAt >= c.MaxDuration {
+		return fmt.Errorf("-chaos-at %v must fall within the max phase (-max-duration %v)", c.ChaosAt, c.MaxDuration)
+	}
+	if kind == chaos.StopShard && c.ChaosHold == 0 {
+		c.ChaosHold = chaos.DefaultHold(chaos.Lease())
+	}
+	if c.ChaosHold < 0 {
+		return fmt.Errorf("-chaos-hold must be positive")
+	}
+	return nil
+}
+
+// chaosPlan is the fault of -chaos, or nil.
+func (c *Config) chaosPlan() *chaos.Plan {
+	if c.Chaos == "" {
+		return nil
+	}
+	return &chaos.Plan{Kind: c.Chaos, At: c.ChaosAt, Shard: c.ChaosShard, Hold: c.ChaosHold}
 }
 
 func splitList(s string) []string {

@@ -93,7 +93,7 @@ func printAudit(a *audit.Result) {
 				line += fmt.Sprintf("; client %s %d/%d", cc.Name, cc.Violations, cc.Checked)
 			}
 		}
-		if c.Note != "" && (c.Status != audit.Pass || c.Invariant == 1) {
+		if c.Note != "" && (c.Status != audit.Pass || c.Invariant == 1 || c.Invariant == 7) {
 			line += " (" + c.Note + ")"
 		}
 		fmt.Fprintln(os.Stderr, line)
@@ -134,6 +134,16 @@ func printSummary(r *results.Report, html, json string) {
 			}
 			if p.Kind == results.KindRoute && len(s.ByCode) > 0 {
 				fmt.Printf("%-7s %-*s non-OK answers: %s\n", "", w, "", byCodeLine(s.ByCode))
+			}
+		}
+	}
+	for _, t := range r.Targets {
+		for _, p := range t.Phases {
+			if p.Chaos != nil {
+				fmt.Println()
+				for _, l := range p.Chaos.Lines() {
+					fmt.Printf("%s: %s\n", t.Name, l)
+				}
 			}
 		}
 	}

@@ -135,7 +135,7 @@ func socialRoutes(routes []string) bool {
 
 // runRoutes prepares and runs each single route on the target, one phase per route.
 func runRoutes(ctx context.Context, cfg *Config, t *target, p *progress) []results.Phase {
-	env := t.env(cfg, true, cfg.MaxClients)
+	env := t.env(cfg, true, cfg.MaxClients, nil)
 	defer env.Client.Close()
 	bench := vp.NewRouteBench(env, routeData(&cfg.routeConfig, cfg.MaxClients), func(f string, a ...any) { p.line(f, a...) })
 	defer bench.Close()

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ovengames/oven/loadtest/audit"
+	"github.com/ovengames/oven/loadtest/chaos"
 	"github.com/ovengames/oven/loadtest/machine"
 	"github.com/ovengames/oven/loadtest/profile"
 	"github.com/ovengames/oven/loadtest/results"
@@ -83,11 +84,17 @@ func run(ctx context.Context, cfg *Config) (bool, error) {
 	return stackOK && verdict(rep, cfg.Strict), nil
 }
 
-// verdict: invariants (and, with -strict, performance goals) must hold.
+// verdict: invariants (and, with -strict, performance goals) must hold, and a -chaos
+// fault must have been injected as planned.
 func verdict(rep *results.Report, strict bool) bool {
 	for _, t := range rep.Targets {
 		if t.Audit != nil && !t.Audit.Pass {
 			return false
+		}
+		for _, p := range t.Phases {
+			if p.Chaos != nil && p.Chaos.Failed() {
+				return false
+			}
 		}
 	}
 	if strict {
@@ -112,6 +119,10 @@ type target struct {
 	devices   *vp.Devices
 	players   *vp.Players
 	budget    *vp.Budget
+	// chaos is the fault for the first max phase (nil: none); booted is the stack this
+	// run started, the only one a fault may touch.
+	chaos  *chaos.Plan
+	booted chaos.Stack
 }
 
 func newTarget(name, url, runID string, stateless bool, cfg *Config) *target {
@@ -139,6 +150,7 @@ func runRelay(ctx context.Context, cfg *Config, outDir, runID string, p *progres
 func runStack(ctx, load context.Context, cfg *Config, outDir, runID string, p *progress) (*results.Target, error) {
 	info := &stack.Info{}
 	about, pid := "", 0
+	var booted chaos.Stack
 	switch {
 	case cfg.Boot != "":
 		state, cleanup, err := stateDir(cfg)
@@ -162,7 +174,7 @@ func runStack(ctx, load context.Context, cfg *Config, outDir, runID string, p *p
 				fmt.Fprintln(os.Stderr, "loadtest:", err)
 			}
 		}()
-		info, pid = &st.Info, st.Pid()
+		info, pid, booted = &st.Info, st.Pid(), st
 		about = fmt.Sprintf("Dev stack booted by this run (%s; %d shards, PostgreSQL, Redis, Couchbase dev server; state %s; logs in stack.log).", cfg.Boot, len(info.Shards), state)
 	case cfg.StackFile != "":
 		var err error
@@ -203,6 +215,9 @@ func runStack(ctx, load context.Context, cfg *Config, outDir, runID string, p *p
 	}
 	t := newTarget("stack", url, runID, false, cfg)
 	t.pid, t.dbURL, t.redisURL = pid, info.DatabaseURL, info.RedisURL
+	if booted != nil {
+		t.chaos, t.booted = cfg.chaosPlan(), booted
+	}
 	rt0 := quietCheck(load, cfg, "stack", p)
 	phases := runPhases(load, cfg, t, cfg.Phases, p)
 	if len(cfg.Routes) > 0 && load.Err() == nil {
@@ -225,7 +240,8 @@ func runStack(ctx, load context.Context, cfg *Config, outDir, runID string, p *p
 			Settled: settled, Overflow: overflow, Client: t.obs.Checks(), Seeded: seeded.Range,
 			LivesMail: cfg.Social || socialRoutes(cfg.Routes), Lives: audit.LivesConfig{CouchbaseURL: info.CouchbaseURL,
 				CouchbasePassword: info.CouchbasePassword, ShardMetrics: slices.Sorted(maps.Values(info.ShardMetrics)),
-				AckedSends: t.obs.Counter(vp.CountLivesSent), AckedAccepts: t.obs.Counter(vp.CountLivesAccepted)}})
+				AckedSends: t.obs.Counter(vp.CountLivesSent), AckedAccepts: t.obs.Counter(vp.CountLivesAccepted)},
+			Failover: failover(phases)})
 		cancel()
 		rt.Audit = &a
 		printAudit(&a)
@@ -327,9 +343,9 @@ func pause(ctx context.Context, d time.Duration) {
 	}
 }
 
-func (t *target) env(cfg *Config, closed bool, limit int) *vp.Env {
+func (t *target) env(cfg *Config, closed bool, limit int, tap vp.Tap) *vp.Env {
 	client := vp.NewClient(vp.ClientConfig{BaseURL: t.url, Timeout: cfg.Timeout, Gate: vp.NewGate(limit),
-		Budget: t.budget, ClosedLoop: closed})
+		Budget: t.budget, ClosedLoop: closed, Tap: tap})
 	return &vp.Env{Client: client, Obs: t.obs, Devices: t.devices, Players: t.players, ServerPID: t.pid,
 		B: vp.Behaviour{PlaysPerSession: cfg.Plays, PlayMin: cfg.PlayMin, PlayMax: cfg.PlayMax, Think: cfg.Think,
 			Returning: cfg.Returning, Rename: cfg.Rename, Boost: cfg.Boost, Me: cfg.Me, Shop: cfg.Shop,
@@ -340,16 +356,7 @@ func (t *target) env(cfg *Config, closed bool, limit int) *vp.Env {
 func runPhase(ctx context.Context, cfg *Config, t *target, kind string, p *progress) []results.Phase {
 	name := t.name + " " + kind
 	if kind == "max" {
-		env := t.env(cfg, true, cfg.MaxClients)
-		defer env.Client.Close()
-		var rec *stats.Recorder
-		p.start(name, cfg.MaxDuration)
-		env.RunClosed(ctx, vp.ClosedLoop{Steps: []vp.Step{{Clients: cfg.MaxClients, Duration: cfg.MaxDuration, Warmup: cfg.MaxWarmup}},
-			Seed: cfg.Seed, MaxVPs: cfg.MaxVPs},
-			func(_ int, start time.Time) *stats.Recorder { rec = stats.NewRecorder(name, start); return rec }, p.tick)
-		p.done()
-		rec.Note("closed loop: %d requests in flight; the first %v are warm-up (no settles yet) and left out of req/s", cfg.MaxClients, cfg.MaxWarmup)
-		return []results.Phase{noteCPU(results.Phase{Kind: results.KindMax, Clients: cfg.MaxClients, Summary: rec.Summary(time.Now())})}
+		return []results.Phase{runMax(ctx, cfg, t, name, p)}
 	}
 	var prof profile.Profile
 	var d time.Duration
@@ -362,7 +369,7 @@ func runPhase(ctx context.Context, cfg *Config, t *target, kind string, p *progr
 		prof, d = profile.Burst{Base: cfg.BurstBase, Factor: cfg.BurstFactor, Lead: cfg.BurstLead, Rise: cfg.BurstRise,
 			Decay: cfg.BurstDecay}, cfg.BurstDuration
 	}
-	env := t.env(cfg, false, cfg.MaxInFlight)
+	env := t.env(cfg, false, cfg.MaxInFlight, nil)
 	defer env.Client.Close()
 	rec := stats.NewRecorder(name, time.Now())
 	p.start(name, d)
@@ -372,10 +379,55 @@ func runPhase(ctx context.Context, cfg *Config, t *target, kind string, p *progr
 	return []results.Phase{noteCPU(results.Phase{Kind: kind, Profile: prof.String(), Summary: rec.Summary(time.Now())})}
 }
 
+// runMax runs a closed-loop phase at -max-clients, with the target's fault in it when
+// it has one (the first max phase only).
+func runMax(ctx context.Context, cfg *Config, t *target, name string, p *progress) results.Phase {
+	var fault *chaos.Run
+	var tap vp.Tap
+	if t.chaos != nil {
+		fault = chaos.New(*t.chaos, t.booted, t.url, func(f string, a ...any) { p.line("chaos: "+f, a...) })
+		tap, t.chaos = fault, nil
+	}
+	env := t.env(cfg, true, cfg.MaxClients, tap)
+	defer env.Client.Close()
+	var rec *stats.Recorder
+	p.start(name, cfg.MaxDuration)
+	env.RunClosed(ctx, vp.ClosedLoop{Steps: []vp.Step{{Clients: cfg.MaxClients, Duration: cfg.MaxDuration, Warmup: cfg.MaxWarmup}},
+		Seed: cfg.Seed, MaxVPs: cfg.MaxVPs},
+		func(_ int, start time.Time) *stats.Recorder {
+			rec = stats.NewRecorder(name, start)
+			if fault != nil {
+				fault.Arm(ctx, start)
+			}
+			return rec
+		}, p.tick)
+	p.done()
+	rec.Note("closed loop: %d requests in flight; the first %v are warm-up (no settles yet) and left out of req/s", cfg.MaxClients, cfg.MaxWarmup)
+	ph := results.Phase{Kind: results.KindMax, Clients: cfg.MaxClients, Summary: rec.Summary(time.Now())}
+	if fault != nil {
+		p.line("chaos: watching the players that got errors until they are served again …")
+		ph.Chaos = fault.Finish(ctx)
+		for _, l := range ph.Chaos.Lines() {
+			p.line("%s", l)
+		}
+	}
+	return noteCPU(ph)
+}
+
+// failover is invariant 7's evidence from the phase with a fault, if any.
+func failover(phases []results.Phase) *audit.Failover {
+	for _, ph := range phases {
+		if ph.Chaos != nil {
+			return ph.Chaos.Failover()
+		}
+	}
+	return nil
+}
+
 // findMax steps the closed-loop concurrency up, one recorder per step, and stops once
 // the p99 is far past the objective, or past it with throughput no longer growing.
 func findMax(ctx context.Context, cfg *Config, t *target, p *progress) []results.Phase {
-	env := t.env(cfg, true, cfg.FindSteps[0])
+	env := t.env(cfg, true, cfg.FindSteps[0], nil)
 	defer env.Client.Close()
 	var steps []vp.Step
 	for i, n := range cfg.FindSteps {

@@ -89,7 +89,9 @@ type Config struct {
 	LivesMail bool
 	// Seeded reports players seeded straight into the stores (no play records): the
 	// leaderboard check leaves them out. Nil: none.
-	Seeded func(playerID int64) bool
+	Seeded func(playerID int64) bool // Failover is what a run that killed or stopped a shard saw (invariant 7); nil
+	// when no shard was.
+	Failover *Failover
 }
 
 // Result is the audit of one run.
@@ -131,9 +133,6 @@ func Run(ctx context.Context, cfg Config) Result {
 			Note: "client-side only: the server's cooldown records are not read"}
 		inv5.settle(nil)
 	}
-	inv7 := Check{Invariant: 7, Title: "SIGKILL of a shard loses no acknowledged write", Status: NotChecked,
-		Note: "this run kills no shard"}
-
 	db, dbErr := openDB(ctx, cfg.DatabaseURL)
 	if db != nil {
 		defer db.Close()
@@ -175,6 +174,8 @@ func Run(ctx context.Context, cfg Config) Result {
 			inv1.Note = tally.Summary() + ". " + inv1.Note
 		}
 	}
+
+	inv7 := CheckFailover(cfg.Failover, []Check{inv1, inv2, inv3, inv4, inv5, inv6})
 
 	api := Check{Invariant: 0, Title: "API contract seen by the VPs", Client: pick(vp.CheckDevice),
 		What: "the same device id maps to the same player"}

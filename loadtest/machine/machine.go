@@ -215,3 +215,23 @@ func parseStat(s string) (ppid int, ticks uint64, ok bool) {
 	}
 	return ppid, u + st, true
 }
+
+// Descends reports whether pid is root or one of its descendants, by the parent links
+// in /proc: the load generator signals only processes of the stack it started.
+func Descends(pid, root int) bool {
+	for p, hops := pid, 0; p > 1 && hops < 64; hops++ {
+		if p == root {
+			return true
+		}
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/stat")
+		if err != nil {
+			return false
+		}
+		ppid, _, ok := parseStat(string(b))
+		if !ok {
+			return false
+		}
+		p = ppid
+	}
+	return false
+}

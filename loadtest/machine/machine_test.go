@@ -1,6 +1,10 @@
 package machine
 
-import "testing"
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
 
 func TestParseStat(t *testing.T) {
 	// A command name with spaces and a parenthesis must not shift the fields.
@@ -14,5 +18,28 @@ func TestParseStat(t *testing.T) {
 	}
 	if got := commName(line); got != "my (odd) proc" {
 		t.Errorf("commName = %q", got)
+	}
+}
+
+func TestDescends(t *testing.T) {
+	child := exec.Command("sleep", "30")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { child.Process.Kill(); child.Wait() }()
+	self, pid := os.Getpid(), child.Process.Pid
+	for _, tc := range []struct {
+		pid, root int
+		want      bool
+	}{
+		{pid, self, true},
+		{self, self, true},
+		{self, pid, false}, // the parent is not its child's descendant
+		{1, self, false},
+		{0, 0, false},
+	} {
+		if got := Descends(tc.pid, tc.root); got != tc.want {
+			t.Errorf("Descends(%d, %d) = %v, want %v", tc.pid, tc.root, got, tc.want)
+		}
 	}
 }

@@ -19,6 +19,7 @@ svg .ct{font-size:12px;font-weight:600}svg .yt{font-size:10px;text-anchor:end;fi
 svg .xt{font-size:10px;text-anchor:middle;fill:#444}svg .lg{font-size:10px;fill:#222}svg .bl{font-size:10px;text-anchor:end;fill:#333}
 svg .grid{stroke:#eee}svg .axis{stroke:#999}
 ul.notes{margin:4px 0 10px;color:#444}
+h4{font-size:14px;margin:14px 0 4px}div.chaos{border-left:3px solid #D00000;padding-left:10px;margin:8px 0 14px}
 </style></head><body>
 <h1>{{.Title}}</h1>
 <div class="meta">{{date .Generated}} · {{.Machine.Cores}} cores, {{.Machine.MemoryGB}} GB · {{.Machine.Go}} · kernel {{.Machine.Kernel}}{{if .Commit}} · commit {{.Commit}}{{end}}</div>
@@ -68,6 +69,7 @@ ul.notes{margin:4px 0 10px;color:#444}
 <h3>{{$t.Name}} · {{.Label}}{{if .Profile}} · {{.Profile}}{{end}}</h3>
 <p class="meta">window {{f1 .Summary.Window}} s of {{f0 .Summary.Duration}} s recorded · CPU {{cpu .}}{{with procs .}}<br>server CPU by process (% of one core): {{.}}{{end}}{{with .StoreWork}}<br>store work per request (approximate): {{.}}{{end}}</p>
 {{with .Summary.Notes}}<ul class="notes">{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
+{{with .Chaos}}{{template "chaos" .}}{{end}}
 <table><tr><th class="l">route</th><th>count</th><th>share</th><th>req/s</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>service p99</th><th>errors</th><th>missing</th><th>expected</th><th class="l">non-OK answers</th></tr>
 {{range $r := append .Summary.Routes .Summary.Total}}<tr><td class="l">{{.Route}}</td><td>{{.Count}}</td><td>{{pct .Share}}</td><td>{{f1 .Throughput}}</td>
 <td>{{f1 .Latency.P50}}</td><td>{{f1 .Latency.P90}}</td><td>{{f1 .Latency.P99}}</td><td>{{f1 .Latency.P999}}</td><td>{{f1 .Latency.Max}}</td><td>{{f1 .Service.P99}}</td>
@@ -76,6 +78,29 @@ ul.notes{margin:4px 0 10px;color:#444}
 </table>
 <div class="charts">{{range charts .}}{{.}}{{end}}</div>
 {{end}}{{end}}
+
+{{define "chaos"}}
+<div class="chaos">
+<h4>Fault: {{.Kind}}{{with .Shard}} {{.}}{{end}}{{if .Injected}} at {{f1 .AtS}} s into the phase (planned {{f1 .PlanAtS}} s){{end}}</h4>
+{{if not .Injected}}<p class="fail">Not injected: {{.Error}}</p>{{else}}
+{{with .Error}}<p class="fail">{{.}}</p>{{end}}
+<table><tr><th>after the fault</th><th class="l">action</th></tr>
+{{range .Actions}}<tr><td>+{{f1 .AtS}} s</td><td class="l">{{.What}}</td></tr>{{end}}
+<tr><td>+{{f1 .DoneS}} s</td><td class="l">fault complete; answers watched until +{{f1 .WatchedS}} s</td></tr>
+</table>
+<p>{{.Window.Errors}} client-visible errors after the fault{{if .Window.Errors}}, from +{{f1 .Window.FirstErrorS}} s to +{{f1 .Window.LastErrorS}} s{{end}}; {{.ServedSentence}}.</p>
+{{with .Window.Codes}}<table><tr><th class="l">error</th><th>count</th><th>players</th><th>first</th><th>last</th></tr>
+{{range .}}<tr><td class="l mono">{{.Code}}</td><td>{{.Count}}</td><td>{{.Players}}</td><td>+{{f1 .FirstErrorS}} s</td><td>+{{f1 .LastErrorS}} s</td></tr>{{end}}
+</table>{{end}}
+<p>{{.CountersSentence}}.{{if and .Static (not .Plan.Scales)}} <b>Note:</b> {{staticNote}}.{{end}}</p>
+<table><tr><th class="l">shard</th><th>slots owned before</th><th>slots owned after</th><th class="l">fenced writes before → after (by store)</th><th class="l">slot moves before → after (by reason)</th><th class="l">scrape</th></tr>
+{{range .Shards}}<tr><td class="l">{{.ID}}</td><td>{{with .Before}}{{f0 .Owned}}{{else}}—{{end}}</td><td>{{with .After}}{{f0 .Owned}}{{else}}—{{end}}</td>
+<td class="l">{{with .Before}}{{labels .Fenced}}{{end}} → {{with .After}}{{labels .Fenced}}{{end}}</td><td class="l">{{with .Before}}{{labels .Moves}}{{end}} → {{with .After}}{{labels .Moves}}{{end}}</td>
+<td class="l">{{with .Before}}{{with .Error}}before: {{.}} {{end}}{{end}}{{with .After}}{{with .Error}}after: {{.}}{{end}}{{else}}not in stack.json after{{end}}</td></tr>{{end}}
+</table>
+<p class="meta">Errors are the VPs' own error answers after the fault; a player counts as affected once it got one, and as served again at its first good answer after its last error (its own requests, or the generator's probes of GET /v1/me, which are not counted as errors). Counters are the shards' oven_fenced_writes_total and oven_slot_moves_total, scraped just before the fault and after it settled (a restarted shard counts from zero).</p>
+{{end}}</div>
+{{end}}
 
 <h2>Settings</h2>
 <table>{{range $k := sortedKeysS .Settings}}<tr><td class="l">{{$k}}</td><td class="l mono">{{index $.Settings $k}}</td></tr>{{end}}</table>

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ovengames/oven/loadtest/audit"
+	"github.com/ovengames/oven/loadtest/chaos"
 	"github.com/ovengames/oven/loadtest/machine"
 	"github.com/ovengames/oven/loadtest/stack"
 	"github.com/ovengames/oven/loadtest/stats"
@@ -61,6 +62,8 @@ type Phase struct {
 	Summary stats.Summary `json:"summary"`
 	// Stores is the store work per answered request, when the stores could be read.
 	Stores *stack.PerRequest `json:"stores,omitempty"`
+	// Chaos is the fault injected during the phase (-chaos) and what the players saw.
+	Chaos *chaos.Report `json:"chaos,omitempty"`
 }
 
 // StoreWork describes Stores in a sentence.
@@ -88,6 +91,9 @@ func (p Phase) StoreWork() string {
 func (p Phase) Label() string {
 	if p.Route != "" {
 		return fmt.Sprintf("%s (%d clients)", p.Route, p.Clients)
+	}
+	if p.Chaos != nil {
+		return fmt.Sprintf("%s (%d clients, %s)", p.Kind, p.Clients, p.Chaos.Kind)
 	}
 	if p.Clients > 0 {
 		return fmt.Sprintf("%s (%d clients)", p.Kind, p.Clients)
@@ -261,7 +267,13 @@ func Goals(relay, stack *Target, sloMS float64) []Goal {
 	}
 	goals = append(goals, RouteGoals(stack)...)
 	var errs, reqs int64
+	faulted := false
 	for _, p := range stack.Phases {
+		if p.Chaos != nil {
+			faulted = true
+			goals = append(goals, ChaosGoal(p.Chaos))
+			continue // judged by its fault's goal
+		}
 		errs += p.Summary.Total.Errors
 		reqs += p.Summary.Total.Count
 	}
@@ -269,7 +281,13 @@ func Goals(relay, stack *Target, sloMS float64) []Goal {
 	if errs > 0 {
 		st = GoalFail
 	}
-	goals = append(goals, Goal{Goal: "zero errors (all stack phases)", Measured: fmt.Sprintf("%d errors in %d requests", errs, reqs), Status: st})
+	what := "zero errors (all stack phases)"
+	if faulted {
+		what = "zero errors (the stack phases without a fault)"
+	}
+	if !faulted || reqs > 0 {
+		goals = append(goals, Goal{Goal: what, Measured: fmt.Sprintf("%d errors in %d requests", errs, reqs), Status: st})
+	}
 	if stack.Audit != nil {
 		st := GoalPass
 		if !stack.Audit.Pass {
@@ -284,6 +302,30 @@ func Goals(relay, stack *Target, sloMS float64) []Goal {
 		goals = append(goals, Goal{Goal: "invariants hold after the run", Measured: strings.Join(parts, ", "), Status: st})
 	}
 	return goals
+}
+
+// ChaosGoal judges a fault: a shard killed or stopped must have its players served
+// again within DESIGN.md's 15 s (invariant 7, audited with the stores); a shard added or
+// drained must cost the clients no error at all (issue 11: live scale).
+func ChaosGoal(r *chaos.Report) Goal {
+	g := Goal{Status: GoalFail}
+	if r.Kind == chaos.AddShard || r.Kind == chaos.DrainShard {
+		g.Goal = fmt.Sprintf("%s under load: zero client-visible errors", r.Kind)
+		g.Measured = fmt.Sprintf("%d errors after the fault; %s", r.Window.Errors, r.ServedSentence())
+		if !r.Failed() && r.Window.Errors == 0 {
+			g.Status = GoalPass
+		}
+	} else {
+		g.Goal = fmt.Sprintf("%s under load: every affected player served again within %g s", r.Kind, r.LimitS)
+		g.Measured = r.ServedSentence()
+		if !r.Failed() && r.Window.AllServedWithin(time.Duration(r.LimitS*float64(time.Second))) {
+			g.Status = GoalPass
+		}
+	}
+	if r.Failed() {
+		g.Measured = "fault: " + r.Error + "; " + g.Measured
+	}
+	return g
 }
 
 // WriteJSON writes the report as indented JSON.
@@ -435,8 +477,16 @@ var funcs = template.FuncMap{
 		}
 		return "info"
 	},
-	"cpu":   func(p Phase) string { return p.CPU().String() },
-	"procs": func(p Phase) string { return p.CPU().Processes() },
+	"labels": func(m map[string]float64) string {
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			parts = append(parts, fmt.Sprintf("%s %.0f", k, m[k]))
+		}
+		return strings.Join(parts, ", ")
+	},
+	"staticNote": func() string { return chaos.StaticNote },
+	"cpu":        func(p Phase) string { return p.CPU().String() },
+	"procs":      func(p Phase) string { return p.CPU().Processes() },
 }
 
 var page = template.Must(template.New("report").Funcs(funcs).Parse(pageHTML))

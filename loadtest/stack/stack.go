@@ -28,6 +28,11 @@ type Info struct {
 	CouchbaseURL string            `json:"couchbase_url"`
 	// CouchbasePassword is user "oven"'s password on the dev server's bucket "game".
 	CouchbasePassword string `json:"couchbase_password"`
+	// PIDs maps each process deploy/run supervises (shards by their id) to its pid; the
+	// runner rewrites it when it restarts or scales one.
+	PIDs map[string]int `json:"pids"`
+	// Control is deploy/run's control socket (POST /scale), when it has one.
+	Control string `json:"control,omitempty"`
 }
 
 // BaseURL returns the HTTP API's base URL.
@@ -61,6 +66,7 @@ type Options struct {
 // Stack is a dev stack this process started.
 type Stack struct {
 	Info
+	file string // its stack.json
 	cmd  *exec.Cmd
 	done chan error
 }
@@ -90,9 +96,9 @@ func Boot(ctx context.Context, opt Options) (*Stack, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("stack: start %s: %w", opt.RunBin, err)
 	}
-	s := &Stack{cmd: cmd, done: make(chan error, 1)}
+	s := &Stack{file: filepath.Join(state, "stack.json"), cmd: cmd, done: make(chan error, 1)}
 	go func() { s.done <- cmd.Wait() }()
-	if err := s.waitReady(ctx, filepath.Join(state, "stack.json"), addr, opt.Timeout); err != nil {
+	if err := s.waitReady(ctx, s.file, addr, opt.Timeout); err != nil {
 		return nil, errors.Join(err, s.Stop(30*time.Second))
 	}
 	return s, nil
@@ -100,6 +106,9 @@ func Boot(ctx context.Context, opt Options) (*Stack, error) {
 
 // Pid returns the process id of deploy/run.
 func (s *Stack) Pid() int { return s.cmd.Process.Pid }
+
+// Current reads the stack's stack.json as it is now (Info is as it was at boot).
+func (s *Stack) Current() (*Info, error) { return Load(s.file) }
 
 func (s *Stack) waitReady(ctx context.Context, file, addr string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)

@@ -34,6 +34,14 @@ type Client struct {
 	rec        atomic.Pointer[stats.Recorder]
 	budget     *Budget
 	closedLoop bool
+	tap        Tap
+}
+
+// Tap sees every answer a Client gets, after it is classified: the chaos observer
+// follows the players a fault touched. Answered must be safe for concurrent use and
+// quick (it runs on the request's goroutine).
+type Tap interface {
+	Answered(call *Call, res *Response)
 }
 
 // ClientConfig configures a Client.
@@ -45,6 +53,7 @@ type ClientConfig struct {
 	// ClosedLoop measures latency from when the request got its slot: a closed-loop
 	// driver's own queue is not the server's latency.
 	ClosedLoop bool
+	Tap        Tap // nil: none
 }
 
 // NewClient returns a Client with its own connection pool.
@@ -63,6 +72,7 @@ func NewClient(cfg ClientConfig) *Client {
 		gate:       cfg.Gate,
 		budget:     cfg.Budget,
 		closedLoop: cfg.ClosedLoop,
+		tap:        cfg.Tap,
 	}
 }
 
@@ -91,6 +101,10 @@ type Call struct {
 	// Social marks a route of API.md that may not exist yet: a 404 "no route" or a
 	// 405 counts as stats.Missing, not as an error.
 	Social bool
+	// Player and Device say whose request it is, for a Tap: the player id ("" before a
+	// new device's first guest auth) and the device id.
+	Player string
+	Device string
 }
 
 // Response is the outcome of a Call.
@@ -154,6 +168,9 @@ func (c *Client) Do(ctx context.Context, call Call) (*Response, error) {
 	if rec := c.rec.Load(); rec != nil {
 		rec.Record(stats.Sample{Route: call.Route, Intended: intended, Sent: res.Sent, Done: res.Done,
 			Status: res.Status, Code: res.Code, Outcome: res.Outcome})
+	}
+	if c.tap != nil {
+		c.tap.Answered(&call, res)
 	}
 	return res, nil
 }

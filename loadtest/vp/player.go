@@ -241,7 +241,7 @@ func (p *player) do(ctx context.Context, c Call) (*Response, error) {
 		p.queued()
 		p.queued = nil
 	}
-	c.Intended, c.Token = p.due, p.token
+	c.Intended, c.Token, c.Player, c.Device = p.due, p.token, p.dev.PlayerID, p.dev.ID
 	res, err := p.env.Client.Do(ctx, c)
 	if err != nil {
 		return nil, errSession
@@ -580,7 +580,7 @@ func (p *player) livesProbe(ctx context.Context) error {
 		c := p.startCall()
 		c.Body.(map[string]any)["boosts"] = []string{} // coins stay out of this probe
 		c.Expect = []Refusal{{http.StatusConflict, "no_lives"}}
-		c.Intended, c.Token = p.due, p.token
+		c.Intended, c.Token, c.Player, c.Device = p.due, p.token, p.dev.PlayerID, p.dev.ID
 		wg.Go(func() {
 			res, err := p.env.Client.Do(ctx, c)
 			if err != nil || res.Status != http.StatusCreated {

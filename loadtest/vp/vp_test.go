@@ -199,7 +199,8 @@ func TestSessionsAgainstTheRelay(t *testing.T) {
 		}
 	}
 
-	closed := &vp.Env{Client: vp.NewClient(vp.ClientConfig{BaseURL: r.URL, Timeout: 5 * time.Second, Gate: vp.NewGate(4), ClosedLoop: true}),
+	tap := &tapCounts{}
+	closed := &vp.Env{Client: vp.NewClient(vp.ClientConfig{BaseURL: r.URL, Timeout: 5 * time.Second, Gate: vp.NewGate(4), ClosedLoop: true, Tap: tap}),
 		B: b, Obs: obs, Devices: devices, Players: &vp.Players{}}
 	defer closed.Client.Close()
 	var recs []*stats.Recorder
@@ -217,7 +218,38 @@ func TestSessionsAgainstTheRelay(t *testing.T) {
 			t.Errorf("closed loop step %d: %+v", i, s)
 		}
 	}
+	var answered int64
+	for _, r := range recs {
+		answered += r.Summary(time.Now()).Total.Count
+	}
+	// Every answer reaches the tap with its player: the device always, the player id
+	// on every request after a new device's first guest auth.
+	if tap.n != answered || tap.noDevice > 0 || tap.noPlayer > 0 || tap.auths == 0 {
+		t.Errorf("tap saw %d answers of %d recorded: %d without a device, %d without a player id after auth, %d auths",
+			tap.n, answered, tap.noDevice, tap.noPlayer, tap.auths)
+	}
 	if closed.Active() != 0 || open.Active() != 0 {
 		t.Errorf("sessions still running: %d open, %d closed", open.Active(), closed.Active())
+	}
+}
+
+// tapCounts checks what a vp.Tap is told.
+type tapCounts struct {
+	mu                           sync.Mutex
+	n, auths, noDevice, noPlayer int64
+}
+
+func (c *tapCounts) Answered(call *vp.Call, res *vp.Response) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n++
+	if call.Device == "" {
+		c.noDevice++
+	}
+	switch {
+	case call.Route == "POST /v1/auth/guest":
+		c.auths++
+	case call.Player == "" || call.Token == "":
+		c.noPlayer++
 	}
 }
