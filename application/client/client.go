@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -73,8 +74,17 @@ func New(cfg Config) *Router {
 // playerKeyed is implemented by every generated request that names a player.
 type playerKeyed interface{ GetPlayerId() string }
 
-// Invoke sends the call to the owner of the request's player (or any shard).
+// Invoke sends the call to the owner of the request's player (or any shard). A failure
+// comes back decoded: an error whose chain holds the *oven.Error the shard answered
+// (grpcerr.FromCall), so callers speak Oven's error vocabulary, not gRPC's.
 func (r *Router) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	if err := r.invoke(ctx, method, args, reply, opts...); err != nil {
+		return grpcerr.FromCall(path.Base(method), err)
+	}
+	return nil
+}
+
+func (r *Router) invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
@@ -84,7 +94,7 @@ func (r *Router) Invoke(ctx context.Context, method string, args, reply any, opt
 	m := r.members.Current()
 	target := r.pick(m, args)
 	if target.ID == "" {
-		return noOwner
+		return errNoOwner
 	}
 	err := r.invokeAt(ctx, target, method, args, reply, opts)
 	pause := 10 * time.Millisecond
@@ -113,7 +123,7 @@ func (r *Router) Invoke(ctx context.Context, method string, args, reply any, opt
 const maxAttempts = 6
 
 // noOwner answers a call while no shard is active (a cluster starting or all gone).
-var noOwner = grpcerr.ToStatus(&oven.Error{Code: oven.EUnavailable, Message: "no shard serves this player yet", RetryAfter: time.Second})
+var errNoOwner = &oven.Error{Code: oven.EUnavailable, Message: "no shard serves this player yet", RetryAfter: time.Second}
 
 // retryAt decides the one retry of a call that target refused or could not take: at the
 // owner a refusal names, or, when target is unreachable, at the player's new owner once

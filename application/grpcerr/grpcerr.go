@@ -100,8 +100,9 @@ func Info(err error) *errdetails.ErrorInfo {
 // (Unavailable, DeadlineExceeded, a wrong_shard left after the retry) become
 // oven.EUnavailable, which clients may retry.
 func FromStatus(err error) error {
-	if err == nil {
-		return nil
+	var decoded *oven.Error
+	if err == nil || errors.As(err, &decoded) {
+		return err // nil, or decoded already (the routing client decodes its calls' errors)
 	}
 	if info := Info(err); info != nil && info.Reason != CodeWrongShard {
 		e := &oven.Error{Code: info.Reason, Message: status.Convert(err).Message()}

@@ -26,7 +26,6 @@ import (
 	"github.com/ovengames/oven/application/economy"
 	"github.com/ovengames/oven/application/friends"
 	"github.com/ovengames/oven/application/gamedata"
-	"github.com/ovengames/oven/application/grpcerr"
 	"github.com/ovengames/oven/application/mailbox"
 	"github.com/ovengames/oven/application/playerlock"
 	"github.com/ovengames/oven/application/redisdb"
@@ -110,8 +109,7 @@ func (s *Service) send(ctx context.Context, sender, receiver string) (int64, tim
 	_, err = s.Deliver.DeliverMail(ctx, &ovenv1.DeliverMailRequest{PlayerId: receiver, EnforceCapacity: true,
 		Item: &ovenv1.MailItem{Id: mailID, Kind: mailbox.KindLife, Amount: 1, FromPlayerId: sender,
 			SentAtMs: sentMS, ExpiresAtMs: sentMS + doc.Mailbox.TTLSeconds*1000}})
-	if err != nil {
-		err = grpcerr.FromStatus(err)
+	if err != nil { // decoded by the routing client
 		if oven.ErrorCode(err) == oven.EMailboxFull {
 			if rerr := s.Redis.Run(ctx, redisdb.SocialRelease, []string{key}, mailID).Err(); rerr != nil {
 				return 0, time.Time{}, fmt.Errorf("social: release: %w", rerr)
