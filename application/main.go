@@ -19,6 +19,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/ovengames/oven/application/admins"
+	"github.com/ovengames/oven/application/boot"
 	"github.com/ovengames/oven/application/cluster"
 	"github.com/ovengames/oven/application/logbuf"
 	"github.com/ovengames/oven/application/mailbox"
@@ -60,7 +61,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		if cfg.Etcd != nil {
 			defer cfg.Etcd.Close()
 		}
-		return shard.Run(ctx, cfg)
+		return boot.Run(ctx, cfg)
 	case "admin":
 		return admins.Command(ctx, args[1:], admins.CommandEnv{DatabaseURL: env("OVEN_DATABASE_URL", ""),
 			Password: os.Getenv("OVEN_ADMIN_NEW_PASSWORD"), Stdin: os.Stdin, Stdout: os.Stdout})
@@ -70,7 +71,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 }
 
 // configFromEnv reads the shard's OVEN_ settings; the defaults run one shard on a laptop.
-func configFromEnv(log *slog.Logger) (shard.Config, error) {
+func configFromEnv(log *slog.Logger) (boot.Config, error) {
 	id := env("OVEN_SHARD_ID", "s1")
 	grpcAddr := env("OVEN_GRPC_ADDR", "127.0.0.1:7101")
 	advertise := os.Getenv("OVEN_GRPC_ADVERTISE")
@@ -78,47 +79,47 @@ func configFromEnv(log *slog.Logger) (shard.Config, error) {
 	var etcd *clientv3.Client
 	if eps := os.Getenv("OVEN_ETCD_ENDPOINTS"); eps != "" {
 		if err := reachable(grpcAddr, advertise); err != nil {
-			return shard.Config{}, err
+			return boot.Config{}, err
 		}
 		var err error
 		if etcd, err = cluster.DialEtcd(eps); err != nil {
-			return shard.Config{}, err
+			return boot.Config{}, err
 		}
 	} else {
 		ms, err := cluster.ParseMembers(env("OVEN_SHARDS", id+"="+grpcAddr))
 		if err != nil {
-			return shard.Config{}, err
+			return boot.Config{}, err
 		}
 		static, err := cluster.NewStatic(ms)
 		if err != nil {
-			return shard.Config{}, err
+			return boot.Config{}, err
 		}
 		if _, ok := static.Current().Member(id); !ok {
-			return shard.Config{}, fmt.Errorf("OVEN_SHARD_ID %q is not in OVEN_SHARDS", id)
+			return boot.Config{}, fmt.Errorf("OVEN_SHARD_ID %q is not in OVEN_SHARDS", id)
 		}
 		members = static
 	}
 	leaseTTL, err := time.ParseDuration(env("OVEN_LEASE_TTL", "6s"))
 	if err != nil || leaseTTL < 2*time.Second {
-		return shard.Config{}, fmt.Errorf("OVEN_LEASE_TTL must be a duration of at least 2s")
+		return boot.Config{}, fmt.Errorf("OVEN_LEASE_TTL must be a duration of at least 2s")
 	}
 	plays, err := days("OVEN_RETENTION_PLAYS", 30)
 	if err != nil {
-		return shard.Config{}, err
+		return boot.Config{}, err
 	}
 	ledger, err := days("OVEN_RETENTION_LEDGER", 90)
 	if err != nil {
-		return shard.Config{}, err
+		return boot.Config{}, err
 	}
 	auditDays, err := days("OVEN_RETENTION_AUDIT", 180)
 	if err != nil {
-		return shard.Config{}, err
+		return boot.Config{}, err
 	}
 	friendLimit, err := strconv.Atoi(env("OVEN_FRIEND_LIMIT", "200"))
 	if err != nil || friendLimit < 1 {
-		return shard.Config{}, fmt.Errorf("OVEN_FRIEND_LIMIT must be a whole number ≥ 1")
+		return boot.Config{}, fmt.Errorf("OVEN_FRIEND_LIMIT must be a whole number ≥ 1")
 	}
-	return shard.Config{
+	return boot.Config{
 		FriendLimit:     friendLimit,
 		RetentionPlays:  plays,
 		RetentionLedger: ledger,

@@ -43,19 +43,6 @@ var _ ovenv1.AdminServer = (*AdminServer)(nil)
 // NewAdminServer returns an AdminServer over deps.
 func NewAdminServer(deps AdminDeps) *AdminServer { return &AdminServer{AdminDeps: deps} }
 
-// newAdmin wires a shard's Admin service over its stores.
-func newAdmin(cfg Config, st *stores, game *Server, gd *gamedata.Cache, b *bans.Cache, log *slog.Logger) *AdminServer {
-	return NewAdminServer(AdminDeps{
-		Admins:   admins.New(admins.Config{DB: st.db, Redis: st.rdb, Prefix: cfg.RedisPrefix, Log: log}),
-		DB:       st.db,
-		GameData: gamedata.NewStore(st.db),
-		Cache:    gd,
-		Bans:     b,
-		Game:     game,
-		Log:      log,
-	})
-}
-
 // recentPlays is how many settled plays a player lookup shows.
 const recentPlays = 20
 

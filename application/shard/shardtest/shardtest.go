@@ -25,6 +25,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 
+	"github.com/ovengames/oven/application/boot"
 	"github.com/ovengames/oven/application/client"
 	"github.com/ovengames/oven/application/cluster"
 	"github.com/ovengames/oven/application/mailbox"
@@ -123,14 +124,14 @@ type Options struct {
 	// RecoverAfter is how old a pending play must be before recovery decides it
 	// (default 300 ms here: tests inject crashes and wait for recovery).
 	RecoverAfter time.Duration
-	// AfterClaimMarked and FriendLimit: see shard.Config.
+	// AfterClaimMarked and FriendLimit: see boot.Config.
 	AfterClaimMarked func() error
 	AfterCredit      func() error
 	FriendLimit      int
 	// GameDataRefresh is the shards' periodic game-data refresh (default 200 ms); a
 	// long one leaves publishes to the LISTEN/NOTIFY path alone.
 	GameDataRefresh time.Duration
-	// Intercept wraps every call before the shards' own interceptor (shard.Config).
+	// Intercept wraps every call before the shards' own interceptor (boot.Config).
 	Intercept grpc.UnaryServerInterceptor
 	// StoreLinks puts a Link between the shards and each of Redis and PostgreSQL
 	// (Cluster.RedisLink, Cluster.PGLink), so that a test can take a store down.
@@ -272,7 +273,7 @@ func (c *Cluster) boot(id string, lis net.Listener, members cluster.Source, read
 	c.Metrics[id] = reg
 	c.mu.Unlock()
 	opt := c.opt
-	cfg := shard.Config{
+	cfg := boot.Config{
 		ID: id, Listener: lis, Members: members, DatabaseURL: c.shardDB,
 		RedisURL: c.shardRedis, RedisPrefix: c.RedisPrefix,
 		Couchbase: c.Couchbase, DevClock: opt.DevClock, Logger: c.log.With("shard", id), Registry: reg,
@@ -292,7 +293,7 @@ func (c *Cluster) boot(id string, lis net.Listener, members cluster.Source, read
 	if c.etcd != nil {
 		cfg.Members, cfg.Etcd, cfg.EtcdPrefix, cfg.LeaseTTL = nil, c.etcd, c.prefix, opt.LeaseTTL
 	}
-	go func() { done <- shard.Run(sctx, cfg) }()
+	go func() { done <- boot.Run(sctx, cfg) }()
 }
 
 // AddShard boots one more shard (etcd clusters only) and returns its id once it serves.

@@ -1,4 +1,9 @@
-package shard
+// Package boot is the application tier's composition root: it opens a shard's stores,
+// wires the domain services over them, joins membership (etcd, or a static list), runs
+// the background chores and serves the shard's gRPC server (package shard) and its ops
+// port, then shuts all of it down in order. application/main.go fills its Config from
+// OVEN_ settings; application/shard/shardtest boots it in tests.
+package boot
 
 import (
 	"context"
@@ -19,9 +24,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/keepalive"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/admins"
 	"github.com/ovengames/oven/application/bans"
 	"github.com/ovengames/oven/application/client"
 	"github.com/ovengames/oven/application/cluster"
@@ -37,6 +42,7 @@ import (
 	"github.com/ovengames/oven/application/players"
 	"github.com/ovengames/oven/application/plays"
 	"github.com/ovengames/oven/application/redisdb"
+	shardsrv "github.com/ovengames/oven/application/shard"
 	"github.com/ovengames/oven/application/shop"
 	"github.com/ovengames/oven/application/social"
 	"github.com/ovengames/oven/proto/ovenv1"
@@ -119,8 +125,8 @@ func (cfg *Config) defaults() {
 	}
 }
 
-// Run serves a shard until ctx ends, then shuts down in order: stop accepting, drain
-// in-flight calls, close the stores.
+// Run serves a shard until ctx ends, then shuts down in order: hand the slots over
+// (etcd), stop accepting, drain in-flight calls, stop background work, close the stores.
 func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Logger.With("shard", cfg.ID)
 	cfg.defaults()
@@ -129,14 +135,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer st.close()
-
 	reg := cfg.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
-	clock := &oven.OffsetClock{}
 	var watcher *cluster.Watcher
 	if cfg.Etcd != nil {
 		if watcher, err = cluster.NewWatcher(ctx, cfg.Etcd, cfg.EtcdPrefix, log); err != nil {
@@ -146,108 +149,134 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	router := client.New(client.Config{Members: cfg.Members})
 	defer router.Close()
-
-	gd, err := gamedata.NewCache(ctx, gamedata.NewStore(st.db), cfg.GameDataRefresh, log)
-	if err != nil {
-		return fmt.Errorf("shard: game data: %w", err)
-	}
-	econ := economy.New(reg)
-	rdb := redisdb.New(st.rdb, cfg.RedisPrefix)
-	board := leaderboard.NewStore(rdb)
-	routed := ovenv1.NewGameClient(router)
-	doc := func() *gamedata.Document { return gd.Current().Doc }
-	playerStore := players.NewStore(st.db)
-	friendStore := friends.New(st.db, cfg.FriendLimit, 10*time.Second)
-	if err := rdb.LoadScripts(ctx); err != nil {
-		return fmt.Errorf("shard: load scripts: %w", err)
-	}
-	broadcasts := mailbox.NewBroadcasts(st.db, cfg.RedisPrefix)
-	if err := broadcasts.Refresh(ctx, clock.Now()); err != nil {
-		return err
-	}
-	deps := Deps{
-		ID:          cfg.ID,
-		Members:     cfg.Members,
-		Clock:       clock,
-		GameData:    gd,
-		Players:     playerStore,
-		Lives:       lives.NewStore(rdb),
-		Leaderboard: board,
-		Shop:        &shop.Shop{DB: st.db, Players: playerStore, Metrics: econ},
-		Plays: plays.New(plays.Deps{
-			DB: st.db, Redis: rdb, Clock: clock,
-			GameData:    doc,
-			Leaderboard: board, Players: playerStore, Metrics: econ, Log: log, Hooks: cfg.PlayHooks, RecoverAfter: cfg.RecoverAfter,
-		}),
-		Friends: friendStore,
-		Social: social.New(social.Deps{Redis: rdb, Clock: clock, GameData: doc,
-			Friends: friendStore, Deliver: routed, Metrics: econ}),
-		Mailbox: mailbox.NewService(mailbox.Deps{Couchbase: st.cb, Broadcasts: broadcasts, Players: playerStore, DB: st.db, Redis: rdb,
-			Clock: clock, GameData: doc, Metrics: econ, Log: log, AfterClaimMarked: cfg.AfterClaimMarked, AfterCredit: cfg.AfterCredit}),
-		Game:  routed,
-		Redis: rdb,
-		Log:   log,
-		Ready: st.problems,
-	}
-	jan := janitor.New(st.db, janitor.Config{Tables: janitor.WithRetention(janitor.Defaults(cfg.RetentionPlays, cfg.RetentionLedger), "audit_log", cfg.RetentionAudit), Logger: log})
-	banned, err := bans.New(ctx, st.db, cfg.BanRefresh, log)
+	sh, err := wire(ctx, cfg, st, router, reg, log)
 	if err != nil {
 		return err
 	}
-	// Each store that fences writes raises a slot's epoch before this shard serves it.
-	var raisers []fence.Raiser
-	raisers = append(raisers, pgfence.Raiser{DB: st.db}, rdb)
-	table := cluster.NewTable()
 	if watcher == nil {
-		if err := cluster.ServeStatic(ctx, table, cfg.Members.Current(), cfg.ID, raisers); err != nil {
+		if err := cluster.ServeStatic(ctx, sh.table, cfg.Members.Current(), cfg.ID, sh.raisers); err != nil {
 			return err
 		}
 	}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	defer func() { stopBG(); wg.Wait() }()
+	if watcher != nil {
+		wg.Go(func() { watcher.Run(bg) })
+	}
+	if err := sh.background(ctx, bg, &wg, cfg, router, log); err != nil {
+		return err
+	}
+	return serve(ctx, cfg, sh, watcher, reg, log)
+}
+
+// shard is one shard's wired parts.
+type shard struct {
+	game    *shardsrv.Server
+	admin   *shardsrv.AdminServer
+	table   *cluster.Table
+	raisers []fence.Raiser // each store that fences writes raises a slot's epoch before it is served
+	banned  *bans.Cache
+	jan     *janitor.Janitor
+	bcasts  *mailbox.Broadcasts
+	gd      *gamedata.Cache
+	players *players.Store
+	friends *friends.Store
+}
+
+// wire builds the domain services over the stores.
+func wire(ctx context.Context, cfg Config, st *stores, router *client.Router, reg prometheus.Registerer, log *slog.Logger) (*shard, error) {
+	clock := &oven.OffsetClock{}
+	gd, err := gamedata.NewCache(ctx, gamedata.NewStore(st.db), cfg.GameDataRefresh, log)
+	if err != nil {
+		return nil, fmt.Errorf("shard: game data: %w", err)
+	}
+	rdb := redisdb.New(st.rdb, cfg.RedisPrefix)
+	if err := rdb.LoadScripts(ctx); err != nil {
+		return nil, fmt.Errorf("shard: load scripts: %w", err)
+	}
+	broadcasts := mailbox.NewBroadcasts(st.db, cfg.RedisPrefix)
+	if err := broadcasts.Refresh(ctx, clock.Now()); err != nil {
+		return nil, err
+	}
+	banned, err := bans.New(ctx, st.db, cfg.BanRefresh, log)
+	if err != nil {
+		return nil, err
+	}
+	econ := economy.New(reg)
+	board := leaderboard.NewStore(rdb)
+	routed := ovenv1.NewGameClient(router)
+	doc := func() *gamedata.Document { return gd.Current().Doc }
+	sh := &shard{table: cluster.NewTable(), raisers: []fence.Raiser{pgfence.Raiser{DB: st.db}, rdb}, banned: banned,
+		bcasts: broadcasts, gd: gd, players: players.NewStore(st.db), friends: friends.New(st.db, cfg.FriendLimit, 10*time.Second),
+		jan: janitor.New(st.db, janitor.Config{Tables: janitor.WithRetention(janitor.Defaults(cfg.RetentionPlays, cfg.RetentionLedger), "audit_log", cfg.RetentionAudit), Logger: log})}
+	sh.game = shardsrv.NewServer(shardsrv.Deps{
+		ID: cfg.ID, Members: cfg.Members, Clock: clock, GameData: gd, Players: sh.players,
+		Lives: lives.NewStore(rdb), Leaderboard: board,
+		Shop: &shop.Shop{DB: st.db, Players: sh.players, Metrics: econ},
+		Plays: plays.New(plays.Deps{DB: st.db, Redis: rdb, Clock: clock, GameData: doc, Leaderboard: board, Players: sh.players,
+			Metrics: econ, Log: log, Hooks: cfg.PlayHooks, RecoverAfter: cfg.RecoverAfter}),
+		Friends: sh.friends,
+		Social:  social.New(social.Deps{Redis: rdb, Clock: clock, GameData: doc, Friends: sh.friends, Deliver: routed, Metrics: econ}),
+		Mailbox: mailbox.NewService(mailbox.Deps{Couchbase: st.cb, Broadcasts: broadcasts, Players: sh.players, DB: st.db, Redis: rdb,
+			Clock: clock, GameData: doc, Metrics: econ, Log: log, AfterClaimMarked: cfg.AfterClaimMarked, AfterCredit: cfg.AfterCredit}),
+		Game: routed, Redis: rdb, Log: log, Ready: st.problems,
+	})
+	if cfg.DevClock {
+		sh.game.DevClock = shardsrv.NewDevClock(clock, rdb, router, log)
+	}
+	sh.admin = shardsrv.NewAdminServer(shardsrv.AdminDeps{
+		Admins: admins.New(admins.Config{DB: st.db, Redis: st.rdb, Prefix: cfg.RedisPrefix, Log: log}),
+		DB:     st.db, GameData: gamedata.NewStore(st.db), Cache: gd, Bans: banned, Game: sh.game, Log: log,
+	})
+	return sh, nil
+}
+
+// background starts the shard's chores on bg; wg waits for them.
+func (sh *shard) background(ctx, bg context.Context, wg *sync.WaitGroup, cfg Config, router *client.Router, log *slog.Logger) error {
+	if dc := sh.game.DevClock; dc != nil {
+		if err := dc.Sync(ctx); err != nil {
+			return err
+		}
+		wg.Go(func() { dc.Run(bg, 2*time.Second) })
+	}
 	owned := func() []fence.Token {
 		var out []fence.Token
-		for _, s := range table.Serving() {
-			if tok, ok := table.Token(s); ok {
+		for _, s := range sh.table.Serving() {
+			if tok, ok := sh.table.Token(s); ok {
 				out = append(out, tok)
 			}
 		}
 		return out
 	}
-	var wg sync.WaitGroup
-	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	defer func() { stopBG(); wg.Wait() }()
-	if watcher != nil {
-		wg.Go(func() { watcher.Run(bg) })
-	}
-	if cfg.DevClock {
-		deps.DevClock = NewDevClock(clock, rdb, router, log)
-		if err := deps.DevClock.Sync(ctx); err != nil {
-			return err
-		}
-		wg.Go(func() { deps.DevClock.Run(bg, 2*time.Second) })
-	}
-	wg.Go(func() { gd.Run(bg) })
-	wg.Go(func() { gd.Follow(bg) })
-	wg.Go(func() { banned.Run(bg) })
-	wg.Go(func() { jan.Run(bg, time.Hour) })
-	wg.Go(func() { broadcasts.Run(bg, time.Second, clock, log) })
-	wg.Go(func() { deps.Plays.RunRecovery(bg, cfg.RecoveryInterval, owned) })
+	wg.Go(func() { sh.gd.Run(bg) })
+	wg.Go(func() { sh.gd.Follow(bg) })
+	wg.Go(func() { sh.banned.Run(bg) })
+	wg.Go(func() { sh.jan.Run(bg, time.Hour) })
+	wg.Go(func() { sh.bcasts.Run(bg, time.Second, sh.game.Clock, log) })
+	wg.Go(func() { sh.game.Plays.RunRecovery(bg, cfg.RecoveryInterval, owned) })
+	return nil
+}
 
-	chain := []grpc.UnaryServerInterceptor{unary(ownership{self: cfg.ID, members: cfg.Members, table: table}, banned.Check, newRPCMetrics(reg), log)}
-	if cfg.Intercept != nil {
-		chain = append([]grpc.UnaryServerInterceptor{cfg.Intercept}, chain...)
+// forget drops what the shard caches about the players of slots that left it.
+func (sh *shard) forget(slots []int) {
+	left := make(map[int]bool, len(slots))
+	for _, s := range slots {
+		left[s] = true
 	}
-	srv := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(chain...),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 5 * time.Second}),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.MaxRecvMsgSize(1<<20),
-	)
-	game := NewServer(deps)
-	ovenv1.RegisterGameServer(srv, game)
-	ovenv1.RegisterAdminServer(srv, newAdmin(cfg, st, game, gd, banned, log))
+	match := func(id string) bool { return left[cluster.SlotOf(id)] }
+	sh.players.ForgetPlayers(match)
+	sh.friends.ForgetPlayers(match)
+}
 
+// serve runs the gRPC and ops servers (and, with etcd, the membership coordinator)
+// until ctx ends, then stops them in order.
+func serve(ctx context.Context, cfg Config, sh *shard, watcher *cluster.Watcher, reg *prometheus.Registry, log *slog.Logger) error {
+	srv := shardsrv.NewGRPCServer(shardsrv.GRPCDeps{ID: cfg.ID, Members: cfg.Members, Table: sh.table,
+		CheckBan: sh.banned.Check, Registry: reg, Log: log, Intercept: cfg.Intercept}, sh.game, sh.admin)
 	lis := cfg.Listener
 	if lis == nil {
+		var err error
 		if lis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
 			return fmt.Errorf("shard: listen: %w", err)
 		}
@@ -262,23 +291,19 @@ func Run(ctx context.Context, cfg Config) error {
 				errc <- err
 			}
 		}()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			httpSrv.Shutdown(sctx)
+			cancel()
+		}()
 	}
 	var coord *cluster.Coordinator
 	if watcher != nil {
-		forget := func(slots []int) {
-			left := make(map[int]bool, len(slots))
-			for _, s := range slots {
-				left[s] = true
-			}
-			match := func(id string) bool { return left[cluster.SlotOf(id)] }
-			playerStore.ForgetPlayers(match)
-			friendStore.ForgetPlayers(match)
-		}
+		var err error
 		coord, err = cluster.StartCoordinator(ctx, cluster.CoordinatorConfig{
 			Client: cfg.Etcd, Prefix: cfg.EtcdPrefix, Watcher: watcher,
 			Self: cluster.Member{ID: cfg.ID, Addr: advertised(lis.Addr().String(), cfg.Advertise, cfg.GRPCAddr)}, MetricsAddr: cfg.HTTPAddr,
-			Table: table, Raisers: raisers, OnRelease: forget, LeaseTTL: cfg.LeaseTTL,
-			Registerer: reg, Log: log,
+			Table: sh.table, Raisers: sh.raisers, OnRelease: sh.forget, LeaseTTL: cfg.LeaseTTL, Registerer: reg, Log: log,
 		})
 		if err != nil {
 			srv.Stop()
@@ -289,12 +314,17 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.OnReady != nil {
 		cfg.OnReady(lis.Addr().String())
 	}
+	return stop(ctx, errc, cfg.Crash, srv, coord, log)
+}
 
+// stop waits for the end (ctx, a failed server, or a test's crash) and stops in order.
+func stop(ctx context.Context, errc chan error, crash <-chan struct{}, srv *grpc.Server, coord *cluster.Coordinator, log *slog.Logger) error {
+	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 		log.Error("shard server failed", "err", err)
-	case <-cfg.Crash:
+	case <-crash:
 		log.Warn("shard crashing (test)")
 		if coord != nil {
 			coord.Abandon()
@@ -319,11 +349,6 @@ func Run(ctx context.Context, cfg Config) error {
 	case <-stopped:
 	case <-time.After(10 * time.Second):
 		srv.Stop()
-	}
-	if httpSrv != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		httpSrv.Shutdown(sctx)
-		cancel()
 	}
 	return err
 }
