@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +21,25 @@ type runningStack struct {
 	cmd    *exec.Cmd
 	exited chan error
 	stop   bool // stopped by the test itself
+	out    *lockedBuffer
+}
+
+// lockedBuffer is the runner's output, written by its process and read by the test.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // bootStack builds the binaries, starts the runner with env on a fresh state dir and a
@@ -39,8 +59,9 @@ func bootStack(t *testing.T, env ...string) *runningStack {
 	s.base = "http://" + s.addr
 	s.cmd = exec.Command(filepath.Join(bin, "run"))
 	s.cmd.Env = append(append(os.Environ(), "OVEN_STATE_DIR="+state, "OVEN_HTTP_ADDR="+s.addr), env...)
-	var out bytes.Buffer
-	s.cmd.Stdout, s.cmd.Stderr = &out, &out
+	out := &lockedBuffer{}
+	s.out = out
+	s.cmd.Stdout, s.cmd.Stderr = out, out
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
