@@ -71,7 +71,9 @@ func TestStackRecoversFromCrashes(t *testing.T) {
 				t.Errorf("crash %d: %s's players unserved for %.1f s, DESIGN promises 15 s at most", i, victim, d.Seconds())
 			}
 			st.waitNewPID(t, victim, pid, 10*time.Second)
-			time.Sleep(3 * time.Second) // up again, but not for long: the next crash comes soon
+			// Restarted as s2 on its addresses, it registers again and takes its slots back.
+			waitFor(t, 15*time.Second, func() error { return st.owns(t, victim) })
+			time.Sleep(2 * time.Second) // up again, but not for long: the next crash comes soon
 		}
 		stopLoad()
 		med, worst := medianMax(unserved)
