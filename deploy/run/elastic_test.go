@@ -404,10 +404,11 @@ func (s *runningStack) slotMoves(t *testing.T) map[string]float64 {
 
 // owns is nil once shard id serves slots.
 func (s *runningStack) owns(t *testing.T, id string) error {
-	if n := metricSum(t, s.shardMetrics(t)[id], "oven_shard_slots_owned"); n == 0 {
-		return fmt.Errorf("%s owns no slot yet", id)
+	n, err := scrapeSum(s.shardMetrics(t)[id], "oven_shard_slots_owned")
+	if err == nil && n == 0 {
+		err = fmt.Errorf("%s owns no slot yet", id)
 	}
-	return nil
+	return err
 }
 
 func sum(m map[string]float64) float64 {

@@ -119,7 +119,13 @@ func (f *fleet) scale(ctx context.Context, n int, drain []string) ([]string, err
 func (f *fleet) remove(ids []string) {
 	f.sup.retire(drainGrace, ids...)
 	f.mu.Lock()
-	f.running = slices.DeleteFunc(f.running, func(n int) bool { return slices.Contains(ids, shardID(n)) })
+	f.running = slices.DeleteFunc(f.running, func(n int) bool {
+		gone := slices.Contains(ids, shardID(n))
+		if gone {
+			delete(f.metrics, n)
+		}
+		return gone
+	})
 	f.mu.Unlock()
 	for _, id := range ids {
 		f.stack.removeShard(id)

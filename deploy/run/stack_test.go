@@ -43,7 +43,7 @@ func (b *lockedBuffer) String() string {
 }
 
 // bootStack builds the binaries, starts the runner with env on a fresh state dir and a
-// free port, and waits for /readyz. The runner is stopped (and its output shown on
+// free port, and waits for /readyz and for every shard to serve its slots. The runner is stopped (and its output shown on
 // failure) when the test ends, unless the test stopped it itself.
 func bootStack(t *testing.T, env ...string) *runningStack {
 	t.Helper()
@@ -76,6 +76,16 @@ func bootStack(t *testing.T, env ...string) *runningStack {
 		}
 	})
 	waitReady(t, s.base, s.exited)
+	// Ready means the presentation knows a shard map; the shards join one by one, so wait
+	// until every one of them serves its share.
+	waitFor(t, 60*time.Second, func() error {
+		for id := range s.shardMetrics(t) {
+			if err := s.owns(t, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	return s
 }
 

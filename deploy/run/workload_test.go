@@ -205,9 +205,19 @@ func sleep(ctx context.Context, d time.Duration) {
 // metricSum sums the samples of metric (every label set) on the /metrics at addr.
 func metricSum(t *testing.T, addr, metric string) float64 {
 	t.Helper()
-	r, err := http.Get("http://" + addr + "/metrics")
+	v, err := scrapeSum(addr, metric)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return v
+}
+
+// scrapeSum is metricSum for a process that may not be up (yet).
+func scrapeSum(addr, metric string) (float64, error) {
+	c := &http.Client{Timeout: 5 * time.Second}
+	r, err := c.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0, err
 	}
 	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(metric) + `(?:\{[^}]*\})? (\S+)$`)
 	var sum float64
@@ -215,7 +225,7 @@ func metricSum(t *testing.T, addr, metric string) float64 {
 		v, _ := strconv.ParseFloat(m[1], 64)
 		sum += v
 	}
-	return sum
+	return sum, nil
 }
 
 // medianMax returns the median and the maximum of xs.
