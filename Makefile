@@ -7,11 +7,17 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 STATICCHECK_VERSION        := v0.6.1
 TEST_TIMEOUT ?= 15m
 
-.PHONY: run build test test-short deps proto migrate admin lint fmt loadtest clean
+.PHONY: run scale build test test-short deps proto migrate admin lint fmt loadtest clean
 
-## run: boot the whole stack (PostgreSQL, Redis, Couchbase dev server, 3 shards, presentation)
+## run: boot the whole stack (PostgreSQL, Redis, Couchbase dev server, etcd, 3 shards, presentation)
 run: build deps
 	@$(BIN)/run
+
+## scale: add shards to, or drain shards from, a running `make run`: make scale SHARDS=4
+scale:
+	@test -n "$(SHARDS)" || { echo "usage: make scale SHARDS=N (with make run running)"; exit 1; }
+	@test -x $(BIN)/run || $(MAKE) --no-print-directory build
+	@$(BIN)/run scale $(SHARDS)
 
 ## loadtest: relay baseline + steady, burst and max load against a throw-away dev stack,
 ## then the invariant audit; report in loadtest/out (more: LOADTEST_ARGS='-find-max -social')

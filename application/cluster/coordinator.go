@@ -212,6 +212,7 @@ func (c *Coordinator) watchForPauses(ctx context.Context) {
 	const tick = 200 * time.Millisecond
 	limit := max(c.cfg.LeaseTTL/2, time.Second)
 	last := time.Now()
+	lease := c.lease.Load()
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
@@ -221,34 +222,41 @@ func (c *Coordinator) watchForPauses(ctx context.Context) {
 		case now := <-t.C:
 			gap := now.Sub(last)
 			last = now
-			if gap < limit {
-				continue
+			if gap >= limit {
+				c.paused(ctx, gap, lease)
 			}
-			c.suspended.Store(true)
-			held := c.cfg.Table.suspend()
-			if c.leaseAlive(ctx) {
-				c.cfg.Table.resume(held)
-				c.suspended.Store(false)
-				c.log.Warn("membership: the process was paused but its lease held; serving on", "paused", gap.Round(time.Millisecond))
-				continue
-			}
-			slots := make([]int, 0, len(held))
-			for s := range held {
-				slots = append(slots, s)
-			}
-			c.released(slots, "pause")
-			c.log.Warn("membership: the process was paused past its lease; stopped serving until etcd is read again",
-				"paused", gap.Round(time.Millisecond), "slots", len(slots))
-			c.wg.Go(func() { c.confirm(ctx) })
+			lease = c.lease.Load()
 		}
 	}
 }
 
-// leaseAlive asks etcd whether the shard's lease still runs (false when etcd cannot say).
-func (c *Coordinator) leaseAlive(ctx context.Context) bool {
+// paused stops serving after a pause of gap. It asks etcd about lease, the lease the
+// shard held before the pause, not the current one: keepAlive may already have found
+// that lease gone and registered a new one, which says nothing about the slots held.
+func (c *Coordinator) paused(ctx context.Context, gap time.Duration, lease int64) {
+	c.suspended.Store(true)
+	held := c.cfg.Table.suspend()
+	if c.leaseAlive(ctx, lease) {
+		c.cfg.Table.resume(held)
+		c.suspended.Store(false)
+		c.log.Warn("membership: the process was paused but its lease held; serving on", "paused", gap.Round(time.Millisecond))
+		return
+	}
+	slots := make([]int, 0, len(held))
+	for s := range held {
+		slots = append(slots, s)
+	}
+	c.released(slots, "pause")
+	c.log.Warn("membership: the process was paused past its lease; stopped serving until etcd is read again",
+		"paused", gap.Round(time.Millisecond), "slots", len(slots))
+	c.wg.Go(func() { c.confirm(ctx) })
+}
+
+// leaseAlive asks etcd whether lease still runs (false when etcd cannot say).
+func (c *Coordinator) leaseAlive(ctx context.Context, lease int64) bool {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	resp, err := c.cfg.Client.TimeToLive(ctx, clientv3.LeaseID(c.lease.Load()))
+	resp, err := c.cfg.Client.TimeToLive(ctx, clientv3.LeaseID(lease))
 	return err == nil && resp.TTL > 0
 }
 

@@ -202,3 +202,37 @@ func TestMembershipJoinDrainAndCrash(t *testing.T) {
 		sh.co.Stop()
 	}
 }
+
+// TestPauseAfterTheLeaseWasReplaced is a shard resumed after a pause past its lease
+// whose keepAlive noticed first and registered a new lease: the pause check must ask
+// about the lease the shard held its slots under, which is gone, not the new one, and
+// stop serving them until it has read etcd again.
+func TestPauseAfterTheLeaseWasReplaced(t *testing.T) {
+	prefix := fmt.Sprintf("/test-%s-%d", t.Name(), time.Now().UnixNano())
+	f := &fences{epoch: map[int]uint64{}, t: t}
+	shards := []*testShard{startShard(t, prefix, "s1", f), startShard(t, prefix, "s2", f)}
+	settle(t, shards, 10*time.Second)
+	sh := shards[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// What the paused shard finds on waking, in the order its goroutines ran: keepAlive
+	// registered on a new lease, and the lease it held its slots under is gone.
+	old := sh.co.lease.Load()
+	if err := sh.co.register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sh.cli.Revoke(ctx, clientv3.LeaseID(old)); err != nil {
+		t.Fatal(err)
+	}
+	if len(sh.table.Serving()) == 0 {
+		t.Fatal("the shard serves nothing before the pause check")
+	}
+	sh.co.paused(ctx, 5*time.Second, old)
+	if n := len(sh.table.Serving()); n != 0 {
+		t.Errorf("after a pause past its (replaced) lease the shard serves %d slots at their old epochs", n)
+	}
+	settle(t, shards, 10*time.Second) // it serves again once etcd is read
+	for _, sh := range shards {
+		sh.co.Stop()
+	}
+}

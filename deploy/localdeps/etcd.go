@@ -72,6 +72,9 @@ func (e *Etcd) start(ctx context.Context) error {
 // Endpoint returns the client URL.
 func (e *Etcd) Endpoint() string { return "http://127.0.0.1:" + strconv.Itoa(e.clientPort) }
 
+// Ports returns the client and peer ports (to start the same member again later).
+func (e *Etcd) Ports() (client, peer int) { return e.clientPort, e.peerPort }
+
 // Restart stops etcd and starts it again on the same data and ports (tests of an etcd
 // outage).
 func (e *Etcd) Restart(ctx context.Context, down time.Duration) error {

@@ -1,9 +1,12 @@
-// Command run boots the whole Oven stack on one machine: PostgreSQL, Redis and the
-// Couchbase dev server (each unless an OVEN_*_URL points elsewhere), the migrations, three
-// application shards and one presentation process talking real gRPC over loopback.
+// Command run boots the whole Oven stack on one machine: PostgreSQL, Redis, the
+// Couchbase dev server and a single-node etcd for membership (each unless an OVEN_*_URL or
+// OVEN_ETCD_ENDPOINTS points elsewhere), the migrations, three application shards and one
+// presentation process talking real gRPC over loopback.
 // With OVEN_PRESENTATION_COUNT=N > 1 it starts N presentation processes on free ports
 // behind haproxy, which then listens on OVEN_HTTP_ADDR.
 // `make run` builds the binaries and starts it; Ctrl-C stops everything in order.
+// `run scale N` (make scale SHARDS=N), from a second terminal, asks the running stack
+// through its control socket for N shards.
 //
 // The application and presentation binaries are expected next to this one (make run puts
 // them in .oven/bin).
@@ -32,6 +35,13 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "scale" {
+		if err := scaleCommand(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "oven run:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -49,7 +59,10 @@ type Config struct {
 	DatabaseURL  string // OVEN_DATABASE_URL: use this PostgreSQL instead of starting one
 	RedisURL     string // OVEN_REDIS_URL: use this Redis instead of starting one
 	CouchbaseURL string // OVEN_COUCHBASE_URL: use this cluster instead of the dev server
-	BinDir       string // where the application and presentation binaries are
+	// EtcdEndpoints is OVEN_ETCD_ENDPOINTS: use this etcd cluster for membership instead
+	// of the single node the runner embeds.
+	EtcdEndpoints string
+	BinDir        string // where the application and presentation binaries are
 
 	// Presentations is OVEN_PRESENTATION_COUNT, default 1; more than one puts haproxy
 	// in front of them.
@@ -67,13 +80,14 @@ func configFromEnv() Config {
 		fmt.Sscan(v, &np)
 	}
 	return Config{
-		StateDir:     envOr("OVEN_STATE_DIR", ".oven"),
-		HTTPAddr:     envOr("OVEN_HTTP_ADDR", "127.0.0.1:8080"),
-		Shards:       max(n, 1),
-		DatabaseURL:  os.Getenv("OVEN_DATABASE_URL"),
-		RedisURL:     os.Getenv("OVEN_REDIS_URL"),
-		CouchbaseURL: os.Getenv("OVEN_COUCHBASE_URL"),
-		BinDir:       filepath.Dir(exe),
+		StateDir:      envOr("OVEN_STATE_DIR", ".oven"),
+		HTTPAddr:      envOr("OVEN_HTTP_ADDR", "127.0.0.1:8080"),
+		Shards:        max(n, 1),
+		DatabaseURL:   os.Getenv("OVEN_DATABASE_URL"),
+		RedisURL:      os.Getenv("OVEN_REDIS_URL"),
+		CouchbaseURL:  os.Getenv("OVEN_COUCHBASE_URL"),
+		EtcdEndpoints: os.Getenv("OVEN_ETCD_ENDPOINTS"),
+		BinDir:        filepath.Dir(exe),
 
 		Presentations: max(np, 1),
 	}
@@ -95,6 +109,8 @@ type Stack struct {
 	RedisURL          string            `json:"redis_url"`
 	CouchbaseURL      string            `json:"couchbase_url"`
 	CouchbasePassword string            `json:"couchbase_password,omitempty"` // user "oven", bucket "game" (dev server)
+	Etcd              string            `json:"etcd"`                         // membership: OVEN_ETCD_ENDPOINTS
+	Control           string            `json:"control,omitempty"`            // the runner's control socket (run scale)
 
 	// Presentations maps each presentation process to its own address (its /metrics and
 	// /healthz); with one process that is HTTP itself.
@@ -141,17 +157,14 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	stack := Stack{HTTP: cfg.HTTPAddr, Shards: map[string]string{}, ShardMetrics: map[string]string{},
 		DatabaseURL: env["OVEN_DATABASE_URL"], RedisURL: env["OVEN_REDIS_URL"], CouchbaseURL: env["OVEN_COUCHBASE_URL"],
-		CouchbasePassword: env["OVEN_COUCHBASE_PASSWORD"]}
-	var members []cluster.Member
-	for i := 1; i <= cfg.Shards; i++ {
-		id := fmt.Sprintf("s%d", i)
-		grpcAddr, metricsAddr := freeAddr(), freeAddr()
-		members = append(members, cluster.Member{ID: id, Addr: grpcAddr})
-		stack.Shards[id], stack.ShardMetrics[id] = grpcAddr, metricsAddr
-	}
-	env["OVEN_SHARDS"] = cluster.FormatMembers(members)
+		CouchbasePassword: env["OVEN_COUCHBASE_PASSWORD"], Etcd: env["OVEN_ETCD_ENDPOINTS"]}
 	env["OVEN_STATE_DIR"] = state
 	env["OVEN_HTTP_ADDR"] = cfg.HTTPAddr
+	members, stopFollow, err := cluster.Follow(ctx, env["OVEN_ETCD_ENDPOINTS"], envOr("OVEN_ETCD_PREFIX", "/oven"), log.With("component", "membership"))
+	if err != nil {
+		return err
+	}
+	defer stopFollow()
 
 	sup := newSupervisor(ctx, log)
 	sw := newStackWriter(state, stack)
@@ -159,14 +172,20 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	for name, st := range deps.stores {
 		sup.watch(name, st)
 	}
-	for _, m := range members {
-		sup.start(m.ID, filepath.Join(cfg.BinDir, "application"), []string{"serve"}, withEnv(env, map[string]string{
-			"OVEN_SHARD_ID": m.ID, "OVEN_GRPC_ADDR": m.Addr, "OVEN_METRICS_ADDR": stack.ShardMetrics[m.ID],
-		}))
+	shards := newFleet(sup, sw, filepath.Join(cfg.BinDir, "application"), env, members, log)
+	for range cfg.Shards {
+		shards.add()
 	}
 	if err := startPresentations(ctx, sup, cfg, state, env, sw); err != nil {
 		sup.stopAll(15 * time.Second)
 		return err
+	}
+	stopControl, err := serveControl(ctx, controlPath(state), shards, log)
+	if err != nil {
+		log.Warn("no control socket: make scale will not reach this stack", "err", err)
+	} else {
+		defer stopControl()
+		sw.setControl(controlPath(state))
 	}
 	if err := sw.write(); err != nil {
 		sup.stopAll(15 * time.Second)
@@ -176,11 +195,27 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if cfg.Presentations > 1 {
 		fmt.Printf("haproxy in front of %d presentation processes; stats: http://%s/stats\n", cfg.Presentations, sw.stack.LB.Stats)
 	}
-	fmt.Printf("shards: %s\nstate: %s   stop with Ctrl-C\n\n", env["OVEN_SHARDS"], state)
+	fmt.Printf("shards: %s (membership in etcd %s; make scale SHARDS=N adds or drains)\nstate: %s   stop with Ctrl-C\n\n",
+		strings.Join(shards.ids(), " "), env["OVEN_ETCD_ENDPOINTS"], state)
 	<-ctx.Done()
 	log.Info("stopping the stack")
-	sup.stopAll(15 * time.Second)
+	stopInOrder(sup, sw, shards)
 	return nil
+}
+
+// stopInOrder stops the presentations (and haproxy) first, so no new calls come in, then
+// every shard at once (each drains: with no one left active the slots simply go), then
+// whatever is left. The runner stops etcd and the stores afterwards.
+func stopInOrder(sup *supervisor, sw *stackWriter, shards *fleet) {
+	sw.mu.Lock()
+	front := []string{"lb"}
+	for name := range sw.stack.Presentations {
+		front = append(front, name)
+	}
+	sw.mu.Unlock()
+	sup.retire(15*time.Second, front...)
+	sup.retire(drainGrace, shards.ids()...)
+	sup.stopAll(5 * time.Second)
 }
 
 var (
@@ -241,6 +276,16 @@ func startDeps(ctx context.Context, cfg Config, state string, log *slog.Logger) 
 		d.stores["redis"] = rd
 		env["OVEN_REDIS_URL"] = rd.SocketURL()
 		log.Info("redis started", "url", env["OVEN_REDIS_URL"])
+	}
+	env["OVEN_ETCD_ENDPOINTS"] = cfg.EtcdEndpoints
+	if cfg.EtcdEndpoints == "" {
+		e, err := startEtcd(ctx, state, log)
+		if err != nil {
+			return d, fmt.Errorf("etcd: %w", err)
+		}
+		d.stops = append(d.stops, e.Close)
+		env["OVEN_ETCD_ENDPOINTS"] = e.Endpoint()
+		log.Info("etcd started", "url", e.Endpoint(), "data", filepath.Join(state, "etcd"))
 	}
 	env["OVEN_COUCHBASE_URL"] = cfg.CouchbaseURL
 	if cfg.CouchbaseURL == "" {

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -142,20 +143,41 @@ func TestStackEndToEnd(t *testing.T) {
 	st.interrupt()
 }
 
+// built is the binaries of the stack, compiled once for every test of the package.
+var built struct {
+	once sync.Once
+	dir  string
+	out  []byte
+	err  error
+}
+
 func buildStack(t *testing.T) string {
 	t.Helper()
-	bin := t.TempDir()
-	args := []string{"build", "-o", bin + "/"}
-	if raceBuild {
-		args = append(args, "-race")
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "oven-e2e-bin-"); built.err != nil {
+			return
+		}
+		args := []string{"build", "-o", built.dir + "/"}
+		if raceBuild {
+			args = append(args, "-race")
+		}
+		args = append(args, "../../application", "../../presentation", ".")
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+		defer cancel()
+		built.out, built.err = exec.CommandContext(ctx, "go", args...).CombinedOutput()
+	})
+	if built.err != nil {
+		t.Fatalf("go build: %v\n%s", built.err, built.out)
 	}
-	args = append(args, "../../application", "../../presentation", ".")
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "go", args...).CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	return built.dir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
 	}
-	return bin
+	os.Exit(code)
 }
 
 func freeAddr(t *testing.T) string {

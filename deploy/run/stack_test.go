@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,10 +21,29 @@ type runningStack struct {
 	cmd    *exec.Cmd
 	exited chan error
 	stop   bool // stopped by the test itself
+	out    *lockedBuffer
+}
+
+// lockedBuffer is the runner's output, written by its process and read by the test.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // bootStack builds the binaries, starts the runner with env on a fresh state dir and a
-// free port, and waits for /readyz. The runner is stopped (and its output shown on
+// free port, and waits for /readyz and for every shard to serve its slots. The runner is stopped (and its output shown on
 // failure) when the test ends, unless the test stopped it itself.
 func bootStack(t *testing.T, env ...string) *runningStack {
 	t.Helper()
@@ -39,8 +59,9 @@ func bootStack(t *testing.T, env ...string) *runningStack {
 	s.base = "http://" + s.addr
 	s.cmd = exec.Command(filepath.Join(bin, "run"))
 	s.cmd.Env = append(append(os.Environ(), "OVEN_STATE_DIR="+state, "OVEN_HTTP_ADDR="+s.addr), env...)
-	var out bytes.Buffer
-	s.cmd.Stdout, s.cmd.Stderr = &out, &out
+	out := &lockedBuffer{}
+	s.out = out
+	s.cmd.Stdout, s.cmd.Stderr = out, out
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +76,16 @@ func bootStack(t *testing.T, env ...string) *runningStack {
 		}
 	})
 	waitReady(t, s.base, s.exited)
+	// Ready means the presentation knows a shard map; the shards join one by one, so wait
+	// until every one of them serves its share.
+	waitFor(t, 60*time.Second, func() error {
+		for id := range s.shardMetrics(t) {
+			if err := s.owns(t, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	return s
 }
 

@@ -32,6 +32,38 @@ func (w *stackWriter) setLB(lb *LoadBalancer) {
 	w.stack.LB = lb
 }
 
+// setShard adds shard id, its gRPC and metrics addresses, and writes the file.
+func (w *stackWriter) setShard(id, grpcAddr, metricsAddr string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stack.Shards[id], w.stack.ShardMetrics[id] = grpcAddr, metricsAddr
+	if w.written {
+		w.writeLocked()
+	}
+}
+
+// removeShard forgets a shard that left (drained and exited), and writes the file.
+func (w *stackWriter) removeShard(id string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.stack.Shards, id)
+	delete(w.stack.ShardMetrics, id)
+	delete(w.stack.PIDs, id)
+	if w.written {
+		w.writeLocked()
+	}
+}
+
+// setControl records the control socket's path.
+func (w *stackWriter) setControl(path string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stack.Control = path
+	if w.written {
+		w.writeLocked()
+	}
+}
+
 // setPID records a child's pid; it is the supervisor's onStarted callback.
 func (w *stackWriter) setPID(name string, pid int) {
 	w.mu.Lock()

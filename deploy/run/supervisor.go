@@ -41,11 +41,11 @@ type supervisor struct {
 	log *slog.Logger
 	// ctx ends when the stack stops: run's context (Ctrl-C) or stopAll, whichever is
 	// first. Nothing is restarted after that.
-	ctx    context.Context
-	cancel context.CancelFunc
-	mu     sync.Mutex
-	cmds   map[string]*exec.Cmd
-	wg     sync.WaitGroup
+	ctx      context.Context
+	cancel   context.CancelFunc
+	mu       sync.Mutex
+	children map[string]*child
+	wg       sync.WaitGroup
 
 	// onStarted, when set before the first start, learns each child's pid, again after
 	// every restart (the runner records them in stack.json).
@@ -60,7 +60,7 @@ type supervisor struct {
 
 func newSupervisor(ctx context.Context, log *slog.Logger) *supervisor {
 	ctx, cancel := context.WithCancel(ctx)
-	return &supervisor{log: log, ctx: ctx, cancel: cancel, cmds: map[string]*exec.Cmd{}, stopSignals: map[string]os.Signal{},
+	return &supervisor{log: log, ctx: ctx, cancel: cancel, children: map[string]*child{}, stopSignals: map[string]os.Signal{},
 		now: time.Now, after: time.After}
 }
 
@@ -72,50 +72,152 @@ func (s *supervisor) stopWith(name string, sig os.Signal) {
 	s.stopSignals[name] = sig
 }
 
-// start runs bin as the child name and restarts it whenever it exits, until the stack stops.
+// child is one supervised process under its name, across its restarts.
+type child struct {
+	cmd      *exec.Cmd     // the current process (nil before the first start)
+	retiring bool          // stopped on purpose: not restarted when it exits
+	retired  chan struct{} // closed by retire: ends a wait before a restart
+	done     chan struct{} // closed when the child's loop has ended for good
+}
+
+// start runs bin as the child name and restarts it whenever it exits, until the stack
+// stops or retire stops it on purpose. A restart keeps the name, arguments and
+// environment: a shard comes back as the same shard id, on the same addresses.
 func (s *supervisor) start(name, bin string, args, env []string) {
+	c := &child{retired: make(chan struct{}), done: make(chan struct{})}
+	s.mu.Lock()
+	s.children[name] = c
+	s.mu.Unlock()
 	s.wg.Go(func() {
+		defer close(c.done)
 		var b backoff
 		for {
 			started := s.now()
-			err := s.runOnce(name, bin, args, env)
-			if s.ctx.Err() != nil {
+			err := s.runOnce(name, c, bin, args, env)
+			if s.ctx.Err() != nil || s.isRetiring(c) {
 				return
 			}
 			wait := b.wait(s.now().Sub(started))
 			s.log.Error("process exited; restarting", "process", name, "err", err, "in", wait)
-			if !s.pause(wait) {
+			select {
+			case <-c.retired:
 				return
+			case ok := <-s.pauseChan(wait):
+				if !ok {
+					return
+				}
 			}
 		}
 	})
 }
 
+func (s *supervisor) isRetiring(c *child) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return c.retiring
+}
+
 // runOnce starts the child and waits for it to exit.
-func (s *supervisor) runOnce(name, bin string, args, env []string) error {
+func (s *supervisor) runOnce(name string, c *child, bin string, args, env []string) error {
 	cmd := exec.Command(bin, args...)
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, os.Stdout, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Ctrl-C reaches us, not them
-	if err := cmd.Start(); err != nil {
+	s.mu.Lock()
+	if c.retiring {
+		s.mu.Unlock()
+		return nil
+	}
+	err := cmd.Start()
+	if err == nil {
+		c.cmd = cmd
+	}
+	s.mu.Unlock()
+	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.cmds[name] = cmd
-	s.mu.Unlock()
 	if s.onStarted != nil {
 		s.onStarted(name, cmd.Process.Pid)
 	}
 	return cmd.Wait()
 }
 
-// pause waits d on the supervisor's clock; false when the stack stopped meanwhile.
-func (s *supervisor) pause(d time.Duration) bool {
-	select {
-	case <-s.ctx.Done():
-		return false
-	case <-s.after(d):
-		return true
+// retire stops the children names on purpose, all at once: each gets its stop signal
+// (SIGTERM unless stopWith said otherwise) and is not restarted when it exits. It waits
+// up to grace for them to exit, then kills what is left, and returns once all are gone.
+func (s *supervisor) retire(grace time.Duration, names ...string) {
+	var cs []*child
+	s.mu.Lock()
+	for _, name := range names {
+		c, ok := s.children[name]
+		if !ok || c.retiring {
+			if ok {
+				cs = append(cs, c)
+			}
+			continue
+		}
+		c.retiring = true
+		close(c.retired)
+		if c.cmd != nil {
+			c.cmd.Process.Signal(s.stopSignalLocked(name))
+		}
+		cs = append(cs, c)
 	}
+	s.mu.Unlock()
+	timeout, killed := time.After(grace), false
+	for _, c := range cs {
+		if !killed {
+			select {
+			case <-c.done:
+				continue
+			case <-timeout:
+			}
+			s.kill(names)
+			killed = true
+		}
+		<-c.done
+	}
+	s.mu.Lock()
+	for _, name := range names {
+		delete(s.children, name)
+	}
+	s.mu.Unlock()
+}
+
+// kill sends SIGKILL to names, each to its whole process group (its own, see runOnce),
+// so that nothing it started lives on.
+func (s *supervisor) kill(names []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, name := range names {
+		if c, ok := s.children[name]; ok && c.cmd != nil {
+			s.log.Warn("killing", "process", name)
+			syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+		}
+	}
+}
+
+func (s *supervisor) stopSignalLocked(name string) os.Signal {
+	if sig, ok := s.stopSignals[name]; ok {
+		return sig
+	}
+	return syscall.SIGTERM
+}
+
+// pause waits d on the supervisor's clock; false when the stack stopped meanwhile.
+func (s *supervisor) pause(d time.Duration) bool { return <-s.pauseChan(d) }
+
+// pauseChan is pause as a channel, to wait on with something else.
+func (s *supervisor) pauseChan(d time.Duration) <-chan bool {
+	out := make(chan bool, 1)
+	go func() {
+		select {
+		case <-s.ctx.Done():
+			out <- false
+		case <-s.after(d):
+			out <- true
+		}
+	}()
+	return out
 }
 
 // store is a server the runner started itself (localdeps' PostgreSQL and Redis).
@@ -168,33 +270,16 @@ func (s *supervisor) watch(name string, st store) {
 	})
 }
 
-// stopAll stops restarting, sends every child its stop signal (SIGTERM unless stopWith
-// said otherwise), waits up to grace, then kills what is left. The stores are not
-// stopped here: the runner stops them after the processes that use them.
+// stopAll stops restarting and retires every child that is left (see retire). The
+// stores are not stopped here: the runner stops them after the processes that use them.
 func (s *supervisor) stopAll(grace time.Duration) {
 	s.cancel()
 	s.mu.Lock()
-	for name, cmd := range s.cmds {
-		if cmd.Process != nil {
-			sig, ok := s.stopSignals[name]
-			if !ok {
-				sig = syscall.SIGTERM
-			}
-			cmd.Process.Signal(sig)
-		}
+	names := make([]string, 0, len(s.children))
+	for name := range s.children {
+		names = append(names, name)
 	}
 	s.mu.Unlock()
-	finished := make(chan struct{})
-	go func() { s.wg.Wait(); close(finished) }()
-	select {
-	case <-finished:
-	case <-time.After(grace):
-		s.mu.Lock()
-		for name, cmd := range s.cmds {
-			s.log.Warn("killing", "process", name)
-			cmd.Process.Kill()
-		}
-		s.mu.Unlock()
-		<-finished
-	}
+	s.retire(grace, names...)
+	s.wg.Wait()
 }

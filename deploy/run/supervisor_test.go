@@ -74,3 +74,42 @@ func TestRestartBackoffResets(t *testing.T) {
 		t.Errorf("waits before each restart (-want +got):\n%s", diff)
 	}
 }
+
+// TestRetireIsNotRestarted retires a running child on purpose: it gets SIGTERM, is not
+// restarted when it exits, and retire returns once it has; a child that ignores SIGTERM
+// is killed after the grace. A sibling that dies on its own is still restarted.
+func TestRetireIsNotRestarted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sup := newSupervisor(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	var mu sync.Mutex
+	starts := map[string]int{}
+	sup.onStarted = func(name string, _ int) {
+		mu.Lock()
+		defer mu.Unlock()
+		starts[name]++
+	}
+	sup.start("polite", "/bin/sleep", []string{"30"}, nil)
+	sup.start("stubborn", "/bin/sh", []string{"-c", "trap '' TERM; sleep 30"}, nil)
+	sup.start("crasher", "/bin/sh", []string{"-c", "sleep 0.1"}, nil)
+	time.Sleep(300 * time.Millisecond) // all started (sh has set its trap)
+
+	began := time.Now()
+	sup.retire(time.Second, "polite", "stubborn")
+	took := time.Since(began)
+	if took < time.Second || took > 5*time.Second {
+		t.Errorf("retire took %v: want the 1 s grace, then the kill", took)
+	}
+	time.Sleep(500 * time.Millisecond) // the backoff would have restarted them by now
+	mu.Lock()
+	got := map[string]int{"polite": starts["polite"], "stubborn": starts["stubborn"]}
+	crashes := starts["crasher"]
+	mu.Unlock()
+	if diff := cmp.Diff(map[string]int{"polite": 1, "stubborn": 1}, got); diff != "" {
+		t.Errorf("starts of the retired children (-want +got):\n%s", diff)
+	}
+	if crashes < 2 {
+		t.Errorf("the crasher started %d times: the supervisor should restart it", crashes)
+	}
+	sup.stopAll(5 * time.Second)
+}
