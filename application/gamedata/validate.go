@@ -132,6 +132,9 @@ var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 // only when there are none. The "version" field is optional and ignored: versions are
 // assigned at publish.
 func Check(raw []byte) (*Document, []Problem) {
+	if err := oven.CheckJSONText(raw); err != nil {
+		return nil, []Problem{{Path: "", Message: oven.ErrorMessage(err)}}
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any

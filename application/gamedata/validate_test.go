@@ -1,6 +1,7 @@
 package gamedata_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -105,6 +106,10 @@ func TestCheck(t *testing.T) {
 		}},
 		{"a mail ttl past the claims' retention", edit(t, func(m map[string]any) { obj(m, "mailbox")["ttl_seconds"] = 90 * 86400 }),
 			[]gamedata.Problem{{Path: "mailbox.ttl_seconds", Message: "must be ≤ 2592000 (30 days)"}}},
+		{"a name that is not UTF-8", bytes.Replace(gamedata.Default().Marshal(), []byte("Brave Cookie"), []byte("Brave \xff"), 1),
+			[]gamedata.Problem{{Path: "", Message: "JSON text is not valid UTF-8"}}},
+		{"a name with a lone surrogate", bytes.Replace(gamedata.Default().Marshal(), []byte("Brave Cookie"), []byte(`Brave \ud800`), 1),
+			[]gamedata.Problem{{Path: "", Message: `JSON text escapes a lone surrogate (\ud800)`}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
