@@ -20,9 +20,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"google.golang.org/grpc"
 
 	"github.com/ovengames/oven/application/client"
 	"github.com/ovengames/oven/application/cluster"
+	"github.com/ovengames/oven/application/grpcerr"
 	"github.com/ovengames/oven/application/logbuf"
 	"github.com/ovengames/oven/presentation/auth"
 	"github.com/ovengames/oven/presentation/gms"
@@ -67,7 +69,8 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	router := client.New(client.Config{Members: members})
+	router := client.New(client.Config{Members: members,
+		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(grpcerr.UnaryClientInterceptor)}})
 	defer router.Close()
 
 	rate, err := strconv.ParseFloat(env("OVEN_RATE_PLAYER", "20"), 64)

@@ -41,7 +41,8 @@ func newRPCMetrics(reg prometheus.Registerer) *rpcMetrics {
 
 type playerKeyed interface{ GetPlayerId() string }
 
-// unary is the shard's one interceptor chain: recover, time, check ownership, refuse
+// unary is the shard's one interceptor chain: recover, time, refuse requests the codec
+// could not decode (grpcerr.ServerCodec), check ownership, refuse
 // banned players' game calls (checkBan), convert errors to gRPC statuses, log failures.
 func unary(self string, members cluster.Source, checkBan func(ctx context.Context, playerID string) error, m *rpcMetrics, log *slog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
@@ -65,6 +66,9 @@ func unary(self string, members cluster.Source, checkBan func(ctx context.Contex
 			m.duration.WithLabelValues(method).Observe(time.Since(start).Seconds())
 			err = grpcerr.ToStatus(err)
 		}()
+		if err := grpcerr.Undecodable(req); err != nil {
+			return nil, err
+		}
 		if k, ok := req.(playerKeyed); ok && k.GetPlayerId() != "" {
 			if owner := members.Current().Owner(k.GetPlayerId()); owner.ID != self {
 				return nil, grpcerr.WrongShard(owner.ID)

@@ -5,6 +5,13 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
+
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/shard/shardtest"
 	"github.com/ovengames/oven/proto/ovenv1"
@@ -111,5 +118,76 @@ func TestDevClockRefusesAnAdvanceThatOverflows(t *testing.T) {
 	}
 	if d := time.Duration(after.NowMs-before.NowMs) * time.Millisecond; d < 0 || d > time.Minute {
 		t.Errorf("the refused advances moved the clock by %v", d)
+	}
+}
+
+// rawCodec sends bytes as they are, so that a test can put on the wire what no
+// protobuf-go client would: a string that is not UTF-8.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	return mem.BufferSlice{mem.SliceBuffer(*v.(*[]byte))}, nil
+}
+
+func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	*v.(*[]byte) = data.Materialize()
+	return nil
+}
+
+func (rawCodec) Name() string { return "proto" }
+
+// TestTextThatIsNotUTF8IsInvalidArgument is issue 10's invalid UTF-8 at the shards: a
+// string that protobuf refuses is invalid_argument, not internal, whether the routing
+// client could not encode it or another client put it on the wire, and nothing changes.
+func TestTextThatIsNotUTF8IsInvalidArgument(t *testing.T) {
+	t.Parallel()
+	c := env.Start(t, shardtest.Options{Shards: 1})
+	id := guest(t, c, "device-utf8")
+	count := func() (n int) {
+		if err := c.DB.QueryRow(bg, `SELECT count(*) FROM players`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	players := count()
+
+	// Through the routing client (as the presentation tier calls).
+	for name, call := range map[string]func() error{
+		"guest": func() error {
+			_, err := c.Game.AuthGuest(bg, &ovenv1.AuthGuestRequest{DeviceId: "device-\xff\xfe-0001"})
+			return err
+		},
+		"me": func() error { _, err := c.Game.GetMe(bg, &ovenv1.PlayerRequest{PlayerId: "\xff\xfe"}); return err },
+		"rename": func() error {
+			_, err := c.Game.UpdateMe(bg, &ovenv1.UpdateMeRequest{PlayerId: id, Name: "Bo\xc3"})
+			return err
+		},
+		"accept": func() error {
+			_, err := c.Game.AcceptMail(bg, &ovenv1.AcceptMailRequest{PlayerId: id, MailId: "\xff\xfe"})
+			return err
+		},
+	} {
+		if err := call(); code(err) != oven.EInvalid {
+			t.Errorf("%s: %v, want invalid_argument", name, err)
+		}
+	}
+
+	// Straight onto the wire: AuthGuestRequest{device_id: "device-\xff\xfe-0001"}.
+	conn, err := grpc.NewClient(c.Members[0].Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	req := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), "device-\xff\xfe-0001")
+	var resp []byte
+	err = conn.Invoke(bg, ovenv1.Game_AuthGuest_FullMethodName, &req, &resp, grpc.ForceCodecV2(rawCodec{}))
+	if status.Code(err) != codes.InvalidArgument || code(err) != oven.EInvalid {
+		t.Errorf("raw AuthGuest: %v, want InvalidArgument with invalid_argument", err)
+	}
+	if n := count(); n != players {
+		t.Errorf("%d players, want %d: refused calls created one", n, players)
+	}
+	if p := me(t, c, id); p.Name == "Bo\uFFFD" {
+		t.Errorf("rename went through as %q", p.Name)
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/ovengames/oven/application/economy"
 	"github.com/ovengames/oven/application/friends"
 	"github.com/ovengames/oven/application/gamedata"
+	"github.com/ovengames/oven/application/grpcerr"
 	"github.com/ovengames/oven/application/janitor"
 	"github.com/ovengames/oven/application/leaderboard"
 	"github.com/ovengames/oven/application/lives"
@@ -112,7 +113,8 @@ func Run(ctx context.Context, cfg Config) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	clock := &oven.OffsetClock{}
-	router := client.New(client.Config{Members: cfg.Members})
+	router := client.New(client.Config{Members: cfg.Members,
+		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(grpcerr.UnaryClientInterceptor)}})
 	defer router.Close()
 
 	gd, err := gamedata.NewCache(ctx, gamedata.NewStore(st.db), cfg.GameDataRefresh, log)
@@ -180,6 +182,7 @@ func Run(ctx context.Context, cfg Config) error {
 	wg.Go(func() { deps.Plays.RunRecovery(bg, cfg.RecoveryInterval, owns) })
 
 	srv := grpc.NewServer(
+		grpc.ForceServerCodecV2(grpcerr.ServerCodec()),
 		grpc.ChainUnaryInterceptor(unary(cfg.ID, cfg.Members, banned.Check, newRPCMetrics(reg), log)),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 5 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),

@@ -20,9 +20,11 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+	"google.golang.org/grpc"
 
 	"github.com/ovengames/oven/application/client"
 	"github.com/ovengames/oven/application/cluster"
+	"github.com/ovengames/oven/application/grpcerr"
 	"github.com/ovengames/oven/application/mailbox"
 	"github.com/ovengames/oven/application/plays"
 	"github.com/ovengames/oven/application/shard"
@@ -185,7 +187,9 @@ func (e *Env) Start(t testing.TB, opt Options) *Cluster {
 		go func() { done <- shard.Run(sctx, cfg) }()
 	}
 	waitReady(t, &ready, c)
-	c.Router = client.New(client.Config{Members: members})
+	// Dialled like presentation/main.go dials.
+	c.Router = client.New(client.Config{Members: members,
+		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(grpcerr.UnaryClientInterceptor)}})
 	c.Game = ovenv1.NewGameClient(c.Router)
 	if c.DB, err = pgxpool.New(ctx, c.DatabaseURL); err != nil {
 		t.Fatal(err)
