@@ -8,6 +8,7 @@ package shardtest
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -43,8 +44,14 @@ type Env struct {
 	seq  atomic.Int64
 }
 
-// Main starts an Env, runs the tests and stops it: call it from TestMain.
+// Main starts an Env, runs the tests and stops it: call it from TestMain. A fuzzing
+// worker process (go test -fuzz) runs only a fuzz target, so it starts no stores:
+// fuzz targets must not use the Env.
 func Main(m *testing.M, env **Env) {
+	flag.Parse()
+	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+		os.Exit(m.Run())
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	e, err := NewEnv(ctx)
 	cancel()
