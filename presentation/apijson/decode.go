@@ -211,7 +211,10 @@ func typeError(e *json.UnmarshalTypeError) error {
 	if e.Field == "" {
 		return oven.Errorf(oven.EInvalid, "request body must be a JSON object, not %s", e.Value)
 	}
-	return oven.Errorf(oven.EInvalid, "field %q must be %s, not %s", e.Field, jsonKind(e.Type.Kind()), e.Value)
+	// Field is a Go path that names embedded structs ("giftRequest.amount"); request
+	// bodies are flat, so its last element is the member the client wrote.
+	field := e.Field[strings.LastIndexByte(e.Field, '.')+1:]
+	return oven.Errorf(oven.EInvalid, "field %q must be %s, not %s", field, jsonKind(e.Type.Kind()), e.Value)
 }
 
 // jsonKind names a Go kind the way a client thinks of JSON.

@@ -453,6 +453,8 @@ func TestGiftRoutes(t *testing.T) {
 			status: 400, want: errBody("invalid_argument", `field \"amount\" appears twice`)},
 		{name: "gift of null", method: "POST", path: gift, body: `null`,
 			status: 400, want: errBody("invalid_argument", "request body must be a JSON object, not null")},
+		{name: "broadcast amount as a string", method: "POST", path: broadcast, body: `{"kind":"coins","amount":"1","duration_s":60}`,
+			status: 400, want: errBody("invalid_argument", `field \"amount\" must be an integer, not string`)},
 		{name: "broadcast of a duration past int64", method: "POST", path: broadcast, body: `{"kind":"coins","amount":1,"duration_s":9223372036854775808}`,
 			status: 400, want: errBody("invalid_argument", `field \"duration_s\" must be an integer, not number 9223372036854775808`)},
 		{name: "player id that is not UTF-8", method: "GET", path: "/gms/api/players/%FF%FE",

@@ -68,6 +68,15 @@ func (f *fakeGame) record(method string, req proto.Message) error {
 	return err
 }
 
+// take returns the calls recorded so far and forgets them.
+func (f *fakeGame) take() []call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	calls := f.calls
+	f.calls = nil
+	return calls
+}
+
 func (f *fakeGame) Calls() []call {
 	f.mu.Lock()
 	defer f.mu.Unlock()
