@@ -66,7 +66,7 @@ func (d *DevClock) Advance(ctx context.Context, by time.Duration) error {
 	}
 	// Checked before the increment (two racing advances may pass it together, by at
 	// most oven.MaxClockAdvance each: far from overflowing a Duration).
-	if oven.Millis(cur)+by > oven.MaxClockOffset {
+	if by > oven.MaxClockOffset-oven.Millis(max(cur, 0)) {
 		return oven.Errorf(oven.EInvalid, "the dev clock may run at most %v ahead", oven.MaxClockOffset)
 	}
 	ms, err := d.rdb.IncrBy(ctx, d.key, by.Milliseconds()).Result()
