@@ -119,6 +119,26 @@ func TestDevClockRefusesAnAdvanceThatOverflows(t *testing.T) {
 	if d := time.Duration(after.NowMs-before.NowMs) * time.Millisecond; d < 0 || d > time.Minute {
 		t.Errorf("the refused advances moved the clock by %v", d)
 	}
+	// Step by step, the clock stops short of its furthest offset instead of wrapping.
+	step := int64(400 * 24 * time.Hour / time.Millisecond)
+	steps := 0
+	for ; steps < 100; steps++ {
+		_, err := c.Game.AdvanceClock(bg, &ovenv1.AdvanceClockRequest{AdvanceMs: step})
+		if code(err) == oven.EInvalid {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	end, err := c.Game.AdvanceClock(bg, &ovenv1.AdvanceClockRequest{AdvanceMs: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ahead := time.Duration(end.NowMs-after.NowMs) * time.Millisecond
+	if steps != 91 || ahead < 99*365*24*time.Hour || ahead > 100*365*24*time.Hour {
+		t.Errorf("%d steps of 400 days went %v ahead; want 91 steps, refused before 100 years", steps, ahead)
+	}
 }
 
 // rawCodec sends bytes as they are, so that a test can put on the wire what no
