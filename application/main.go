@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/ovengames/oven/application/admins"
 	"github.com/ovengames/oven/application/cluster"
 	"github.com/ovengames/oven/application/logbuf"
@@ -54,6 +56,9 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
+		if cfg.Etcd != nil {
+			defer cfg.Etcd.Close()
+		}
 		return shard.Run(ctx, cfg)
 	case "admin":
 		return admins.Command(ctx, args[1:], admins.CommandEnv{DatabaseURL: env("OVEN_DATABASE_URL", ""),
@@ -67,16 +72,30 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 func configFromEnv(log *slog.Logger) (shard.Config, error) {
 	id := env("OVEN_SHARD_ID", "s1")
 	grpcAddr := env("OVEN_GRPC_ADDR", "127.0.0.1:7101")
-	ms, err := cluster.ParseMembers(env("OVEN_SHARDS", id+"="+grpcAddr))
-	if err != nil {
-		return shard.Config{}, err
+	var members cluster.Source
+	var etcd *clientv3.Client
+	if eps := os.Getenv("OVEN_ETCD_ENDPOINTS"); eps != "" {
+		var err error
+		if etcd, err = cluster.DialEtcd(eps); err != nil {
+			return shard.Config{}, err
+		}
+	} else {
+		ms, err := cluster.ParseMembers(env("OVEN_SHARDS", id+"="+grpcAddr))
+		if err != nil {
+			return shard.Config{}, err
+		}
+		static, err := cluster.NewStatic(ms)
+		if err != nil {
+			return shard.Config{}, err
+		}
+		if _, ok := static.Current().Member(id); !ok {
+			return shard.Config{}, fmt.Errorf("OVEN_SHARD_ID %q is not in OVEN_SHARDS", id)
+		}
+		members = static
 	}
-	members, err := cluster.NewStatic(ms)
-	if err != nil {
-		return shard.Config{}, err
-	}
-	if _, ok := members.Current().Member(id); !ok {
-		return shard.Config{}, fmt.Errorf("OVEN_SHARD_ID %q is not in OVEN_SHARDS", id)
+	leaseTTL, err := time.ParseDuration(env("OVEN_LEASE_TTL", "6s"))
+	if err != nil || leaseTTL < 2*time.Second {
+		return shard.Config{}, fmt.Errorf("OVEN_LEASE_TTL must be a duration of at least 2s")
 	}
 	plays, err := days("OVEN_RETENTION_PLAYS", 30)
 	if err != nil {
@@ -103,6 +122,9 @@ func configFromEnv(log *slog.Logger) (shard.Config, error) {
 		GRPCAddr:        grpcAddr,
 		HTTPAddr:        env("OVEN_METRICS_ADDR", ""),
 		Members:         members,
+		Etcd:            etcd,
+		EtcdPrefix:      env("OVEN_ETCD_PREFIX", "/oven"),
+		LeaseTTL:        leaseTTL,
 		DatabaseURL:     env("OVEN_DATABASE_URL", ""),
 		RedisURL:        env("OVEN_REDIS_URL", ""),
 		Couchbase: mailbox.Config{

@@ -47,11 +47,7 @@ func main() {
 }
 
 func run(ctx context.Context, log *slog.Logger) error {
-	ms, err := cluster.ParseMembers(env("OVEN_SHARDS", "s1=127.0.0.1:7101"))
-	if err != nil {
-		return err
-	}
-	members, err := cluster.NewStatic(ms)
+	members, membersText, err := shardMembers(ctx, log)
 	if err != nil {
 		return err
 	}
@@ -98,11 +94,27 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	console := gms.New(gmsCfg)
 	addr := env("OVEN_HTTP_ADDR", "127.0.0.1:8080")
-	log.Info("presentation serving", "addr", addr, "shards", cluster.FormatMembers(ms))
+	log.Info("presentation serving", "addr", addr, "shards", membersText)
 	if debug := os.Getenv("OVEN_DEBUG_ADDR"); debug != "" {
 		go serveDebug(ctx, debug, log)
 	}
 	return httpapi.Serve(ctx, addr, gms.Mount(console, h), log)
+}
+
+// shardMembers follows membership in etcd when OVEN_ETCD_ENDPOINTS is set (shards come
+// and go without a restart), else serves the static OVEN_SHARDS list. The etcd watch
+// ends with ctx.
+func shardMembers(ctx context.Context, log *slog.Logger) (cluster.Source, string, error) {
+	if eps := os.Getenv("OVEN_ETCD_ENDPOINTS"); eps != "" {
+		w, _, err := cluster.Follow(ctx, eps, env("OVEN_ETCD_PREFIX", "/oven"), log)
+		return w, "etcd " + eps, err
+	}
+	ms, err := cluster.ParseMembers(env("OVEN_SHARDS", "s1=127.0.0.1:7101"))
+	if err != nil {
+		return nil, "", err
+	}
+	static, err := cluster.NewStatic(ms)
+	return static, cluster.FormatMembers(ms), err
 }
 
 // tokenKey is OVEN_TOKEN_KEY, or in dev a key generated once under OVEN_STATE_DIR.

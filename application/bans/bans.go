@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/fence/pgfence"
 	"github.com/ovengames/oven/application/periodic"
 	"github.com/ovengames/oven/application/pgnotify"
 	"github.com/ovengames/oven/application/players"
@@ -118,14 +119,15 @@ func (c *Cache) reload(ctx context.Context) error {
 type AuditFunc func(ctx context.Context, tx pgx.Tx, before, after any) error
 
 // Set bans or unbans a player, records it (in the same transaction), announces it on
-// Channel and updates this shard's set. It reports whether the flag changed (setting
-// it to what it is records nothing). Errors: not_found.
+// Channel and updates this shard's set. It runs on the player's owner, fenced by the
+// player's token. It reports whether the flag changed (setting it to what it is records
+// nothing). Errors: not_found.
 func (c *Cache) Set(ctx context.Context, playerID string, banned bool, record AuditFunc) (changed bool, err error) {
 	pid, err := players.ParseID(playerID)
 	if err != nil {
 		return false, err
 	}
-	err = pgx.BeginFunc(ctx, c.db, func(tx pgx.Tx) error {
+	err = pgfence.BeginFunc(ctx, c.db, func(tx pgx.Tx) error {
 		var was bool
 		err := tx.QueryRow(ctx, `SELECT banned FROM players WHERE player_id = $1 FOR UPDATE`, pid).Scan(&was)
 		if errors.Is(err, pgx.ErrNoRows) {

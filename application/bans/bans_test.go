@@ -10,6 +10,9 @@ import (
 
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/bans"
+	"github.com/ovengames/oven/application/cluster"
+	"github.com/ovengames/oven/application/fence"
+	"github.com/ovengames/oven/application/fence/pgfence"
 	"github.com/ovengames/oven/application/shard/shardtest"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
@@ -27,6 +30,11 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+func isFenced(err error) bool {
+	_, ok := fence.Refused(err)
+	return ok
 }
 
 func TestCacheFollowsTheDatabase(t *testing.T) {
@@ -61,9 +69,13 @@ func TestCacheFollowsTheDatabase(t *testing.T) {
 	go b.Run(ctx)
 	time.Sleep(100 * time.Millisecond) // both listening
 
-	// Set applies at once where it ran, and reaches the other shard by notification.
+	// Set applies at once where it ran, and reaches the other shard by notification. It
+	// runs on the player's owner, with its token (the static map's epoch is 1).
+	owner := func(id string) context.Context {
+		return fence.With(ctx, fence.Token{Slot: cluster.SlotOf(id), Epoch: 1})
+	}
 	records := 0
-	changed, err := a.Set(ctx, ids[1], true, func(context.Context, pgx.Tx, any, any) error { records++; return nil })
+	changed, err := a.Set(owner(ids[1]), ids[1], true, func(context.Context, pgx.Tx, any, any) error { records++; return nil })
 	if err != nil || !changed || records != 1 {
 		t.Fatalf("set: %v %v %d", changed, err, records)
 	}
@@ -71,11 +83,23 @@ func TestCacheFollowsTheDatabase(t *testing.T) {
 		t.Error("not banned right after Set")
 	}
 	eventually(t, "notification", func() bool { return b.Banned(ids[1]) })
-	if changed, err := a.Set(ctx, ids[1], true, nil); err != nil || changed {
+	if changed, err := a.Set(owner(ids[1]), ids[1], true, nil); err != nil || changed {
 		t.Errorf("banning again: %v %v", changed, err)
 	}
-	if _, err := a.Set(ctx, "77777", true, nil); oven.ErrorCode(err) != oven.ENotFound {
+	if _, err := a.Set(owner("77777"), "77777", true, nil); oven.ErrorCode(err) != oven.ENotFound {
 		t.Errorf("missing player: %v", err)
+	}
+	// A stale owner's ban is refused and changes nothing.
+	stale := fence.With(ctx, fence.Token{Slot: cluster.SlotOf(ids[0]), Epoch: 1})
+	if err := (pgfence.Raiser{DB: c.DB}).RaiseFences(ctx, []int{cluster.SlotOf(ids[0])}, 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Set(stale, ids[0], false, nil); !isFenced(err) {
+		t.Errorf("unban by a stale owner: %v, want a fence refusal", err)
+	}
+	var banned bool
+	if err := c.DB.QueryRow(ctx, `SELECT banned FROM players WHERE player_id = $1`, ids[0]).Scan(&banned); err != nil || !banned {
+		t.Errorf("a refused unban changed the row: banned = %v (%v)", banned, err)
 	}
 
 	// A change behind Oven's back shows with the next reload.

@@ -18,18 +18,29 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 
+	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/cluster"
+	"github.com/ovengames/oven/application/deadline"
 	"github.com/ovengames/oven/application/grpcerr"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
 
 // DefaultTimeout bounds a call whose context carries no deadline.
 const DefaultTimeout = 5 * time.Second
+
+// reconnect is how a connection to a shard that went away is retried. gRPC's default
+// backoff grows to 120 s, so a shard that restarted in a second stayed unserved for as
+// long as the backoff had grown; shards restart in about a second, so retry often.
+var reconnect = grpc.ConnectParams{
+	Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+	MinConnectTimeout: 3 * time.Second,
+}
 
 // Config configures a Router.
 type Config struct {
@@ -54,6 +65,7 @@ func New(cfg Config) *Router {
 	opts := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 5 * time.Second}),
+		grpc.WithConnectParams(reconnect),
 	}, cfg.DialOptions...)
 	return &Router{members: cfg.Members, opts: opts, conns: map[string]*grpc.ClientConn{}}
 }
@@ -68,19 +80,59 @@ func (r *Router) Invoke(ctx context.Context, method string, args, reply any, opt
 		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
 		defer cancel()
 	}
+	ctx = deadline.Send(ctx) // the shard starts no write after it (package deadline)
 	m := r.members.Current()
 	target := r.pick(m, args)
+	if target.ID == "" {
+		return noOwner
+	}
 	err := r.invokeAt(ctx, target, method, args, reply, opts)
+	for attempt := 1; attempt < maxAttempts && err != nil; attempt++ {
+		next, ok := r.retryAt(m, target, args, err)
+		if !ok {
+			break
+		}
+		if attempt > 1 { // two shards with views a moment apart: let them converge
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		target, m = next, r.members.Current()
+		err = r.invokeAt(ctx, target, method, args, reply, opts)
+	}
+	return err
+}
+
+// maxAttempts bounds the tries of one call. One retry at the owner a refusal names is
+// the rule; a second covers the moment in a handover when the named owner's own view
+// is a few milliseconds behind and it names the previous owner back.
+const maxAttempts = 3
+
+// noOwner answers a call while no shard is active (a cluster starting or all gone).
+var noOwner = grpcerr.ToStatus(&oven.Error{Code: oven.EUnavailable, Message: "no shard serves this player yet", RetryAfter: time.Second})
+
+// retryAt decides the one retry of a call that target refused or could not take: at the
+// owner a refusal names, or, when target is unreachable, at the player's new owner once
+// membership has moved the player (a shard that left or died). A late write by the old
+// owner is refused by the stores' fences, so the retry cannot apply a write twice.
+func (r *Router) retryAt(m *cluster.Map, target cluster.Member, args any, err error) (cluster.Member, bool) {
 	if info := grpcerr.Info(err); info != nil && info.Reason == grpcerr.CodeWrongShard {
 		owner, ok := m.Member(info.Metadata["owner"])
 		if !ok {
 			owner, ok = r.members.Current().Member(info.Metadata["owner"])
 		}
-		if ok && owner != target {
-			err = r.invokeAt(ctx, owner, method, args, reply, opts)
-		}
+		return owner, ok && owner != target
 	}
-	return err
+	if status.Code(err) != codes.Unavailable || grpcerr.Info(err) != nil {
+		return cluster.Member{}, false
+	}
+	if k, ok := args.(playerKeyed); ok && k.GetPlayerId() != "" {
+		owner := r.members.Current().Owner(k.GetPlayerId())
+		return owner, owner.ID != "" && owner != target
+	}
+	return cluster.Member{}, false
 }
 
 func (r *Router) pick(m *cluster.Map, args any) cluster.Member {
@@ -88,6 +140,9 @@ func (r *Router) pick(m *cluster.Map, args any) cluster.Member {
 		return m.Owner(k.GetPlayerId())
 	}
 	ms := m.Members()
+	if len(ms) == 0 {
+		return cluster.Member{}
+	}
 	return ms[r.next.Add(1)%uint64(len(ms))]
 }
 
@@ -134,9 +189,13 @@ func (r *Router) Members() []cluster.Member { return r.members.Current().Members
 // Owner returns the member owning playerID in the current map.
 func (r *Router) Owner(playerID string) cluster.Member { return r.members.Current().Owner(playerID) }
 
-// Ready asks every shard whether it and its stores answer; nil when all do.
+// Ready asks every shard whether it and its stores answer; nil when all do and at
+// least one shard is known.
 func (r *Router) Ready(ctx context.Context) error {
 	ms := r.Members()
+	if len(ms) == 0 {
+		return errors.New("no shard is active")
+	}
 	errs := make([]error, len(ms))
 	var wg sync.WaitGroup
 	for i, m := range ms {

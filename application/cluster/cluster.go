@@ -84,11 +84,20 @@ func mix(x uint64) uint64 {
 	return x
 }
 
-// Owner returns the member that owns playerID.
-func (m *Map) Owner(playerID string) Member { return m.members[m.owner[SlotOf(playerID)]] }
+// emptyMap is the map of a cluster with no active member: every slot's owner is the
+// zero Member (ID ""), which callers answer as unavailable.
+func emptyMap(epoch uint64) *Map { return &Map{epoch: epoch} }
 
-// OwnerOfSlot returns the member that owns slot.
-func (m *Map) OwnerOfSlot(slot int) Member { return m.members[m.owner[slot]] }
+// Owner returns the member that owns playerID (the zero Member when there is none).
+func (m *Map) Owner(playerID string) Member { return m.OwnerOfSlot(SlotOf(playerID)) }
+
+// OwnerOfSlot returns the member that owns slot (the zero Member when there is none).
+func (m *Map) OwnerOfSlot(slot int) Member {
+	if len(m.members) == 0 {
+		return Member{}
+	}
+	return m.members[m.owner[slot]]
+}
 
 // Members returns the members sorted by id.
 func (m *Map) Members() []Member { return slices.Clone(m.members) }

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/fence/pgfence"
 	"github.com/ovengames/oven/application/players"
 )
 
@@ -45,7 +46,8 @@ func New(db *pgxpool.Pool, limit int, ttl time.Duration) *Store {
 	return &Store{db: db, limit: limit, ttl: ttl, cache: map[string]cached{}}
 }
 
-// Add makes a and b friends. Errors: invalid_argument (a == b), not_found (no such
+// Add makes a and b friends, fenced by the caller's token (a's slot: a is the player
+// the call is for; b's rows are written by a's owner too). Errors: invalid_argument (a == b), not_found (no such
 // player), conflict (either is at the friend limit). Adding an existing friend is a no-op.
 func (s *Store) Add(ctx context.Context, a, b string) error {
 	pa, pb, err := pair(a, b)
@@ -53,7 +55,7 @@ func (s *Store) Add(ctx context.Context, a, b string) error {
 		return err
 	}
 	lo, hi := min(pa, pb), max(pa, pb)
-	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+	err = pgfence.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		// The limit check and the insert must not interleave with another change to
 		// either list; advisory locks in id order give that without touching players rows.
 		// The CTE chain makes the lo lock come before the hi lock.
@@ -92,14 +94,15 @@ func (s *Store) Add(ctx context.Context, a, b string) error {
 	return nil
 }
 
-// Remove ends the friendship of a and b (both directions); removing a non-friend is a no-op.
+// Remove ends the friendship of a and b (both directions), fenced like Add; removing a
+// non-friend is a no-op.
 func (s *Store) Remove(ctx context.Context, a, b string) error {
 	pa, pb, err := pair(a, b)
 	if err != nil {
 		return err
 	}
 	lo, hi := min(pa, pb), max(pa, pb)
-	_, err = s.db.Exec(ctx, `UPDATE friendships SET removed_at = now()
+	_, err = pgfence.Exec(ctx, s.db, `UPDATE friendships SET removed_at = now()
 		WHERE removed_at IS NULL AND ((player_id = $1 AND friend_id = $2) OR (player_id = $2 AND friend_id = $1))`, lo, hi)
 	if err != nil {
 		return fmt.Errorf("friends: remove: %w", err)
@@ -162,6 +165,18 @@ func (s *Store) Forget(playerID string) {
 	s.mu.Lock()
 	delete(s.cache, playerID)
 	s.mu.Unlock()
+}
+
+// ForgetPlayers drops the cached lists of the players match selects (their slots left
+// this shard).
+func (s *Store) ForgetPlayers(match func(playerID string) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id := range s.cache {
+		if match(id) {
+			delete(s.cache, id)
+		}
+	}
 }
 
 // IsFriend reports whether b is a's friend.

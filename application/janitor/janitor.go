@@ -80,6 +80,10 @@ func WithRetention(tables []Table, name string, d time.Duration) []Table {
 }
 
 // foldLedger carries a ledger partition's per-player sums into the wallets before it goes.
+// It is not fenced: it is no owner's write (whichever shard holds the janitor's lock runs
+// it, for every player at once), and it changes no balance: the sums move from the
+// dropped partition into carried_coins in one transaction, so invariant 4 holds
+// whoever runs it.
 func foldLedger(ctx context.Context, tx pgx.Tx, partition string) error {
 	_, err := tx.Exec(ctx, `
 		UPDATE wallets w SET carried_coins = w.carried_coins + s.total

@@ -7,6 +7,8 @@
 // Get (GET, returning the CAS), Insert (ADD, with expiry; "exists" on a race), and
 // Replace (SET with CAS, with expiry; "CAS mismatch" on a race). Nothing else: no
 // sub-document, query or transaction features, so the same code runs on a real cluster.
+// The ownership fence needs nothing more: the writer's epoch is a field of the document,
+// checked against the value read with the CAS that the Replace must match (see doc).
 package mailbox
 
 import (

@@ -16,7 +16,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/deadline"
 	"github.com/ovengames/oven/application/economy"
+	"github.com/ovengames/oven/application/fence"
+	"github.com/ovengames/oven/application/fence/pgfence"
 	"github.com/ovengames/oven/application/gamedata"
 	"github.com/ovengames/oven/application/lives"
 	"github.com/ovengames/oven/application/playerlock"
@@ -57,9 +60,16 @@ type Item struct {
 // 2 is finished the same way. Retried and concurrent accepts are serialised per player on
 // the owner shard and, across a failover, by CAS. Accepting an id that is no longer in
 // the mailbox answers from the claim records: claimed → the same 200, else not_found.
+//
+// Every write is made by the player's owner and fenced (package fence): Epoch records
+// the epoch of the owner that last wrote the document, and a writer whose token is older
+// is refused. The check is part of the CAS write (the epoch is read with the CAS that
+// the write must still match), so once a newer owner has written a mailbox, no stale
+// owner can, whatever it read before.
 type doc struct {
 	Items    []Item `json:"items"`
 	Claiming []Item `json:"claiming,omitempty"`
+	Epoch    uint64 `json:"epoch,omitempty"`
 }
 
 //go:embed claim.lua
@@ -123,15 +133,35 @@ func (s *Service) load(ctx context.Context, playerID string) (*doc, gocb.Cas, er
 // errCASMismatch means another writer changed the mailbox first: reload and retry.
 var errCASMismatch = errors.New("mailbox changed concurrently")
 
-// store writes the mailbox if it still has cas (0: must not exist yet). The document
-// expires (space only) a day after its last item, or soon after it empties.
+// fenced returns the token ctx carries, or the refusal if d (as read) was last written
+// by a newer owner of the player's slot.
+func fenced(ctx context.Context, d *doc) (fence.Token, error) {
+	tok, err := fence.Must(ctx)
+	if err != nil {
+		return tok, err
+	}
+	if d.Epoch > tok.Epoch {
+		return tok, &fence.Error{Store: fence.StoreCouchbase, Slot: tok.Slot, Epoch: tok.Epoch}
+	}
+	return tok, nil
+}
+
+// store writes the mailbox if it still has cas (0: must not exist yet), stamped with the
+// writer's epoch; d is the document as read with cas, changed. A writer older than d's
+// epoch is refused (*fence.Error); a newer writer since the read is a CAS mismatch, and
+// the retry reads its epoch. The document expires (space only) a day after its last
+// item, or soon after it empties.
 func (s *Service) store(ctx context.Context, playerID string, d *doc, cas gocb.Cas, now time.Time) (gocb.Cas, error) {
+	tok, err := fenced(ctx, d)
+	if err != nil {
+		return 0, err
+	}
+	d.Epoch = tok.Epoch
 	expiry := time.Hour
 	for _, it := range slices.Concat(d.Items, d.Claiming) {
 		expiry = max(expiry, time.UnixMilli(it.ExpiresAt).Sub(now)+24*time.Hour)
 	}
 	var res *gocb.MutationResult
-	var err error
 	if cas == 0 {
 		res, err = s.Couchbase.collection.Insert(s.docKey(playerID), d, &gocb.InsertOptions{
 			Context: ctx, Timeout: s.Couchbase.timeout, Expiry: expiry})
@@ -155,11 +185,15 @@ func unavailable(op string, err error) error {
 
 // update runs a read-modify-write on a player's mailbox, retrying on CAS conflicts
 // (another owner during a failover). change returns whether to write. The caller holds
-// the player's lock. Claims left by a crash are finished first.
+// the player's lock. Claims left by a crash are finished first. A mailbox last written by
+// a newer owner is refused at once, before any claim is credited.
 func (s *Service) update(ctx context.Context, playerID string, change func(d *doc, now time.Time) (bool, error)) (*doc, error) {
 	for attempt := 0; ; attempt++ {
 		d, cas, err := s.load(ctx, playerID)
 		if err != nil {
+			return nil, err
+		}
+		if _, err := fenced(ctx, d); err != nil {
 			return nil, err
 		}
 		now := s.Clock.Now()
@@ -253,7 +287,7 @@ func (s *Service) creditCoins(ctx context.Context, playerID string, items []Item
 	}
 	var earned int64
 	var fresh []string
-	err = pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+	err = pgfence.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		earned, fresh = 0, nil
 		for _, it := range items {
 			sent, ok := oven.IDTime(it.ID)
@@ -329,6 +363,9 @@ func (s *Service) Deliver(ctx context.Context, playerID string, it Item, enforce
 	defer s.locks.Lock(playerID)()
 	claimed, err := s.claimed(ctx, playerID, it)
 	if err != nil || claimed {
+		return false, err
+	}
+	if err := deadline.Check(ctx); err != nil {
 		return false, err
 	}
 	capacity := int(s.GameData().Mailbox.Capacity)
@@ -438,6 +475,9 @@ func (s *Service) Accept(ctx context.Context, playerID string, ids []string) (in
 	defer s.locks.Lock(playerID)()
 	bcs, err := s.unclaimedBroadcasts(ctx, playerID, s.Clock.Now())
 	if err != nil {
+		return 0, err
+	}
+	if err := deadline.Check(ctx); err != nil { // steps 2 and 3 finish what step 1 began
 		return 0, err
 	}
 	var taken []Item

@@ -14,8 +14,8 @@ import (
 // replaced, and stops a write-through update that raced another write from applying
 // out of order. Generations come from one counter, so a token never matches an entry
 // made after it (even after the map was cleared). Entries also age out (cacheTTL) as a
-// safety net, and the whole cache must be dropped when slot ownership changes (static
-// membership today: it never does while a shard runs).
+// safety net, and the players of a slot are forgotten the moment the slot leaves the
+// shard (forget): its next owner may write them.
 type cache struct {
 	seq    atomic.Uint64
 	shards [64]cacheShard
@@ -103,6 +103,20 @@ func (c *cache) invalidate(id string) {
 	e := c.entry(sh, id)
 	e.gen = c.seq.Add(1)
 	e.p = nil
+}
+
+// forget invalidates every cached player match selects (the players of slots that left).
+func (c *cache) forget(match func(id string) bool) {
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		for id, e := range sh.m {
+			if match(id) {
+				e.gen, e.p = c.seq.Add(1), nil
+			}
+		}
+		sh.mu.Unlock()
+	}
 }
 
 // update applies a committed write to the cached player when nothing else touched the

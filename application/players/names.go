@@ -51,3 +51,14 @@ func (c *nameCache) put(names map[string]string) {
 		c.m[id] = nameEntry{n, now}
 	}
 }
+
+// forget drops the names match selects.
+func (c *nameCache) forget(match func(id string) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id := range c.m {
+		if match(id) {
+			delete(c.m, id)
+		}
+	}
+}

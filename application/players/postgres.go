@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/fence/pgfence"
 	"github.com/ovengames/oven/application/gamedata"
 )
 
@@ -39,6 +40,13 @@ type Store struct {
 // NewStore returns a Store on db. Get is served from a per-shard cache: every writer of
 // a player's rows (the player's owner shard) must call Invalidate after its write.
 func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db, cache: newCache()} }
+
+// ForgetPlayers drops every cached profile and name of the players match selects: the
+// owner calls it for the slots it hands over, whose next owner may write them.
+func (s *Store) ForgetPlayers(match func(playerID string) bool) {
+	s.cache.forget(match)
+	s.names.forget(match)
+}
 
 // Invalidate forgets the cached profile of a player whose rows were just written.
 func (s *Store) Invalidate(playerID string) { s.cache.invalidate(playerID) }
@@ -68,6 +76,10 @@ func ParseID(id string) (int64, error) {
 // FindOrCreate returns the player of deviceID, creating it (with the starting coins and
 // cookie of start) on first sight. Concurrent first calls for one device create one player.
 func (s *Store) FindOrCreate(ctx context.Context, deviceID string, start gamedata.Starting) (id string, created bool, err error) {
+	// Unfenced: a new player has no owner yet (its id comes from the sequence, so its
+	// slot is unknown until the statement has run), and nothing else can write its rows
+	// before the id is returned. A found player is only read.
+	//
 	// One statement finds the device's player or creates the player, its device, wallet
 	// and starting cookie: atomic without an explicit transaction, one round trip either
 	// way (nextval runs only when the device is new). Foreign keys are checked at the end
@@ -133,13 +145,14 @@ func (s *Store) load(ctx context.Context, id string) (*Player, error) {
 	return &p, nil
 }
 
-// Rename sets the player's display name (validated by the caller's tier too).
+// Rename sets the player's display name (validated by the caller's tier too), fenced by
+// the player's token.
 func (s *Store) Rename(ctx context.Context, id, name string) error {
 	pid, err := ParseID(id)
 	if err != nil {
 		return err
 	}
-	tag, err := s.db.Exec(ctx, `UPDATE players SET name = $2, updated_at = now() WHERE player_id = $1`, pid, name)
+	tag, err := pgfence.Exec(ctx, s.db, `UPDATE players SET name = $2, updated_at = now() WHERE player_id = $1`, pid, name)
 	s.Invalidate(id)
 	if err != nil {
 		return fmt.Errorf("players: rename: %w", err)

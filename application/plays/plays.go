@@ -20,6 +20,19 @@
 // commit and the life is given back; if 'charged' won, the play is opened. So a crash
 // leaves lives and coins either both taken or both as they were.
 //
+// # Starting once per key, and never after the caller gave up
+//
+// A start may carry an idempotency key. Step 1 records key → play id beside the play (in
+// the same script, so the mapping exists exactly when the play does, and expires with
+// it). A start repeated with the key answers that play instead of taking anything; a
+// pending one is decided first, as recovery would, and a voided one is started anew.
+//
+// No step starts writing after the caller's deadline (package deadline): a caller that
+// gave up has answered 503, and a 503 promises the start did not and will not happen.
+// If the deadline passes after step 1, the charge is not attempted and the play is
+// voided at once (abandon). Once the charge committed the play is opened whatever the
+// time: a start that reached that point stands, and its key tells the client so.
+//
 // # Settling: at most once
 //
 // The play record in Redis holds the first settlement's body hash and result; the same
@@ -44,6 +57,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/deadline"
 	"github.com/ovengames/oven/application/economy"
 	"github.com/ovengames/oven/application/gamedata"
 	"github.com/ovengames/oven/application/leaderboard"
@@ -135,14 +149,24 @@ type Started struct {
 }
 
 // Start opens a play for playerID with the given cookie, optional pet and boosts.
-// Errors: invalid_argument (unknown or unowned items), no_lives, insufficient_coins.
-func (s *Service) Start(ctx context.Context, playerID, cookieID, petID string, boosts []string) (*Started, error) {
+// With an idempotency key (optional), a start repeated with the same key returns the
+// play that key started, taking nothing again. Errors: invalid_argument (unknown or
+// unowned items, a bad key), no_lives, insufficient_coins, conflict (the key started
+// a play with other items), unavailable (the caller's deadline passed: nothing taken).
+func (s *Service) Start(ctx context.Context, playerID, cookieID, petID string, boosts []string, key string) (*Started, error) {
+	if err := CheckKey(key); err != nil {
+		return nil, err
+	}
 	doc := s.GameData()
 	cost, err := boostCost(doc, boosts)
 	if err != nil {
 		return nil, err
 	}
 	defer s.locks.Lock(playerID)()
+	prev, keyed, err := s.replayStart(ctx, playerID, key, cookieID, petID, boosts)
+	if err != nil || prev != nil {
+		return prev, err
+	}
 	coins, err := s.checkOwned(ctx, playerID, cookieID, petID)
 	if err != nil {
 		return nil, err
@@ -156,21 +180,35 @@ func (s *Service) Start(ctx context.Context, playerID, cookieID, petID string, b
 	if cost > 0 {
 		status = "pending"
 		member := playerID + "/" + st.PlayID
+		if err := deadline.Check(ctx); err != nil {
+			return nil, err
+		}
 		if err := s.Redis.ZAdd(ctx, s.pendingKey(), redis.Z{Score: float64(realNow.UnixMilli()), Member: member}).Err(); err != nil {
 			return nil, fmt.Errorf("plays: pending index: %w", err)
 		}
 	}
 	r := rules(doc)
 	spaceTTL := time.Duration(doc.Plays.TTLSeconds)*time.Second + 24*time.Hour
-	res, err := startScript.Run(ctx, s.Redis, []string{s.livesKey(playerID), s.playKey(playerID, st.PlayID)},
+	keys := []string{s.livesKey(playerID), s.playKey(playerID, st.PlayID)}
+	if key != "" {
+		keys = append(keys, s.startKey(playerID, key))
+	}
+	if err := deadline.Check(ctx); err != nil {
+		s.unindex(ctx, playerID, st.PlayID, cost)
+		return nil, err
+	}
+	res, err := startScript.Run(ctx, s.Redis, keys,
 		now.UnixMilli(), r.Max, r.Regen.Milliseconds(), status, st.Seed, cookieID, petID,
-		strings.Join(boosts, ","), cost, spaceTTL.Milliseconds()).Int64Slice()
+		strings.Join(boosts, ","), cost, spaceTTL.Milliseconds(), st.PlayID, keyed).Int64Slice()
 	if err != nil {
 		return nil, fmt.Errorf("plays: start: %w", err)
 	}
 	st.Lives = lives.FromScript(res[1], res[2], r.Max)
-	if res[0] == 0 {
+	if res[0] != 1 {
 		s.unindex(ctx, playerID, st.PlayID, cost)
+		if res[0] == 2 { // another owner started with this key meanwhile (a failover)
+			return nil, oven.Errorf(oven.EConflict, "a start with this idempotency key ran concurrently; retry")
+		}
 		return nil, lives.NoLives(st.Lives, now)
 	}
 	if cost > 0 {
@@ -194,6 +232,10 @@ func (s *Service) chargeAndOpen(ctx context.Context, playerID string, st *Starte
 		if err := s.Hooks.AfterLifeTaken(); err != nil {
 			return err
 		}
+	}
+	if err := deadline.Check(ctx); err != nil {
+		s.abandon(ctx, playerID, st.PlayID)
+		return err
 	}
 	coins, err := s.charge(ctx, playerID, st.PlayID, cost)
 	if err == nil && s.Hooks.AfterCharged != nil {
@@ -222,6 +264,20 @@ func (s *Service) chargeAndOpen(ctx context.Context, playerID string, st *Starte
 	st.Coins, st.Lives = coins, state
 	return nil
 }
+
+// abandon voids a pending play whose start may not go on (its caller's deadline
+// passed before the charge): the charge never ran, so the arbiter voids the play and the
+// life comes back now rather than at recovery. Undoing runs past the caller's deadline.
+func (s *Service) abandon(ctx context.Context, playerID, playID string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abandonTimeout)
+	defer cancel()
+	if err := s.recoverPlay(ctx, playerID, playID); err != nil {
+		s.Log.Warn("plays: void an abandoned start (recovery will)", "play", playID, "err", err)
+	}
+}
+
+// abandonTimeout bounds undoing an abandoned start.
+const abandonTimeout = 5 * time.Second
 
 func (s *Service) unindex(ctx context.Context, playerID, playID string, cost int64) {
 	if cost == 0 {

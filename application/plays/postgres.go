@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/fence/pgfence"
 	"github.com/ovengames/oven/application/players"
 	"github.com/ovengames/oven/application/wallet"
 )
@@ -44,12 +45,12 @@ func (s *Service) charge(ctx context.Context, playerID, playID string, cost int6
 	if !ok {
 		return 0, fmt.Errorf("plays: bad play id %q", playID)
 	}
-	// One statement: atomic without an explicit transaction, one round trip. No coins,
-	// no rows. A 'void' row already there (recovery got in first) violates the primary
-	// key, which aborts the debit with it.
+	// One statement after the fence, in one implicit transaction and one round trip. No
+	// coins, no rows. A 'void' row already there (recovery got in first) violates the
+	// primary key, which aborts the debit with it.
 	var coins int64
 	gen := s.Players.Generation(playerID)
-	err = s.DB.QueryRow(ctx, `
+	err = pgfence.QueryRow(ctx, s.DB, `
 		WITH w AS (
 			UPDATE wallets SET coins = coins - $4, updated_at = now()
 			WHERE player_id = $3 AND coins >= $4 RETURNING coins
@@ -90,9 +91,9 @@ func (s *Service) arbitrate(ctx context.Context, playerID, playID string) (strin
 		return "void", nil
 	}
 	// Two statements, not one: after waiting out a concurrent 'charged' insert, only a
-	// new statement's snapshot sees that row.
+	// new statement's snapshot sees that row. Only the insert writes, so only it is fenced.
 	var outcome string
-	err = s.DB.QueryRow(ctx, `
+	err = pgfence.QueryRow(ctx, s.DB, `
 		INSERT INTO play_charges (play_id, started_at, player_id, outcome, cost)
 		VALUES ($1, $2, $3, 'void', 0) ON CONFLICT DO NOTHING RETURNING outcome`, playID, started, pid).Scan(&outcome)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -8,12 +8,17 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ovengames/oven/application/fence"
 	"github.com/ovengames/oven/application/periodic"
 )
 
+// Owns returns the ownership token of a player this shard serves.
+type Owns func(playerID string) (fence.Token, bool)
+
 // Recover resolves pending plays older than RecoverAfter whose players owns reports as
-// ours (a play is only ever resolved by its player's owner). It returns how many it resolved.
-func (s *Service) Recover(ctx context.Context, owns func(playerID string) bool) (int, error) {
+// ours (a play is only ever resolved by its player's owner, under its token). It returns
+// how many it resolved.
+func (s *Service) Recover(ctx context.Context, owns Owns) (int, error) {
 	cutoff := time.Now().Add(-s.RecoverAfter).UnixMilli()
 	members, err := s.Redis.ZRangeByScore(ctx, s.pendingKey(), &redis.ZRangeBy{
 		Min: "-inf", Max: strconv.FormatInt(cutoff, 10), Count: 500,
@@ -24,12 +29,19 @@ func (s *Service) Recover(ctx context.Context, owns func(playerID string) bool) 
 	n := 0
 	for _, m := range members {
 		playerID, playID, ok := strings.Cut(m, "/")
-		if !ok || !owns(playerID) {
+		if !ok {
+			continue
+		}
+		tok, mine := owns(playerID)
+		if !mine {
 			continue
 		}
 		unlock := s.locks.Lock(playerID)
-		err := s.recoverPlay(ctx, playerID, playID)
+		err := s.recoverPlay(fence.With(ctx, tok), playerID, playID)
 		unlock()
+		if _, refused := fence.Refused(err); refused {
+			continue // the slot has a newer owner, whose recovery decides the play
+		}
 		if err != nil {
 			return n, err
 		}
@@ -53,7 +65,7 @@ func (s *Service) recoverPlay(ctx context.Context, playerID, playID string) erro
 }
 
 // RunRecovery calls Recover every interval until ctx ends.
-func (s *Service) RunRecovery(ctx context.Context, interval time.Duration, owns func(string) bool) {
+func (s *Service) RunRecovery(ctx context.Context, interval time.Duration, owns Owns) {
 	periodic.Run(ctx, interval, interval+5*time.Second, s.Log, "plays: recovery pass", func(ctx context.Context) error {
 		_, err := s.Recover(ctx, owns)
 		return err

@@ -18,6 +18,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/deadline"
+	"github.com/ovengames/oven/application/fence/pgfence"
 	"github.com/ovengames/oven/application/gamedata"
 	"github.com/ovengames/oven/application/leaderboard"
 	"github.com/ovengames/oven/application/players"
@@ -74,6 +76,7 @@ func ExpFor(score int64) int64 { return 10 + score/1000 }
 // play is the Redis record of an open play.
 type play struct {
 	status, cookie, pet string
+	seed                string
 	boosts              []string
 	t0                  time.Time
 	bodyHash, result    string
@@ -94,7 +97,7 @@ func parsePlay(v map[string]string) *play {
 		return nil
 	}
 	t0, _ := strconv.ParseInt(v["t0"], 10, 64)
-	p := &play{status: v["st"], cookie: v["cookie"], pet: v["pet"], t0: time.UnixMilli(t0),
+	p := &play{status: v["st"], cookie: v["cookie"], pet: v["pet"], seed: v["seed"], t0: time.UnixMilli(t0),
 		bodyHash: v["bh"], result: v["res"], code: v["code"], boosts: []string{}}
 	if v["boosts"] != "" {
 		p.boosts = strings.Split(v["boosts"], ",")
@@ -134,6 +137,9 @@ func (s *Service) Settle(ctx context.Context, playerID, playID string, b Body) (
 	}
 	if p.status == "pending" {
 		// Its start died between the steps; decide it now instead of waiting for recovery.
+		if err := deadline.Check(ctx); err != nil {
+			return nil, err
+		}
 		if err := s.recoverPlay(ctx, playerID, playID); err != nil {
 			return nil, err
 		}
@@ -158,6 +164,9 @@ func (s *Service) Settle(ctx context.Context, playerID, playID string, b Body) (
 		prevBest, err = s.Leaderboard.Best(ctx, playerID, p.t0)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := deadline.Check(ctx); err != nil {
 		return nil, err
 	}
 	res, err := s.record(ctx, playerID, playID, p, b, doc, now, prevBest)
@@ -309,8 +318,8 @@ func (s *Service) record(ctx context.Context, playerID, playID string, p *play, 
 	return &res, nil
 }
 
-// settleSQL writes a settlement in one statement, so one round trip and atomic without
-// an explicit transaction: the play record (whose primary key makes it happen at most
+// settleSQL writes a settlement in one statement, sent after the fence in one implicit
+// transaction, so one round trip: the play record (whose primary key makes it happen at most
 // once per play), and for an accepted play the coins with their ledger row, the exp,
 // level and best score. The stored result is built from what the statement wrote.
 // A second settle of the play violates the primary key, which aborts the whole
@@ -355,7 +364,7 @@ func (s *Service) recordSQL(ctx context.Context, pid int64, playID string, start
 		levels[i], thresholds[i] = l.Level, l.Exp
 	}
 	var raw []byte
-	err = s.DB.QueryRow(ctx, settleSQL, playID, started, pid, b.Score, b.Coins, b.Distance, b.DurationMS,
+	err = pgfence.QueryRow(ctx, s.DB, settleSQL, playID, started, pid, b.Score, b.Coins, b.Distance, b.DurationMS,
 		p.cookie, p.pet, p.boosts, outcome, b.hash(), reason == "", ExpFor(b.Score), levels, thresholds, reason,
 		wallet.ReasonPlay).Scan(&raw)
 	var pgErr *pgconn.PgError

@@ -14,6 +14,8 @@ import (
 
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/cluster"
+	"github.com/ovengames/oven/application/deadline"
+	"github.com/ovengames/oven/application/fence"
 	"github.com/ovengames/oven/application/grpcerr"
 )
 
@@ -21,6 +23,7 @@ import (
 type rpcMetrics struct {
 	handled  *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	fenced   *prometheus.CounterVec
 }
 
 func newRPCMetrics(reg prometheus.Registerer) *rpcMetrics {
@@ -34,17 +37,62 @@ func newRPCMetrics(reg prometheus.Registerer) *rpcMetrics {
 			Help:    "Latency of served gRPC calls.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"method"}),
+		fenced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "oven_fenced_writes_total",
+			Help: "Writes a store refused because this shard's epoch for the slot was stale.",
+		}, []string{"store"}),
 	}
-	reg.MustRegister(m.handled, m.duration)
+	reg.MustRegister(m.handled, m.duration, m.fenced)
 	return m
 }
 
 type playerKeyed interface{ GetPlayerId() string }
 
-// unary is the shard's one interceptor chain: recover, time, refuse requests the codec
-// could not decode (grpcerr.ServerCodec), check ownership, refuse
-// banned players' game calls (checkBan), convert errors to gRPC statuses, log failures.
-func unary(self string, members cluster.Source, checkBan func(ctx context.Context, playerID string) error, m *rpcMetrics, log *slog.Logger) grpc.UnaryServerInterceptor {
+// ownership is what the interceptor needs to admit a call on a player's slot.
+type ownership struct {
+	self    string
+	members cluster.Source // the current map, to name the owner in a refusal
+	table   *cluster.Table // the slots this shard serves, at which epochs
+}
+
+// enter admits a call for playerID: it returns ctx carrying the slot's fence token and a
+// done function, or the refusal naming the owner.
+func (o ownership) enter(ctx context.Context, playerID string) (context.Context, func(), error) {
+	slot := cluster.SlotOf(playerID)
+	mine := func() bool { return o.members.Current().OwnerOfSlot(slot).ID == o.self }
+	tok, done, err := o.table.Enter(ctx, slot, mine)
+	if err != nil {
+		if owner := o.members.Current().OwnerOfSlot(slot); owner.ID != o.self {
+			return ctx, nil, grpcerr.WrongShard(owner.ID)
+		}
+		if ctx.Err() != nil {
+			return ctx, nil, ctx.Err()
+		}
+		return ctx, nil, oven.Errorf(oven.EUnavailable, "the player's slot is changing owner")
+	}
+	return fence.With(ctx, tok), done, nil
+}
+
+// refusal turns a store's fence refusal into "not the owner": the map has moved on
+// and the caller should retry at the owner it names.
+func (o ownership) refusal(err error, m *rpcMetrics) error {
+	fe, ok := fence.Refused(err)
+	if !ok {
+		return err
+	}
+	m.fenced.WithLabelValues(fe.Store).Inc()
+	if owner := o.members.Current().OwnerOfSlot(fe.Slot); owner.ID != o.self {
+		return grpcerr.WrongShard(owner.ID)
+	}
+	return &oven.Error{Code: oven.EUnavailable, Message: "the player's slot is changing owner", Cause: err}
+}
+
+// unary is the shard's one interceptor chain: recover, time, refuse a call whose
+// caller's deadline has passed (package deadline), refuse a request the codec could
+// not decode (grpcerr.ServerCodec), check ownership, refuse banned
+// players' game calls (checkBan), convert errors to gRPC statuses (store outages to
+// unavailable, storeOutage), log failures.
+func unary(own ownership, checkBan func(ctx context.Context, playerID string) error, m *rpcMetrics, log *slog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 		method := path.Base(info.FullMethod)
 		start := time.Now()
@@ -53,6 +101,7 @@ func unary(self string, members cluster.Source, checkBan func(ctx context.Contex
 				log.Error("panic in handler", "method", method, "panic", r, "stack", string(debug.Stack()))
 				err = fmt.Errorf("panic: %v", r)
 			}
+			err = storeOutage(err)
 			code := oven.ErrorCode(err)
 			if err != nil && code == oven.EInternal {
 				log.Error("call failed", "method", method, "err", err)
@@ -66,13 +115,20 @@ func unary(self string, members cluster.Source, checkBan func(ctx context.Contex
 			m.duration.WithLabelValues(method).Observe(time.Since(start).Seconds())
 			err = grpcerr.ToStatus(err)
 		}()
-		if err := grpcerr.Undecodable(req); err != nil {
+		ctx, cancel, err := deadline.Receive(ctx)
+		defer cancel()
+		if err == nil {
+			err = grpcerr.Undecodable(req)
+		}
+		if err != nil {
 			return nil, err
 		}
 		if k, ok := req.(playerKeyed); ok && k.GetPlayerId() != "" {
-			if owner := members.Current().Owner(k.GetPlayerId()); owner.ID != self {
-				return nil, grpcerr.WrongShard(owner.ID)
+			var done func()
+			if ctx, done, err = own.enter(ctx, k.GetPlayerId()); err != nil {
+				return nil, err
 			}
+			defer done()
 			if bannable(info.FullMethod) {
 				if err := checkBan(ctx, k.GetPlayerId()); err != nil {
 					return nil, err
@@ -80,6 +136,7 @@ func unary(self string, members cluster.Source, checkBan func(ctx context.Contex
 			}
 		}
 		resp, err = handler(ctx, req)
+		err = own.refusal(err, m)
 		if _, isStatus := status.FromError(err); err != nil && !isStatus {
 			err = fmt.Errorf("%s: %w", method, err)
 		}

@@ -15,9 +15,9 @@ func (s *Server) BuyItem(ctx context.Context, req *ovenv1.BuyItemRequest) (*oven
 	return s.profile(ctx, req.PlayerId)
 }
 
-// StartPlay takes a life and the boosts' prices and opens a play.
+// StartPlay takes a life and the boosts' prices and opens a play (once per idempotency key).
 func (s *Server) StartPlay(ctx context.Context, req *ovenv1.StartPlayRequest) (*ovenv1.StartPlayResponse, error) {
-	st, err := s.Plays.Start(ctx, req.PlayerId, req.CookieId, req.PetId, req.Boosts)
+	st, err := s.Plays.Start(ctx, req.PlayerId, req.CookieId, req.PetId, req.Boosts, req.IdempotencyKey)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 
@@ -25,6 +26,8 @@ import (
 	"github.com/ovengames/oven/application/client"
 	"github.com/ovengames/oven/application/cluster"
 	"github.com/ovengames/oven/application/economy"
+	"github.com/ovengames/oven/application/fence"
+	"github.com/ovengames/oven/application/fence/pgfence"
 	"github.com/ovengames/oven/application/friends"
 	"github.com/ovengames/oven/application/gamedata"
 	"github.com/ovengames/oven/application/grpcerr"
@@ -41,11 +44,17 @@ import (
 
 // Config is everything a shard needs; only main fills it (from OVEN_ variables).
 type Config struct {
-	ID          string
-	GRPCAddr    string       // listen address, used when Listener is nil
-	Listener    net.Listener // optional pre-opened gRPC listener (tests)
-	HTTPAddr    string       // /metrics and /healthz; "" serves none
-	Members     cluster.Source
+	ID       string
+	GRPCAddr string       // listen address, used when Listener is nil
+	Listener net.Listener // optional pre-opened gRPC listener (tests)
+	HTTPAddr string       // /metrics and /healthz; "" serves none
+	// Members is the static member list, used only when Etcd is nil (tests, one process).
+	Members cluster.Source
+	// Etcd, when set, is the membership store: the shard registers on a lease, follows
+	// the others and takes and hands over slots by itself (cluster.Coordinator).
+	Etcd        *clientv3.Client
+	EtcdPrefix  string        // default "/oven"
+	LeaseTTL    time.Duration // default 6 s
 	DatabaseURL string
 	RedisURL    string
 	RedisPrefix string // namespaces every Redis key (tests)
@@ -54,6 +63,9 @@ type Config struct {
 	Logger      *slog.Logger
 	// GameDataRefresh is how often the published game data is re-read (default 1 s).
 	GameDataRefresh time.Duration
+	// Crash, when closed, stops the shard as a killed process would stop: no drain, no
+	// lease revoked, in-flight calls cut off (tests of failover only).
+	Crash <-chan struct{}
 	// OnReady, when set, is called once the shard serves.
 	OnReady func(grpcAddr string)
 
@@ -75,6 +87,11 @@ type Config struct {
 	AfterCredit      func() error
 	// FriendLimit is the most friends a player may have (default 200).
 	FriendLimit int
+	// Intercept, when set, wraps every call before the shard's own interceptor (tests
+	// only: it can stall a call as a stopped process would).
+	Intercept grpc.UnaryServerInterceptor
+	// Registry receives the shard's metrics (tests read it); nil: one of its own.
+	Registry *prometheus.Registry
 }
 
 func (cfg *Config) defaults() {
@@ -109,10 +126,20 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer st.close()
 
-	reg := prometheus.NewRegistry()
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	clock := &oven.OffsetClock{}
+	var watcher *cluster.Watcher
+	if cfg.Etcd != nil {
+		if watcher, err = cluster.NewWatcher(ctx, cfg.Etcd, cfg.EtcdPrefix, log); err != nil {
+			return err
+		}
+		cfg.Members = watcher
+	}
 	router := client.New(client.Config{Members: cfg.Members,
 		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(grpcerr.UnaryClientInterceptor)}})
 	defer router.Close()
@@ -163,10 +190,22 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	owns := func(playerID string) bool { return cfg.Members.Current().Owner(playerID).ID == cfg.ID }
+	// Each store that fences writes raises a slot's epoch before this shard serves it.
+	var raisers []fence.Raiser
+	raisers = append(raisers, pgfence.Raiser{DB: st.db})
+	table := cluster.NewTable()
+	if watcher == nil {
+		if err := cluster.ServeStatic(ctx, table, cfg.Members.Current(), cfg.ID, raisers); err != nil {
+			return err
+		}
+	}
+	owns := func(playerID string) (fence.Token, bool) { return table.Token(cluster.SlotOf(playerID)) }
 	var wg sync.WaitGroup
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer func() { stopBG(); wg.Wait() }()
+	if watcher != nil {
+		wg.Go(func() { watcher.Run(bg) })
+	}
 	if cfg.DevClock {
 		deps.DevClock = NewDevClock(clock, st.rdb, cfg.RedisPrefix, router, log)
 		if err := deps.DevClock.Sync(ctx); err != nil {
@@ -181,9 +220,13 @@ func Run(ctx context.Context, cfg Config) error {
 	wg.Go(func() { broadcasts.Run(bg, time.Second, clock, log) })
 	wg.Go(func() { deps.Plays.RunRecovery(bg, cfg.RecoveryInterval, owns) })
 
+	chain := []grpc.UnaryServerInterceptor{unary(ownership{self: cfg.ID, members: cfg.Members, table: table}, banned.Check, newRPCMetrics(reg), log)}
+	if cfg.Intercept != nil {
+		chain = append([]grpc.UnaryServerInterceptor{cfg.Intercept}, chain...)
+	}
 	srv := grpc.NewServer(
 		grpc.ForceServerCodecV2(grpcerr.ServerCodec()),
-		grpc.ChainUnaryInterceptor(unary(cfg.ID, cfg.Members, banned.Check, newRPCMetrics(reg), log)),
+		grpc.ChainUnaryInterceptor(chain...),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 5 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.MaxRecvMsgSize(1<<20),
@@ -209,7 +252,29 @@ func Run(ctx context.Context, cfg Config) error {
 			}
 		}()
 	}
-	log.Info("shard serving", "grpc", lis.Addr().String(), "http", cfg.HTTPAddr)
+	var coord *cluster.Coordinator
+	if watcher != nil {
+		forget := func(slots []int) {
+			left := make(map[int]bool, len(slots))
+			for _, s := range slots {
+				left[s] = true
+			}
+			match := func(id string) bool { return left[cluster.SlotOf(id)] }
+			playerStore.ForgetPlayers(match)
+			friendStore.ForgetPlayers(match)
+		}
+		coord, err = cluster.StartCoordinator(ctx, cluster.CoordinatorConfig{
+			Client: cfg.Etcd, Prefix: cfg.EtcdPrefix, Watcher: watcher,
+			Self: cluster.Member{ID: cfg.ID, Addr: advertised(lis.Addr().String(), cfg.GRPCAddr)}, MetricsAddr: cfg.HTTPAddr,
+			Table: table, Raisers: raisers, OnRelease: forget, LeaseTTL: cfg.LeaseTTL,
+			Registerer: reg, Log: log,
+		})
+		if err != nil {
+			srv.Stop()
+			return err
+		}
+	}
+	log.Info("shard serving", "grpc", lis.Addr().String(), "http", cfg.HTTPAddr, "etcd", watcher != nil)
 	if cfg.OnReady != nil {
 		cfg.OnReady(lis.Addr().String())
 	}
@@ -218,8 +283,25 @@ func Run(ctx context.Context, cfg Config) error {
 	case <-ctx.Done():
 	case err = <-errc:
 		log.Error("shard server failed", "err", err)
+	case <-cfg.Crash:
+		log.Warn("shard crashing (test)")
+		if coord != nil {
+			coord.Abandon()
+		}
+		srv.Stop()
+		return nil
 	}
 	log.Info("shard stopping")
+	if coord != nil {
+		// Hand every slot over before the server stops: calls that still arrive are
+		// refused with the new owner's name, and the routing client retries there.
+		dctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		if derr := coord.Drain(dctx); derr != nil {
+			log.Warn("drain incomplete", "err", derr)
+		}
+		cancel()
+		defer coord.Stop()
+	}
 	stopped := make(chan struct{})
 	go func() { srv.GracefulStop(); close(stopped) }()
 	select {
@@ -233,6 +315,15 @@ func Run(ctx context.Context, cfg Config) error {
 		cancel()
 	}
 	return err
+}
+
+// advertised is the address other processes reach the shard at: the configured one,
+// unless it named port 0 (tests), then the one the listener got.
+func advertised(bound, configured string) string {
+	if configured == "" || strings.HasSuffix(configured, ":0") {
+		return bound
+	}
+	return configured
 }
 
 func opsServer(addr string, reg *prometheus.Registry) *http.Server {
@@ -259,8 +350,10 @@ func openStores(ctx context.Context, cfg Config) (*stores, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shard: database url: %w", err)
 	}
+	// A reachable PostgreSQL connects and authenticates in milliseconds; a dead one must
+	// cost a call a fast 503 (storeOutage), not seconds. connect_timeout in the URL wins.
 	if pcfg.ConnConfig.ConnectTimeout == 0 {
-		pcfg.ConnConfig.ConnectTimeout = 5 * time.Second
+		pcfg.ConnConfig.ConnectTimeout = time.Second
 	}
 	// pgx defaults to max(4, cores) connections: far too few for a shard whose calls
 	// mostly wait on the network. pool_max_conns in the URL still wins.
@@ -289,8 +382,13 @@ func openStores(ctx context.Context, cfg Config) (*stores, error) {
 	}
 	st.rdb = redis.NewUniversalClient(&redis.UniversalOptions{
 		Addrs: []string{ropt.Addr}, DB: ropt.DB, Username: ropt.Username, Password: ropt.Password, Dialer: dial,
-		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
-		PoolSize: 64,
+		ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second, PoolSize: 64,
+		// A dead Redis must cost a call a fast 503 (storeOutage), not go-redis's default
+		// five dial attempts times four tries (~2 s). No command retries either: a
+		// script whose reply was lost must not run twice (a start would take two lives);
+		// retrying is the caller's, with an idempotency key. Dead pooled connections are
+		// dropped by the pool's health check before use, so a healthy Redis never needs one.
+		DialTimeout: 500 * time.Millisecond, DialerRetries: 1, MaxRetries: -1,
 		// RESP2: RESP3's push-notification check before every command read cost ~6 % of
 		// a shard's CPU, and Oven subscribes to nothing.
 		Protocol: 2,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/economy"
+	"github.com/ovengames/oven/application/fence/pgfence"
 	"github.com/ovengames/oven/application/gamedata"
 	"github.com/ovengames/oven/application/players"
 	"github.com/ovengames/oven/application/wallet"
@@ -22,7 +23,8 @@ type Shop struct {
 	Metrics *economy.Metrics
 }
 
-// Buy buys a cookie or pet: the item, the debit and the ledger row in one transaction.
+// Buy buys a cookie or pet: the item, the debit and the ledger row in one transaction,
+// fenced by the player's token.
 // Errors: invalid_argument (unknown item, or a boost: boosts are bought with a play),
 // conflict (already owned), insufficient_coins.
 func (s *Shop) Buy(ctx context.Context, doc *gamedata.Document, playerID, itemID string) error {
@@ -38,7 +40,7 @@ func (s *Shop) Buy(ctx context.Context, doc *gamedata.Document, playerID, itemID
 			return oven.Errorf(oven.EInvalid, "no cookie or pet %q for sale", itemID)
 		}
 	}
-	err = pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+	err = pgfence.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO inventory (player_id, item_id, kind) VALUES ($1, $2, $3)
 			ON CONFLICT DO NOTHING`, pid, itemID, kind)
 		if err != nil {

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/deadline"
 	"github.com/ovengames/oven/application/economy"
 	"github.com/ovengames/oven/application/friends"
 	"github.com/ovengames/oven/application/gamedata"
@@ -108,6 +109,9 @@ func (s *Service) Send(ctx context.Context, sender, receiver string) (points int
 
 // send runs the three steps; the caller holds the sender's lock.
 func (s *Service) send(ctx context.Context, sender, receiver string) (int64, time.Time, error) {
+	if err := deadline.Check(ctx); err != nil {
+		return 0, time.Time{}, err
+	}
 	doc := s.GameData()
 	now := s.Clock.Now()
 	key := s.cooldownKey(sender, receiver)

@@ -21,7 +21,7 @@ const (
 )
 
 // Change adds amount (negative to spend) to the player's balance within tx and writes
-// the ledger row. Spending more than the balance fails with insufficient_coins and
+// the ledger row. tx must be fenced by the player's token (pgfence.BeginFunc). Spending more than the balance fails with insufficient_coins and
 // changes nothing. It returns the new balance.
 func Change(ctx context.Context, tx pgx.Tx, playerID int64, amount int64, reason, ref string) (int64, error) {
 	var coins int64

@@ -24,6 +24,10 @@
 // after m.Run). Servers are also started with a parent-death signal, so they
 // shut down by themselves if the owning process dies without calling Stop.
 //
+// A server that died (a crash, a SIGKILL) is started again on the same data,
+// port and Unix socket by Restart, so its clients reconnect as they were;
+// Exited tells when it died. The dev runner supervises its stores with them.
+//
 // # Security
 //
 // PostgreSQL clusters are initialised with "trust" authentication for local
@@ -39,8 +43,11 @@
 // initdb and postgres refuse to run as root. When the current process is
 // root, PostgreSQL runs as the unprivileged "postgres" system user (created
 // by the Debian package; "nobody" is used if it does not exist). Its data
-// directory is chowned to that user, and every parent directory must be
-// traversable (execute permission) by it. Redis runs as the current user.
+// directory is chowned to that user. When that user cannot traverse the
+// parents of the requested directory (a checkout under root's 0700 home), the
+// cluster lives in /var/lib/oven/pg/<hash of the directory> instead (owned by
+// that user, mode 0700, kept across runs): the caller's folders keep their
+// modes. Redis runs as the current user.
 //
 // # Binaries
 //

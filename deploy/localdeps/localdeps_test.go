@@ -440,21 +440,81 @@ func TestReservedAndBusyPorts(t *testing.T) {
 	}
 }
 
-func TestUntraversableDir(t *testing.T) {
+// TestPrivateDir starts PostgreSQL, as root, for a directory inside a 0700
+// folder (a checkout under root's home): the unprivileged server user cannot
+// reach it, so the cluster must live elsewhere, per directory, and survive a
+// restart, while the folder's mode stays as it was.
+func TestPrivateDir(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("only relevant when running as root")
+		t.Skip("PostgreSQL runs as another user only when the caller is root; as anyone else it can reach the caller's folders")
 	}
 	requireBinaries(t)
-	parent, err := os.MkdirTemp("", "oven-localdeps-closed-") // mode 0700
+	ctx := testCtx(t)
+	private, err := os.MkdirTemp("", "oven-localdeps-private-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.RemoveAll(parent)
-	_, err = StartPostgres(testCtx(t), PostgresOptions{Dir: filepath.Join(parent, "pg"), Ephemeral: true})
-	if err == nil || !strings.Contains(err.Error(), "cannot traverse") {
-		t.Fatalf("err = %v", err)
+	t.Cleanup(func() { _ = os.RemoveAll(private) })
+	if err := os.Chmod(private, 0o700); err != nil {
+		t.Fatal(err)
 	}
-	t.Log(err)
+	dir := filepath.Join(private, "checkout", ".oven", "pg")
+
+	pg, err := StartPostgres(ctx, PostgresOptions{Dir: dir, Ephemeral: true})
+	if err != nil {
+		t.Fatalf("start from a 0700 folder: %v", err)
+	}
+	root := pg.root
+	t.Cleanup(func() { _ = os.RemoveAll(root) })
+	if strings.HasPrefix(pg.DataDir(), private) {
+		t.Errorf("data dir %s is inside the private folder the server user cannot reach", pg.DataDir())
+	}
+	conn := pgConnect(t, ctx, pg.SocketURL(""))
+	if _, err := conn.Exec(ctx, "CREATE TABLE kv (k text PRIMARY KEY); INSERT INTO kv VALUES ('kept')"); err != nil {
+		t.Fatal(err)
+	}
+	closeConn(conn)
+	if err := pg.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	pg, err = StartPostgres(ctx, PostgresOptions{Dir: dir, Ephemeral: true})
+	if err != nil {
+		t.Fatalf("second start: %v", err)
+	}
+	defer pg.Stop()
+	if pg.root != root {
+		t.Errorf("second start uses %s, the first used %s", pg.root, root)
+	}
+	conn = pgConnect(t, ctx, pg.URL(""))
+	var k string
+	if err := conn.QueryRow(ctx, "SELECT k FROM kv").Scan(&k); err != nil || k != "kept" {
+		t.Errorf("after a restart: %q, %v", k, err)
+	}
+	closeConn(conn)
+
+	fi, err := os.Stat(private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		t.Errorf("the private folder's mode changed to %v", fi.Mode().Perm())
+	}
+	fi, err = os.Stat(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != pg.user.uid || fi.Mode().Perm() != 0o700 {
+		t.Errorf("%s: owner uid %d mode %v, want uid %d (%s) mode 0700", root, st.Uid, fi.Mode().Perm(), pg.user.uid, pg.user.name)
+	}
+	other, err := clusterRoot(filepath.Join(private, "other", ".oven", "pg"), pg.user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = os.RemoveAll(other)
+	if other == root {
+		t.Errorf("two checkouts share the cluster directory %s", root)
+	}
 }
 
 func TestParseVersion(t *testing.T) {

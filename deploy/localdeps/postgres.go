@@ -2,9 +2,12 @@ package localdeps
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -25,6 +28,12 @@ type PostgresOptions struct {
 	// Dir/postgres.log. Dir is created if missing and an existing cluster in
 	// it is reused (dev runner). Empty means a new temporary directory that
 	// Stop removes again.
+	//
+	// When the server runs as another user (the caller is root) and that user
+	// cannot reach Dir (a checkout under root's 0700 home), the cluster lives
+	// in a directory of its own under /var/lib/oven/pg instead, named by a
+	// hash of Dir's absolute path and kept across runs like Dir/data; no
+	// directory's mode is changed. [Postgres.DataDir] tells where it is.
 	Dir string
 	// Port is the TCP port on 127.0.0.1; 0 picks a free one (retrying on the
 	// rare collision). 5432 is refused: it belongs to the machine's server.
@@ -48,13 +57,18 @@ type PostgresOptions struct {
 // are safe for concurrent use.
 type Postgres struct {
 	port           int
-	root           string // data directory root
+	root           string // data directory root: Dir, or its stand-in under sharedRoot
+	logDir         string // Dir, where postgres.log goes
 	dataDir        string // root/data
 	sockDir        string // Unix socket directory (removed by Stop)
 	ownsRoot       bool   // root is a temporary directory removed by Stop
 	user           *runAs
-	proc           *child
+	bins           *pgBinaries
+	log            io.Writer // the server's output, kept for Restart
 	logFile        *os.File
+	mu             sync.Mutex // guards proc (Restart replaces it) and stopped
+	proc           *child     // nil after a failed start
+	stopped        bool
 	stopOnce       sync.Once
 	stopErr        error
 	ephemeral      bool
@@ -85,24 +99,24 @@ func StartPostgres(ctx context.Context, opt PostgresOptions) (*Postgres, error) 
 	if err != nil {
 		return nil, err
 	}
-	p := &Postgres{user: u, ephemeral: opt.Ephemeral, statStatements: opt.StatStatements}
+	p := &Postgres{user: u, bins: bins, ephemeral: opt.Ephemeral, statStatements: opt.StatStatements}
 	if opt.Dir == "" {
 		if p.root, err = makeTempRoot("oven-pgtmp-"); err != nil {
 			return nil, err
 		}
 		p.ownsRoot = true
 	} else {
-		if p.root, err = filepath.Abs(opt.Dir); err != nil {
+		dir, err := filepath.Abs(opt.Dir)
+		if err != nil {
 			return nil, fmt.Errorf("localdeps: %w", err)
 		}
-		if err := os.MkdirAll(p.root, 0o755); err != nil {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("localdeps: %w", err)
 		}
-		if u.cred != nil {
-			if err := makeTraversable(p.root); err != nil {
-				return nil, fmt.Errorf("localdeps: %w", err)
-			}
+		if p.root, err = clusterRoot(dir, u); err != nil {
+			return nil, err
 		}
+		p.logDir = dir
 	}
 	p.dataDir = filepath.Join(p.root, "data")
 	ok := false
@@ -120,12 +134,13 @@ func StartPostgres(ctx context.Context, opt PostgresOptions) (*Postgres, error) 
 
 	log := opt.Log
 	if log == nil && !opt.Ephemeral && opt.Dir != "" {
-		f, err := os.OpenFile(filepath.Join(p.root, "postgres.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		f, err := os.OpenFile(filepath.Join(p.logDir, "postgres.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 		if err != nil {
 			return nil, fmt.Errorf("localdeps: %w", err)
 		}
 		p.logFile, log = f, f
 	}
+	p.log = log
 
 	for attempt := 1; ; attempt++ {
 		port, random, err := portOpt(opt.Port)
@@ -142,6 +157,69 @@ func StartPostgres(ctx context.Context, opt PostgresOptions) (*Postgres, error) 
 		}
 		return nil, err
 	}
+}
+
+// sharedRoot holds the clusters of requested directories that the server user
+// cannot reach: one directory each, owned by that user, mode 0700.
+const sharedRoot = "/var/lib/oven/pg"
+
+// checkoutFile, in a directory under sharedRoot, names the requested directory
+// it stands in for, so that a human can tell whose data it is.
+const checkoutFile = "oven-localdeps.dir"
+
+// clusterRoot returns where the cluster asked for in dir lives: dir itself when
+// the server user can reach it (made traversable if it is this package's own
+// directory), else a directory of its own under sharedRoot, named by a hash of
+// dir, so every checkout keeps its own cluster across runs. The modes of dir's
+// parents are never changed: they are the user's private folders.
+func clusterRoot(dir string, u *runAs) (string, error) {
+	if u.cred == nil {
+		return dir, nil
+	}
+	if u.checkTraversable(dir) == nil {
+		if err := makeTraversable(dir); err != nil {
+			return "", fmt.Errorf("localdeps: %w", err)
+		}
+		return dir, nil
+	}
+	if err := mkdirTraversable(sharedRoot); err != nil {
+		return "", fmt.Errorf("localdeps: %w", err)
+	}
+	sum := sha256.Sum256([]byte(dir))
+	root := filepath.Join(sharedRoot, hex.EncodeToString(sum[:8]))
+	if err := u.checkTraversable(root); err != nil {
+		return "", err
+	}
+	if err := os.Mkdir(root, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return "", fmt.Errorf("localdeps: %w", err)
+	}
+	if err := u.chown(root); err != nil {
+		return "", fmt.Errorf("localdeps: %w", err)
+	}
+	if err := os.Chmod(root, 0o700); err != nil {
+		return "", fmt.Errorf("localdeps: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(root, checkoutFile), []byte(dir+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("localdeps: %w", err)
+	}
+	return root, nil
+}
+
+// mkdirTraversable creates dir and its missing parents with mode 0755 (whatever
+// the umask) and leaves existing directories alone.
+func mkdirTraversable(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := mkdirTraversable(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return os.Chmod(dir, 0o755)
 }
 
 // prepareData makes sure p.dataDir holds a cluster of the right version,
@@ -203,13 +281,17 @@ func (p *Postgres) prepareData(ctx context.Context, bins *pgBinaries) error {
 	return nil
 }
 
-// start runs one attempt to start the server on port.
+// start runs one attempt to start the server on port. A restart keeps the socket
+// directory of before, so that SocketURL stays the same.
 func (p *Postgres) start(ctx context.Context, bins *pgBinaries, port int, log io.Writer) error {
-	sock, err := socketDir(p.root, p.user)
-	if err != nil {
-		return err
+	if p.sockDir == "" {
+		sock, err := socketDir(p.root, p.user)
+		if err != nil {
+			return err
+		}
+		p.sockDir = sock
 	}
-	p.sockDir = sock
+	sock := p.sockDir
 	args := []string{
 		"-D", p.dataDir,
 		"-p", strconv.Itoa(port),
@@ -235,7 +317,6 @@ func (p *Postgres) start(ctx context.Context, bins *pgBinaries, port int, log io
 	cmd := newCmd(bins.postgres, args, p.root)
 	c, err := startChild("postgres", cmd, log, syscall.SIGINT, p.user.cred)
 	if err != nil {
-		p.removeSock()
 		return err
 	}
 	if p.ownsRoot || fileExists(filepath.Join(filepath.Dir(p.root), ownerFile)) {
@@ -293,7 +374,8 @@ func (p *Postgres) abort(err error) error {
 	c := p.proc
 	p.proc = nil
 	_ = c.stop([]syscall.Signal{syscall.SIGINT, syscall.SIGQUIT}, []time.Duration{5 * time.Second, forcedStopTimeout})
-	p.removeSock()
+	// The socket directory stays for the next attempt (same SocketURL); Stop or the
+	// failed start's cleanup removes it.
 	out := lastLog(c.tail)
 	if isAddrInUse(out) {
 		return fmt.Errorf("localdeps: postgres on port %d: %w", p.port, errAddrInUse)
@@ -354,8 +436,15 @@ func (p *Postgres) SocketURL(database string) string {
 // Port returns the TCP port the server listens on (on 127.0.0.1).
 func (p *Postgres) Port() int { return p.port }
 
-// Pid returns the process id of the postmaster.
-func (p *Postgres) Pid() int { return p.proc.pid() }
+// Pid returns the process id of the postmaster, 0 after a failed Restart.
+func (p *Postgres) Pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.proc == nil {
+		return 0
+	}
+	return p.proc.pid()
+}
 
 // DataDir returns the cluster's data directory.
 func (p *Postgres) DataDir() string { return p.dataDir }
@@ -405,8 +494,12 @@ func (p *Postgres) CreateDatabase(ctx context.Context, name string, template str
 func (p *Postgres) Stop() error {
 	p.stopOnce.Do(func() {
 		var errs []error
-		if p.proc != nil {
-			errs = append(errs, p.proc.stop(
+		p.mu.Lock()
+		proc := p.proc
+		p.stopped = true
+		p.mu.Unlock()
+		if proc != nil {
+			errs = append(errs, proc.stop(
 				[]syscall.Signal{syscall.SIGINT, syscall.SIGQUIT},
 				[]time.Duration{gracefulStopTimeout, forcedStopTimeout}))
 		}

@@ -43,10 +43,16 @@ type Redis struct {
 	root     string
 	ownsRoot bool
 	sockDir  string
-	proc     *child
 	logFile  *os.File
-	stopOnce sync.Once
-	stopErr  error
+	// Kept for Restart.
+	bin        string
+	persistent bool
+	log        io.Writer
+	mu         sync.Mutex // guards proc (Restart replaces it) and stopped
+	proc       *child     // nil after a failed start
+	stopped    bool
+	stopOnce   sync.Once
+	stopErr    error
 }
 
 // StartRedis starts redis-server as a child process bound to 127.0.0.1 and
@@ -64,7 +70,7 @@ func StartRedis(ctx context.Context, opt RedisOptions) (*Redis, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Redis{}
+	r := &Redis{bin: bin, persistent: opt.Persistent}
 	if opt.Dir == "" {
 		if r.root, err = makeTempRoot("oven-redistmp-"); err != nil {
 			return nil, err
@@ -92,6 +98,7 @@ func StartRedis(ctx context.Context, opt RedisOptions) (*Redis, error) {
 		}
 		r.logFile, log = f, f
 	}
+	r.log = log
 	for attempt := 1; ; attempt++ {
 		port, random, err := portOpt(opt.Port)
 		if err != nil {
@@ -110,12 +117,14 @@ func StartRedis(ctx context.Context, opt RedisOptions) (*Redis, error) {
 }
 
 func (r *Redis) start(ctx context.Context, bin string, port int, persistent bool, log io.Writer) error {
-	sock, err := socketDir(r.root, nil)
-	if err != nil {
-		return err
+	if r.sockDir == "" { // a restart keeps the socket of before
+		sock, err := socketDir(r.root, nil)
+		if err != nil {
+			return err
+		}
+		r.sockDir = sock
 	}
-	r.sockDir = sock
-	sockPath := filepath.Join(sock, "redis.sock")
+	sockPath := filepath.Join(r.sockDir, "redis.sock")
 	args := []string{
 		"--port", strconv.Itoa(port),
 		"--bind", "127.0.0.1",
@@ -137,7 +146,6 @@ func (r *Redis) start(ctx context.Context, bin string, port int, persistent bool
 	}
 	c, err := startChild("redis-server", newCmd(bin, args, r.root), log, syscall.SIGTERM, nil)
 	if err != nil {
-		r.removeSock()
 		return err
 	}
 	if r.ownsRoot || fileExists(filepath.Join(filepath.Dir(r.root), ownerFile)) {
@@ -187,7 +195,6 @@ func (r *Redis) abort(err error) error {
 	c := r.proc
 	r.proc = nil
 	_ = c.stop([]syscall.Signal{syscall.SIGTERM}, []time.Duration{5 * time.Second})
-	r.removeSock()
 	out := lastLog(c.tail)
 	if isAddrInUse(out) {
 		return fmt.Errorf("localdeps: redis on port %d: %w", r.port, errAddrInUse)
@@ -230,8 +237,15 @@ func (r *Redis) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Ito
 // Port returns the TCP port the server listens on (on 127.0.0.1).
 func (r *Redis) Port() int { return r.port }
 
-// Pid returns the process id of redis-server.
-func (r *Redis) Pid() int { return r.proc.pid() }
+// Pid returns the process id of redis-server, 0 after a failed Restart.
+func (r *Redis) Pid() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.proc == nil {
+		return 0
+	}
+	return r.proc.pid()
+}
 
 // Stop shuts the server down with SIGTERM (which saves the dataset first
 // when Persistent is set) and, if it has not exited after 15 seconds,
@@ -241,8 +255,12 @@ func (r *Redis) Pid() int { return r.proc.pid() }
 func (r *Redis) Stop() error {
 	r.stopOnce.Do(func() {
 		var errs []error
-		if r.proc != nil {
-			errs = append(errs, r.proc.stop([]syscall.Signal{syscall.SIGTERM}, []time.Duration{gracefulStopTimeout}))
+		r.mu.Lock()
+		proc := r.proc
+		r.stopped = true
+		r.mu.Unlock()
+		if proc != nil {
+			errs = append(errs, proc.stop([]syscall.Signal{syscall.SIGTERM}, []time.Duration{gracefulStopTimeout}))
 		}
 		errs = append(errs, r.cleanup())
 		r.stopErr = errors.Join(errs...)

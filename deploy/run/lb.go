@@ -22,7 +22,7 @@ func startPresentations(ctx context.Context, sup *supervisor, cfg Config, state 
 	bin := filepath.Join(cfg.BinDir, "presentation")
 	if cfg.Presentations <= 1 {
 		stack.setPresentation("presentation", cfg.HTTPAddr)
-		sup.start(ctx, "presentation", bin, nil, withEnv(env, nil))
+		sup.start("presentation", bin, nil, withEnv(env, nil))
 		return nil
 	}
 	haproxy, err := localdeps.EnsureHAProxy(ctx)
@@ -36,7 +36,7 @@ func startPresentations(ctx context.Context, sup *supervisor, cfg Config, state 
 		stack.setPresentation(name, addr)
 		// haproxy appends the client's address to X-Forwarded-For (option forwardfor),
 		// so the GMS login throttle can key on it rather than on haproxy's address.
-		sup.start(ctx, name, bin, nil, withEnv(env, map[string]string{"OVEN_HTTP_ADDR": addr, "OVEN_GMS_TRUST_FORWARDED": "1"}))
+		sup.start(name, bin, nil, withEnv(env, map[string]string{"OVEN_HTTP_ADDR": addr, "OVEN_GMS_TRUST_FORWARDED": "1"}))
 	}
 	path := filepath.Join(state, "haproxy.cfg")
 	if err := os.WriteFile(path, lb.render(), 0o644); err != nil {
@@ -57,7 +57,7 @@ func startPresentations(ctx context.Context, sup *supervisor, cfg Config, state 
 	// -db: no daemon, one process, so the supervisor's pid is haproxy itself and a
 	// signal to it is the whole load balancer (master-worker mode, -W/-Ws, is for
 	// reloads under systemd, which this runner does not do).
-	sup.start(ctx, "lb", haproxy, []string{"-db", "-f", path}, os.Environ())
+	sup.start("lb", haproxy, []string{"-db", "-f", path}, os.Environ())
 	return nil
 }
 

@@ -100,8 +100,9 @@ type Stack struct {
 	// /healthz); with one process that is HTTP itself.
 	Presentations map[string]string `json:"presentations"`
 	LB            *LoadBalancer     `json:"lb,omitempty"` // haproxy, when more than one presentation
-	// PIDs maps each supervised process (shard id, presentation name, "lb") to its pid;
-	// the file is rewritten when the supervisor restarts one.
+	// PIDs maps each supervised process (shard id, presentation name, "lb", and the
+	// "postgres" and "redis" the runner started) to its pid; the file is rewritten when
+	// the supervisor restarts one.
 	PIDs map[string]int `json:"pids"`
 }
 
@@ -121,11 +122,12 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := os.MkdirAll(state, 0o755); err != nil {
 		return err
 	}
-	env, cleanup, err := startDeps(ctx, cfg, state, log)
-	defer cleanup()
+	deps, err := startDeps(ctx, cfg, state, log)
+	defer deps.stop() // last: after the processes that use the stores
 	if err != nil {
 		return err
 	}
+	env := deps.env
 	mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	err = shard.Migrate(mctx, env["OVEN_DATABASE_URL"])
 	cancel()
@@ -151,11 +153,14 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	env["OVEN_STATE_DIR"] = state
 	env["OVEN_HTTP_ADDR"] = cfg.HTTPAddr
 
-	sup := newSupervisor(log)
+	sup := newSupervisor(ctx, log)
 	sw := newStackWriter(state, stack)
 	sup.onStarted = sw.setPID
+	for name, st := range deps.stores {
+		sup.watch(name, st)
+	}
 	for _, m := range members {
-		sup.start(ctx, m.ID, filepath.Join(cfg.BinDir, "application"), []string{"serve"}, withEnv(env, map[string]string{
+		sup.start(m.ID, filepath.Join(cfg.BinDir, "application"), []string{"serve"}, withEnv(env, map[string]string{
 			"OVEN_SHARD_ID": m.ID, "OVEN_GRPC_ADDR": m.Addr, "OVEN_METRICS_ADDR": stack.ShardMetrics[m.ID],
 		}))
 	}
@@ -178,19 +183,33 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	return nil
 }
 
-// startDeps starts the stores that no OVEN_*_URL points at and returns the environment
-// the processes need. cleanup stops whatever was started, in reverse order.
-func startDeps(ctx context.Context, cfg Config, state string, log *slog.Logger) (map[string]string, func(), error) {
-	env := map[string]string{}
-	var stops []func()
-	cleanup := func() {
-		for i := len(stops) - 1; i >= 0; i-- {
-			stops[i]()
-		}
+var (
+	_ store = (*localdeps.Postgres)(nil)
+	_ store = (*localdeps.Redis)(nil)
+)
+
+// deps is what startDeps started.
+type deps struct {
+	env    map[string]string // the OVEN_* settings the processes need to reach the stores
+	stores map[string]store  // the servers to supervise, by their name in stack.json's pids
+	stops  []func()
+}
+
+// stop stops whatever was started, in reverse order.
+func (d *deps) stop() {
+	for i := len(d.stops) - 1; i >= 0; i-- {
+		d.stops[i]()
 	}
+}
+
+// startDeps starts the stores that no OVEN_*_URL points at. On error, what it started
+// is in the returned deps, to stop.
+func startDeps(ctx context.Context, cfg Config, state string, log *slog.Logger) (*deps, error) {
+	d := &deps{env: map[string]string{}, stores: map[string]store{}}
+	env := d.env
 	if cfg.DatabaseURL == "" || cfg.RedisURL == "" {
 		if err := localdeps.EnsureBinaries(ctx); err != nil {
-			return nil, cleanup, err
+			return d, err
 		}
 	}
 	env["OVEN_DATABASE_URL"] = cfg.DatabaseURL
@@ -198,24 +217,28 @@ func startDeps(ctx context.Context, cfg Config, state string, log *slog.Logger) 
 		pg, err := localdeps.StartPostgres(ctx, localdeps.PostgresOptions{Dir: filepath.Join(state, "pg"), Log: logFile(state, "postgres.log"),
 			StatStatements: os.Getenv("OVEN_PG_STAT_STATEMENTS") == "1"})
 		if err != nil {
-			return nil, cleanup, fmt.Errorf("postgres: %w", err)
+			return d, fmt.Errorf("postgres: %w", err)
 		}
-		stops = append(stops, func() { logErr(log, "postgres stop", pg.Stop()) })
+		// Stop is a fast shutdown (SIGINT, then SIGQUIT after a timeout): a smart one
+		// would wait for every pooled connection of a shard that is not there to close it.
+		d.stops = append(d.stops, func() { logErr(log, "postgres stop", pg.Stop()) })
+		d.stores["postgres"] = pg
 		if err := pg.CreateDatabase(ctx, "oven", ""); err != nil && !strings.Contains(err.Error(), "already exists") {
-			return nil, cleanup, err
+			return d, err
 		}
 		// Unix sockets: the shards share the machine with the stores here, and a round
 		// trip over a socket costs less CPU than over loopback TCP.
 		env["OVEN_DATABASE_URL"] = pg.SocketURL("oven")
-		log.Info("postgres started", "url", env["OVEN_DATABASE_URL"])
+		log.Info("postgres started", "url", env["OVEN_DATABASE_URL"], "data", pg.DataDir())
 	}
 	env["OVEN_REDIS_URL"] = cfg.RedisURL
 	if cfg.RedisURL == "" {
 		rd, err := localdeps.StartRedis(ctx, localdeps.RedisOptions{Dir: filepath.Join(state, "redis"), Persistent: true, Log: logFile(state, "redis.log")})
 		if err != nil {
-			return nil, cleanup, fmt.Errorf("redis: %w", err)
+			return d, fmt.Errorf("redis: %w", err)
 		}
-		stops = append(stops, func() { logErr(log, "redis stop", rd.Stop()) })
+		d.stops = append(d.stops, func() { logErr(log, "redis stop", rd.Stop()) })
+		d.stores["redis"] = rd
 		env["OVEN_REDIS_URL"] = rd.SocketURL()
 		log.Info("redis started", "url", env["OVEN_REDIS_URL"])
 	}
@@ -225,14 +248,14 @@ func startDeps(ctx context.Context, cfg Config, state string, log *slog.Logger) 
 		cb, err := couchbasedev.Start(couchbasedev.Config{Addr: "127.0.0.1:0", MgmtAddr: "127.0.0.1:0",
 			Bucket: "game", Username: "oven", Password: pass, Logger: log.With("component", "couchbasedev")})
 		if err != nil {
-			return nil, cleanup, fmt.Errorf("couchbase dev server: %w", err)
+			return d, fmt.Errorf("couchbase dev server: %w", err)
 		}
-		stops = append(stops, func() { logErr(log, "couchbase dev server stop", cb.Close()) })
+		d.stops = append(d.stops, func() { logErr(log, "couchbase dev server stop", cb.Close()) })
 		env["OVEN_COUCHBASE_URL"] = cb.ConnString()
 		env["OVEN_COUCHBASE_USER"], env["OVEN_COUCHBASE_PASSWORD"], env["OVEN_COUCHBASE_BUCKET"] = "oven", pass, "game"
 		log.Info("couchbase dev server started", "url", cb.ConnString())
 	}
-	return env, cleanup, nil
+	return d, nil
 }
 
 func logErr(log *slog.Logger, what string, err error) {

@@ -50,33 +50,41 @@ func NonNil(s []string) []string {
 	return s
 }
 
-// statusByCode is the one table mapping API codes to HTTP statuses (API.md).
-// A code missing here is a bug and renders as 500.
-var statusByCode = map[string]int{
-	oven.EInvalid:           http.StatusBadRequest,
-	oven.EUnauthenticated:   http.StatusUnauthorized,
-	oven.EForbidden:         http.StatusForbidden,
-	oven.EBanned:            http.StatusForbidden,
-	oven.ENotFound:          http.StatusNotFound,
-	oven.ENotFriend:         http.StatusNotFound,
-	oven.ENoLives:           http.StatusConflict,
-	oven.EAlreadySent:       http.StatusConflict,
-	oven.EAlreadySettled:    http.StatusConflict,
-	oven.EInsufficientCoins: http.StatusConflict,
-	oven.EMailboxFull:       http.StatusConflict,
-	oven.EConflict:          http.StatusConflict,
-	oven.EPlayExpired:       http.StatusGone,
-	oven.ETooLarge:          http.StatusRequestEntityTooLarge,
-	oven.ERejected:          http.StatusUnprocessableEntity,
-	oven.ERateLimited:       http.StatusTooManyRequests,
-	oven.EUnavailable:       http.StatusServiceUnavailable,
-	oven.EInternal:          http.StatusInternalServerError,
+// httpError is how an API code renders: its HTTP status, and the wait advised when the
+// error brings no hint of its own (zero: none).
+type httpError struct {
+	status     int
+	retryAfter time.Duration
+}
+
+// byCode is the one table mapping API codes to HTTP statuses and default retry hints
+// (API.md). A code missing here is a bug and renders as 500.
+var byCode = map[string]httpError{
+	oven.EInvalid:           {status: http.StatusBadRequest},
+	oven.EUnauthenticated:   {status: http.StatusUnauthorized},
+	oven.EForbidden:         {status: http.StatusForbidden},
+	oven.EBanned:            {status: http.StatusForbidden},
+	oven.ENotFound:          {status: http.StatusNotFound},
+	oven.ENotFriend:         {status: http.StatusNotFound},
+	oven.ENoLives:           {status: http.StatusConflict},
+	oven.EAlreadySent:       {status: http.StatusConflict},
+	oven.EAlreadySettled:    {status: http.StatusConflict},
+	oven.EInsufficientCoins: {status: http.StatusConflict},
+	oven.EMailboxFull:       {status: http.StatusConflict},
+	oven.EConflict:          {status: http.StatusConflict},
+	oven.EPlayExpired:       {status: http.StatusGone},
+	oven.ETooLarge:          {status: http.StatusRequestEntityTooLarge},
+	oven.ERejected:          {status: http.StatusUnprocessableEntity},
+	oven.ERateLimited:       {status: http.StatusTooManyRequests},
+	// A store or shard that is down is back, or replaced, within seconds.
+	oven.EUnavailable: {status: http.StatusServiceUnavailable, retryAfter: time.Second},
+	oven.EInternal:    {status: http.StatusInternalServerError},
 }
 
 // StatusCode returns the HTTP status of an API error code: 500 for unknown codes.
 func StatusCode(code string) int {
-	if st, ok := statusByCode[code]; ok {
-		return st
+	if e, ok := byCode[code]; ok {
+		return e.status
 	}
 	return http.StatusInternalServerError
 }
@@ -107,7 +115,11 @@ type Problem struct {
 func ErrorOf(h http.Header, err error) (int, ErrorBody) {
 	code := oven.ErrorCode(err)
 	body := ErrorBody{Error: ErrorDetail{Code: code, Message: oven.ErrorMessage(err)}}
-	if d := oven.RetryAfter(err); d > 0 {
+	d := oven.RetryAfter(err)
+	if d <= 0 {
+		d = byCode[code].retryAfter
+	}
+	if d > 0 {
 		secs := oven.RetryAfterSeconds(d)
 		body.Error.RetryAfterS = json.Number(secs)
 		h.Set("Retry-After", secs)

@@ -341,6 +341,10 @@ func TestErrorMapping(t *testing.T) {
 		{"rate limited", grpcerr.ToStatus(&oven.Error{Code: oven.ERateLimited, Message: "slow down", RetryAfter: 1500 * time.Millisecond}),
 			http.StatusTooManyRequests, oven.ERateLimited, retry(2)},
 		{"shard down", status.Error(codes.Unavailable, "connection refused"), http.StatusServiceUnavailable, oven.EUnavailable, retry(1)},
+		{"store down", grpcerr.ToStatus(oven.Errorf(oven.EUnavailable, "a store is unavailable")),
+			http.StatusServiceUnavailable, oven.EUnavailable, retry(1)},
+		{"deadline passed on the shard", grpcerr.ToStatus(context.DeadlineExceeded),
+			http.StatusServiceUnavailable, oven.EUnavailable, retry(1)},
 		{"internal", status.Error(codes.Internal, "secret stack trace"), http.StatusInternalServerError, oven.EInternal, nil},
 		{"not a status", errors.New("boom"), http.StatusInternalServerError, oven.EInternal, nil},
 	}
@@ -698,4 +702,33 @@ func TestAccessLog(t *testing.T) {
 	if _, ok := line["duration_ms"]; !ok {
 		t.Error("log has no duration_ms")
 	}
+}
+
+func TestStartPlayIdempotencyKey(t *testing.T) {
+	a := newAPI(t)
+	tok := a.token("p-1")
+	start := func(key string) response {
+		return a.do(t, req{method: "POST", path: "/v1/plays", token: tok, body: body(`{"cookie_id":"brave"}`),
+			header: map[string]string{"Idempotency-Key": key}})
+	}
+	for _, key := range []string{"9b2f6c1e-5d7a-4e0b-8c3f-2a1d0e9f8b7c", strings.Repeat("k", 128)} {
+		if res := start(key); res.status != http.StatusCreated {
+			t.Fatalf("key %q: status %d: %s", key, res.status, res.body)
+		}
+	}
+	for _, bad := range []string{strings.Repeat("k", 129), "two words", "caf\u00e9", "tab\there"} {
+		res := start(bad)
+		if res.status != http.StatusBadRequest || decodeError(t, res.body).Error.Code != oven.EInvalid {
+			t.Errorf("key %q: status %d, want 400 invalid_argument: %s", bad, res.status, res.body)
+		}
+	}
+	res := a.do(t, req{method: "POST", path: "/v1/plays", token: tok, body: body(`{"cookie_id":"brave"}`)})
+	if res.status != http.StatusCreated {
+		t.Fatalf("no key: status %d: %s", res.status, res.body)
+	}
+	diffCalls(t, []call{
+		{"StartPlay", &ovenv1.StartPlayRequest{PlayerId: "p-1", CookieId: "brave", IdempotencyKey: "9b2f6c1e-5d7a-4e0b-8c3f-2a1d0e9f8b7c"}},
+		{"StartPlay", &ovenv1.StartPlayRequest{PlayerId: "p-1", CookieId: "brave", IdempotencyKey: strings.Repeat("k", 128)}},
+		{"StartPlay", &ovenv1.StartPlayRequest{PlayerId: "p-1", CookieId: "brave"}},
+	}, a.game.Calls())
 }

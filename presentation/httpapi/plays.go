@@ -23,6 +23,10 @@ type startPlayResponse struct {
 	Coins     int64         `json:"coins"`
 }
 
+// idempotencyKeyHeader names a play start, so that a client retrying it (after a lost
+// answer or a 503) gets the play it started instead of spending another life.
+const idempotencyKeyHeader = "Idempotency-Key"
+
 // startPlay opens a play, taking a life and the boosts' prices (POST /v1/plays).
 func (s *server) startPlay(w http.ResponseWriter, r *http.Request) error {
 	var req startPlayRequest
@@ -32,13 +36,18 @@ func (s *server) startPlay(w http.ResponseWriter, r *http.Request) error {
 	if err := req.check(); err != nil {
 		return err
 	}
+	key := r.Header.Get(idempotencyKeyHeader)
+	if err := checkIdempotencyKey(key); err != nil {
+		return err
+	}
 	ctx, cancel := callCtx(r)
 	defer cancel()
 	res, err := s.game.StartPlay(ctx, &ovenv1.StartPlayRequest{
-		PlayerId: playerFrom(r.Context()),
-		CookieId: req.CookieID,
-		PetId:    req.PetID,
-		Boosts:   req.Boosts,
+		PlayerId:       playerFrom(r.Context()),
+		CookieId:       req.CookieID,
+		PetId:          req.PetID,
+		Boosts:         req.Boosts,
+		IdempotencyKey: key,
 	})
 	if err != nil {
 		return grpcerr.FromCall("StartPlay", err)

@@ -21,6 +21,8 @@ const (
 	maxBoosts   = 16
 	maxPlayerID = 32
 	maxMailID   = 128
+	// An Idempotency-Key header (POST /v1/plays): 1–128 visible ASCII characters.
+	maxIdempotencyKey = 128
 	// Global leaderboard page size (API.md: 1–100, 10 when not asked).
 	minLimit     = 1
 	maxLimit     = 100
@@ -48,6 +50,15 @@ func normalizeName(name string) (string, error) {
 		return "", oven.Errorf(oven.EInvalid, "name must not contain control characters")
 	}
 	return name, nil
+}
+
+// checkIdempotencyKey checks an Idempotency-Key header: absent, or 1–128 visible ASCII
+// characters (it names a start in the player's own key space).
+func checkIdempotencyKey(key string) error {
+	if len(key) > maxIdempotencyKey || strings.IndexFunc(key, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
+		return oven.Errorf(oven.EInvalid, "Idempotency-Key must be 1 to %d visible ASCII characters", maxIdempotencyKey)
+	}
+	return nil
 }
 
 // requiredInRange checks that a JSON integer field was sent and is 0 to max (one of

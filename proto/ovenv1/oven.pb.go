@@ -568,13 +568,17 @@ func (x *BuyItemRequest) GetItemId() string {
 }
 
 type StartPlayRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PlayerId      string                 `protobuf:"bytes,1,opt,name=player_id,json=playerId,proto3" json:"player_id,omitempty"`
-	CookieId      string                 `protobuf:"bytes,2,opt,name=cookie_id,json=cookieId,proto3" json:"cookie_id,omitempty"`
-	PetId         string                 `protobuf:"bytes,3,opt,name=pet_id,json=petId,proto3" json:"pet_id,omitempty"`
-	Boosts        []string               `protobuf:"bytes,4,rep,name=boosts,proto3" json:"boosts,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	PlayerId string                 `protobuf:"bytes,1,opt,name=player_id,json=playerId,proto3" json:"player_id,omitempty"`
+	CookieId string                 `protobuf:"bytes,2,opt,name=cookie_id,json=cookieId,proto3" json:"cookie_id,omitempty"`
+	PetId    string                 `protobuf:"bytes,3,opt,name=pet_id,json=petId,proto3" json:"pet_id,omitempty"`
+	Boosts   []string               `protobuf:"bytes,4,rep,name=boosts,proto3" json:"boosts,omitempty"`
+	// idempotency_key, when set, names this start for the player: a start repeated with
+	// the same key (a client retrying after a lost answer or a 503) returns the play it
+	// started instead of taking another life. Empty: every call is a new start.
+	IdempotencyKey string `protobuf:"bytes,5,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *StartPlayRequest) Reset() {
@@ -633,6 +637,13 @@ func (x *StartPlayRequest) GetBoosts() []string {
 		return x.Boosts
 	}
 	return nil
+}
+
+func (x *StartPlayRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
 }
 
 type StartPlayResponse struct {
@@ -2229,12 +2240,13 @@ const file_proto_ovenv1_oven_proto_rawDesc = "" +
 	"\bdocument\x18\x02 \x01(\fR\bdocument\"F\n" +
 	"\x0eBuyItemRequest\x12\x1b\n" +
 	"\tplayer_id\x18\x01 \x01(\tR\bplayerId\x12\x17\n" +
-	"\aitem_id\x18\x02 \x01(\tR\x06itemId\"{\n" +
+	"\aitem_id\x18\x02 \x01(\tR\x06itemId\"\xa4\x01\n" +
 	"\x10StartPlayRequest\x12\x1b\n" +
 	"\tplayer_id\x18\x01 \x01(\tR\bplayerId\x12\x1b\n" +
 	"\tcookie_id\x18\x02 \x01(\tR\bcookieId\x12\x15\n" +
 	"\x06pet_id\x18\x03 \x01(\tR\x05petId\x12\x16\n" +
-	"\x06boosts\x18\x04 \x03(\tR\x06boosts\"\xa0\x01\n" +
+	"\x06boosts\x18\x04 \x03(\tR\x06boosts\x12'\n" +
+	"\x0fidempotency_key\x18\x05 \x01(\tR\x0eidempotencyKey\"\xa0\x01\n" +
 	"\x11StartPlayResponse\x12\x17\n" +
 	"\aplay_id\x18\x01 \x01(\tR\x06playId\x12\"\n" +
 	"\rstarted_at_ms\x18\x02 \x01(\x03R\vstartedAtMs\x12\x12\n" +

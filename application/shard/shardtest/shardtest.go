@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -20,7 +21,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 
 	"github.com/ovengames/oven/application/client"
@@ -38,10 +41,12 @@ const templateDB = "oven_template"
 
 // Env is the stores of one test binary.
 type Env struct {
-	Deps *localdeps.TestEnv
-	CB   *couchbasedev.Server
-	cbPW string
-	seq  atomic.Int64
+	Deps    *localdeps.TestEnv
+	CB      *couchbasedev.Server
+	Etcd    *localdeps.Etcd
+	cbPW    string
+	seq     atomic.Int64
+	etcdDir string
 }
 
 // Main starts an Env, runs the tests and stops it: call it from TestMain. A fuzzing
@@ -79,6 +84,16 @@ func NewEnv(ctx context.Context) (*Env, error) {
 		deps.Close()
 		return nil, err
 	}
+	etcdDir, err := os.MkdirTemp("", "oven-etcd-")
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	if e.Etcd, err = localdeps.StartEtcd(ctx, etcdDir, 0, 0); err != nil {
+		e.Close()
+		return nil, err
+	}
+	e.etcdDir = etcdDir
 	if err := deps.PG.CreateDatabase(ctx, templateDB, ""); err != nil {
 		e.Close()
 		return nil, err
@@ -94,6 +109,10 @@ func NewEnv(ctx context.Context) (*Env, error) {
 func (e *Env) Close() {
 	if e.CB != nil {
 		e.CB.Close()
+	}
+	if e.Etcd != nil {
+		e.Etcd.Close()
+		os.RemoveAll(e.etcdDir)
 	}
 	e.Deps.Close()
 }
@@ -118,6 +137,16 @@ type Options struct {
 	// GameDataRefresh is the shards' periodic game-data refresh (default 200 ms); a
 	// long one leaves publishes to the LISTEN/NOTIFY path alone.
 	GameDataRefresh time.Duration
+	// Intercept wraps every call before the shards' own interceptor (shard.Config).
+	Intercept grpc.UnaryServerInterceptor
+	// StoreLinks puts a Link between the shards and each of Redis and PostgreSQL
+	// (Cluster.RedisLink, Cluster.PGLink), so that a test can take a store down.
+	StoreLinks bool
+	// Etcd runs the shards on etcd membership (their own prefix in the Env's etcd)
+	// instead of a static list: shards can then be added, drained and crashed.
+	Etcd bool
+	// LeaseTTL is the shards' etcd lease (default 2 s here).
+	LeaseTTL time.Duration
 }
 
 // Cluster is n running shards over one fresh database.
@@ -129,10 +158,24 @@ type Cluster struct {
 	RedisPrefix string
 	DB          *pgxpool.Pool
 	Redis       *redis.Client
+	// RedisLink and PGLink relay the shards' store connections (Options.StoreLinks).
+	RedisLink, PGLink *Link
+	Couchbase         mailbox.Config                  // the shards' bucket and key prefix
+	Metrics           map[string]*prometheus.Registry // each shard's metrics, by member id
 
-	cancels map[string]context.CancelFunc
-	done    map[string]chan error
-	mu      sync.Mutex
+	shardDB, shardRedis string // the store URLs the shards use (through the links, if any)
+	cancels             map[string]context.CancelFunc
+	crash               map[string]chan struct{}
+	done                map[string]chan error
+	mu                  sync.Mutex
+
+	env       *Env
+	opt       Options
+	n         int64
+	log       *slog.Logger
+	etcd      *clientv3.Client // nil with a static list
+	prefix    string
+	stopWatch func()
 }
 
 // Start boots a cluster; everything stops at the end of the test.
@@ -147,6 +190,9 @@ func (e *Env) Start(t testing.TB, opt Options) *Cluster {
 	if opt.RecoverAfter == 0 {
 		opt.RecoverAfter = 300 * time.Millisecond
 	}
+	if opt.LeaseTTL == 0 {
+		opt.LeaseTTL = 2 * time.Second
+	}
 	n := e.seq.Add(1)
 	dbName := fmt.Sprintf("t%d_%d", os.Getpid(), n)
 	ctx := context.Background()
@@ -154,44 +200,40 @@ func (e *Env) Start(t testing.TB, opt Options) *Cluster {
 		t.Fatal(err)
 	}
 	c := &Cluster{DatabaseURL: e.Deps.PG.URL(dbName), RedisPrefix: fmt.Sprintf("t%d:", n),
-		cancels: map[string]context.CancelFunc{}, done: map[string]chan error{}}
+		Couchbase: e.Couchbase(fmt.Sprintf("t%d:", n)), Metrics: map[string]*prometheus.Registry{},
+		cancels: map[string]context.CancelFunc{}, crash: map[string]chan struct{}{}, done: map[string]chan error{},
+		env: e, opt: opt, n: n, prefix: fmt.Sprintf("/t%d-%d", os.Getpid(), n)}
+	c.shardDB, c.shardRedis = c.DatabaseURL, e.Deps.Redis.URL()
+	if opt.StoreLinks {
+		c.shardDB, c.shardRedis = c.link(t, e)
+	}
+	c.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("OVEN_TEST_LOG") != "" {
+		c.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
 	lis := make([]net.Listener, opt.Shards)
 	for i := range lis {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
+		lis[i] = listen(t)
+		c.Members = append(c.Members, cluster.Member{ID: fmt.Sprintf("s%d", i+1), Addr: lis[i].Addr().String()})
+	}
+	var members cluster.Source
+	var err error
+	if opt.Etcd {
+		if c.etcd, err = cluster.DialEtcd(e.Etcd.Endpoint()); err != nil {
 			t.Fatal(err)
 		}
-		lis[i] = l
-		c.Members = append(c.Members, cluster.Member{ID: fmt.Sprintf("s%d", i+1), Addr: l.Addr().String()})
-	}
-	members, err := cluster.NewStatic(c.Members)
-	if err != nil {
+		var w *cluster.Watcher
+		if w, c.stopWatch, err = cluster.Follow(ctx, e.Etcd.Endpoint(), c.prefix, c.log); err != nil {
+			t.Fatal(err)
+		}
+		members = w
+	} else if members, err = cluster.NewStatic(c.Members); err != nil {
 		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if os.Getenv("OVEN_TEST_LOG") != "" {
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	var ready sync.WaitGroup
 	for i, m := range c.Members {
 		ready.Add(1)
-		sctx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		c.cancels[m.ID], c.done[m.ID] = cancel, done
-		cfg := shard.Config{
-			ID: m.ID, Listener: lis[i], Members: members, DatabaseURL: c.DatabaseURL,
-			RedisURL: e.Deps.Redis.URL(), RedisPrefix: c.RedisPrefix,
-			Couchbase: e.Couchbase(fmt.Sprintf("t%d:", n)), DevClock: opt.DevClock, Logger: log,
-			GameDataRefresh:  opt.GameDataRefresh,
-			PlayHooks:        opt.PlayHooks,
-			AfterClaimMarked: opt.AfterClaimMarked,
-			AfterCredit:      opt.AfterCredit,
-			FriendLimit:      opt.FriendLimit,
-			RecoverAfter:     opt.RecoverAfter,
-			RecoveryInterval: 100 * time.Millisecond,
-			OnReady:          func(string) { ready.Done() },
-		}
-		go func() { done <- shard.Run(sctx, cfg) }()
+		c.boot(m.ID, lis[i], members, func() { ready.Done() })
 	}
 	waitReady(t, &ready, c)
 	// Dialled like presentation/main.go dials.
@@ -203,7 +245,121 @@ func (e *Env) Start(t testing.TB, opt Options) *Cluster {
 	}
 	c.Redis = redis.NewClient(&redis.Options{Addr: e.Deps.Redis.Addr()})
 	t.Cleanup(c.stop)
+	if opt.Etcd {
+		c.WaitServed(t, opt.Shards, 20*time.Second)
+	}
 	return c
+}
+
+func listen(t testing.TB) net.Listener {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// boot starts shard id on lis; ready is called once it serves.
+func (c *Cluster) boot(id string, lis net.Listener, members cluster.Source, ready func()) {
+	sctx, cancel := context.WithCancel(context.Background())
+	done, crash := make(chan error, 1), make(chan struct{})
+	c.mu.Lock()
+	c.cancels[id], c.done[id], c.crash[id] = cancel, done, crash
+	reg := prometheus.NewRegistry()
+	c.Metrics[id] = reg
+	c.mu.Unlock()
+	opt := c.opt
+	cfg := shard.Config{
+		ID: id, Listener: lis, Members: members, DatabaseURL: c.shardDB,
+		RedisURL: c.shardRedis, RedisPrefix: c.RedisPrefix,
+		Couchbase: c.Couchbase, DevClock: opt.DevClock, Logger: c.log.With("shard", id), Registry: reg,
+		GameDataRefresh:  opt.GameDataRefresh,
+		PlayHooks:        opt.PlayHooks,
+		AfterClaimMarked: opt.AfterClaimMarked,
+		AfterCredit:      opt.AfterCredit,
+		FriendLimit:      opt.FriendLimit,
+		RecoverAfter:     opt.RecoverAfter,
+		Intercept:        opt.Intercept,
+		RecoveryInterval: 100 * time.Millisecond,
+		OnReady:          func(string) { ready() },
+		Crash:            crash,
+	}
+	if c.etcd != nil {
+		cfg.Members, cfg.Etcd, cfg.EtcdPrefix, cfg.LeaseTTL = nil, c.etcd, c.prefix, opt.LeaseTTL
+	}
+	go func() { done <- shard.Run(sctx, cfg) }()
+}
+
+// AddShard boots one more shard (etcd clusters only) and returns its id once it serves.
+func (c *Cluster) AddShard(t testing.TB) string {
+	t.Helper()
+	c.mu.Lock()
+	id := fmt.Sprintf("s%d", len(c.done)+1)
+	c.mu.Unlock()
+	var ready sync.WaitGroup
+	ready.Add(1)
+	c.boot(id, listen(t), nil, ready.Done)
+	waitReady(t, &ready, c)
+	return id
+}
+
+// Crash stops shard id as SIGKILL would: no drain, its lease left to run out.
+func (c *Cluster) Crash(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.cancels[id]; ok {
+		close(c.crash[id])
+		<-c.done[id]
+		c.cancels[id]()
+		delete(c.cancels, id)
+	}
+}
+
+// WaitServed waits until the routing map names n active shards and every shard answers
+// for players it owns (etcd clusters).
+func (c *Cluster) WaitServed(t testing.TB, n int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if len(c.Router.Members()) == n && c.Router.Ready(context.Background()) == nil && c.allServe() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("the cluster did not converge on %d shards in %v (members %v)", n, within, c.Router.Members())
+}
+
+// allServe asks every player id in a sample (spread over all slots) who owns it.
+func (c *Cluster) allServe() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	for i := range 64 {
+		if _, err := c.Game.WhoOwns(ctx, &ovenv1.PlayerRequest{PlayerId: fmt.Sprint(i * 7919)}); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// link starts the store links and returns the shards' database and Redis URLs through them.
+func (c *Cluster) link(t testing.TB, e *Env) (dbURL, redisURL string) {
+	t.Helper()
+	var err error
+	if c.RedisLink, err = newLink(e.Deps.Redis.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.RedisLink.close)
+	u, err := url.Parse(c.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PGLink, err = newLink(u.Host); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.PGLink.close)
+	u.Host = c.PGLink.Addr()
+	return u.String(), "redis://" + c.RedisLink.Addr() + "/0"
 }
 
 func waitReady(t testing.TB, ready *sync.WaitGroup, c *Cluster) {
@@ -246,6 +402,14 @@ func (c *Cluster) Kill(id string) {
 }
 
 func (c *Cluster) stop() {
+	defer func() {
+		if c.stopWatch != nil {
+			c.stopWatch()
+		}
+		if c.etcd != nil {
+			c.etcd.Close()
+		}
+	}()
 	c.Router.Close()
 	c.mu.Lock()
 	ids := make([]string, 0, len(c.cancels))
