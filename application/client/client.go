@@ -65,6 +65,9 @@ var _ grpc.ClientConnInterface = (*Router)(nil)
 func New(cfg Config) *Router {
 	opts := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// A request protobuf cannot encode (text that is not UTF-8) is the caller's
+		// invalid_argument, not an internal error.
+		grpc.WithChainUnaryInterceptor(grpcerr.UnaryClientInterceptor),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 5 * time.Second}),
 		grpc.WithConnectParams(reconnect),
 	}, cfg.DialOptions...)

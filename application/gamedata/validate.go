@@ -11,7 +11,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
+
+	"github.com/ovengames/oven"
 )
 
 // Problem is one validation failure, with the JSON path of the offending value.
@@ -103,14 +106,23 @@ func Validate(d *Document) []Problem {
 
 // Limits of Check beyond what the game itself needs: they catch an operator's typo (an
 // extra zero, a pasted newline) before players see it.
+// The ttls and per-second limits also keep every product and sum the game computes with
+// them inside an int64 (see the limits in package oven).
 const (
 	maxItems      = 500
 	maxLevels     = 1000
 	maxPrice      = 1_000_000_000
 	maxLivesMax   = 100
 	maxRegen      = 7 * 24 * 3600
+	maxCooldown   = 7 * 24 * 3600
+	maxGiftPoints = 1_000_000
+	maxMailTTL    = 30 * 24 * 3600 // mail_claims outlive every mail (application/janitor)
+	maxPerSecond  = 1_000_000
 	maxStartCoins = 1_000_000_000
 )
+
+// maxPlayTTL is the longest a play may stay open: no settlement may report a longer play.
+var maxPlayTTL = int64(oven.MaxPlayDuration / time.Second)
 
 var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
@@ -120,6 +132,9 @@ var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 // only when there are none. The "version" field is optional and ignored: versions are
 // assigned at publish.
 func Check(raw []byte) (*Document, []Problem) {
+	if err := oven.CheckJSONText(raw); err != nil {
+		return nil, []Problem{{Path: "", Message: oven.ErrorMessage(err)}}
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any
@@ -278,10 +293,24 @@ func sanity(d *Document) []Problem {
 	if d.Lives.Max > maxLivesMax {
 		add("lives.max", "must be ≤ %d", maxLivesMax)
 	}
-	if d.Lives.RegenSeconds > maxRegen {
-		add("lives.regen_seconds", "must be ≤ %d (one week)", maxRegen)
+	for _, c := range []struct {
+		path   string
+		v, max int64
+		unit   string
+	}{
+		{"lives.regen_seconds", d.Lives.RegenSeconds, maxRegen, " (one week)"},
+		{"lives.send_cooldown_seconds", d.Lives.SendCooldownSecond, maxCooldown, " (one week)"},
+		{"lives.gift_points_per_send", d.Lives.GiftPointsPerSend, maxGiftPoints, ""},
+		{"mailbox.ttl_seconds", d.Mailbox.TTLSeconds, maxMailTTL, " (30 days)"},
+		{"plays.ttl_seconds", d.Plays.TTLSeconds, maxPlayTTL, " (one day)"},
+		{"plays.max_score_per_second", d.Plays.MaxScorePerSecond, maxPerSecond, ""},
+		{"plays.max_coins_per_second", d.Plays.MaxCoinsPerSecond, maxPerSecond, ""},
+	} {
+		if c.v > c.max {
+			add(c.path, "must be ≤ %d%s", c.max, c.unit)
+		}
 	}
-	if d.Plays.TTLSeconds > 0 && d.Plays.MinDurationMS >= d.Plays.TTLSeconds*1000 {
+	if d.Plays.TTLSeconds > 0 && d.Plays.TTLSeconds <= maxPlayTTL && d.Plays.MinDurationMS >= d.Plays.TTLSeconds*1000 {
 		add("plays.min_duration_ms", "must be shorter than plays.ttl_seconds, or no play could settle")
 	}
 	if len(d.Levels) > maxLevels {

@@ -1,6 +1,7 @@
 package gamedata_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -88,6 +89,27 @@ func TestCheck(t *testing.T) {
 			{Path: "lives.max", Message: "must be ≤ 100"},
 			{Path: "plays.min_duration_ms", Message: "must be shorter than plays.ttl_seconds, or no play could settle"},
 		}},
+		{"numbers that would overflow the game's arithmetic", edit(t, func(m map[string]any) {
+			obj(m, "lives")["send_cooldown_seconds"] = int64(1) << 62
+			obj(m, "lives")["gift_points_per_send"] = int64(1) << 62
+			obj(m, "mailbox")["ttl_seconds"] = int64(1) << 62
+			obj(m, "plays")["ttl_seconds"] = int64(1) << 61
+			obj(m, "plays")["max_score_per_second"] = int64(1) << 62
+			obj(m, "plays")["max_coins_per_second"] = int64(1) << 62
+		}), []gamedata.Problem{
+			{Path: "lives.send_cooldown_seconds", Message: "must be ≤ 604800 (one week)"},
+			{Path: "lives.gift_points_per_send", Message: "must be ≤ 1000000"},
+			{Path: "mailbox.ttl_seconds", Message: "must be ≤ 2592000 (30 days)"},
+			{Path: "plays.ttl_seconds", Message: "must be ≤ 86400 (one day)"},
+			{Path: "plays.max_score_per_second", Message: "must be ≤ 1000000"},
+			{Path: "plays.max_coins_per_second", Message: "must be ≤ 1000000"},
+		}},
+		{"a mail ttl past the claims' retention", edit(t, func(m map[string]any) { obj(m, "mailbox")["ttl_seconds"] = 90 * 86400 }),
+			[]gamedata.Problem{{Path: "mailbox.ttl_seconds", Message: "must be ≤ 2592000 (30 days)"}}},
+		{"a name that is not UTF-8", bytes.Replace(gamedata.Default().Marshal(), []byte("Brave Cookie"), []byte("Brave \xff"), 1),
+			[]gamedata.Problem{{Path: "", Message: "JSON text is not valid UTF-8"}}},
+		{"a name with a lone surrogate", bytes.Replace(gamedata.Default().Marshal(), []byte("Brave Cookie"), []byte(`Brave \ud800`), 1),
+			[]gamedata.Problem{{Path: "", Message: `JSON text escapes a lone surrogate (\ud800)`}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

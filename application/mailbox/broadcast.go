@@ -42,19 +42,16 @@ func CheckGift(it Item) error {
 	return nil
 }
 
-// validGift checks a gift's kind and amount: 1-10 lives or 1-1,000,000 coins.
+// validGift checks a gift's kind and amount: 1-10 lives or 1-1,000,000 coins (oven's limits).
 func validGift(kind string, amount int64) error {
 	switch {
-	case kind == KindLife && amount >= 1 && amount <= 10:
-	case kind == KindCoins && amount >= 1 && amount <= 1_000_000:
+	case kind == KindLife && amount >= 1 && amount <= oven.MaxGiftLives:
+	case kind == KindCoins && amount >= 1 && amount <= oven.MaxGiftCoins:
 	default:
-		return oven.Errorf(oven.EInvalid, "a gift is 1-10 lives or 1-1000000 coins")
+		return oven.Errorf(oven.EInvalid, "a gift is 1-%d lives or 1-%d coins", oven.MaxGiftLives, oven.MaxGiftCoins)
 	}
 	return nil
 }
-
-// MaxBroadcast is the longest a broadcast may run: mail_claims outlives it.
-const MaxBroadcast = 30 * 24 * time.Hour
 
 func (b Broadcast) item() Item {
 	return Item{ID: b.ID, Kind: b.Kind, Amount: b.Amount, Message: b.Message,
@@ -83,8 +80,9 @@ func (b *Broadcasts) Create(ctx context.Context, kind string, amount int64, mess
 	if err := validGift(kind, amount); err != nil {
 		return Broadcast{}, err
 	}
-	if d < time.Minute || d > MaxBroadcast {
-		return Broadcast{}, oven.Errorf(oven.EInvalid, "duration must be 60 s to 30 days")
+	if d < oven.MinBroadcast || d > oven.MaxBroadcast {
+		return Broadcast{}, oven.Errorf(oven.EInvalid, "duration must be %d s to %d days",
+			int64(oven.MinBroadcast/time.Second), int64(oven.MaxBroadcast/(24*time.Hour)))
 	}
 	if len(message) > 200 {
 		return Broadcast{}, oven.Errorf(oven.EInvalid, "message must be at most 200 bytes")

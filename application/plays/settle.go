@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,26 @@ import (
 // Body is what the client reports when settling.
 type Body struct {
 	Score, Coins, Distance, DurationMS int64
+}
+
+// check refuses numbers no play can have (oven's limits), before any arithmetic: such
+// a settle is invalid_argument and leaves the play open. Numbers within the limits
+// are judged by the plausibility check instead (rejected, and the play settled).
+func (b Body) check() error {
+	for _, f := range []struct {
+		name   string
+		v, max int64
+	}{
+		{"score", b.Score, oven.MaxScore},
+		{"coins", b.Coins, oven.MaxPlayCoins},
+		{"distance", b.Distance, oven.MaxDistance},
+		{"duration_ms", b.DurationMS, oven.MaxPlayDuration.Milliseconds()},
+	} {
+		if f.v < 0 || f.v > f.max {
+			return oven.Errorf(oven.EInvalid, "%s must be 0 to %d", f.name, f.max)
+		}
+	}
+	return nil
 }
 
 func (b Body) hash() string {
@@ -99,8 +120,8 @@ func (s *Service) loadWithBest(ctx context.Context, playerID, playID string, now
 // Settle settles a play once. Errors: not_found, play_expired, already_settled, and
 // rejected (with the stored result: the play counts as settled with nothing earned).
 func (s *Service) Settle(ctx context.Context, playerID, playID string, b Body) (*Result, error) {
-	if b.Score < 0 || b.Coins < 0 || b.Distance < 0 || b.DurationMS < 0 {
-		return nil, oven.Errorf(oven.EInvalid, "score, coins, distance and duration_ms must be ≥ 0")
+	if err := b.check(); err != nil {
+		return nil, err
 	}
 	if _, ok := playTime(playID); !ok {
 		return nil, oven.Errorf(oven.ENotFound, "no such play")
@@ -133,7 +154,7 @@ func (s *Service) Settle(ctx context.Context, playerID, playID string, b Body) (
 		return replay(p.bodyHash, p.result, p.code, b)
 	}
 	doc := s.GameData()
-	if now.After(p.t0.Add(time.Duration(doc.Plays.TTLSeconds) * time.Second)) {
+	if now.After(p.t0.Add(oven.Seconds(doc.Plays.TTLSeconds))) {
 		return nil, oven.Errorf(oven.EPlayExpired, "the play expired before it was settled")
 	}
 	// The board entry is the play's week's; only this owner, under the player's lock,
@@ -220,19 +241,32 @@ func (s *Service) settledInSQL(ctx context.Context, playerID, playID string, b B
 	return replay(bh, string(res), code, b)
 }
 
-// check returns the failed plausibility check, or "".
-func check(b Body, p *play, doc *gamedata.Document, now time.Time) string {
-	switch elapsed := now.Sub(p.t0); {
-	case time.Duration(b.DurationMS)*time.Millisecond > elapsed:
+// plausible returns the failed plausibility check, or "". b has passed Body.check, so
+// every number is non-negative; the products are compared in 128 bits, so that no
+// game data (old versions may predate Check's limits) can make them wrap.
+func plausible(b Body, p *play, doc *gamedata.Document, now time.Time) string {
+	switch elapsed := now.Sub(p.t0).Milliseconds(); {
+	case b.DurationMS > elapsed:
 		return "duration_exceeds_elapsed"
 	case b.DurationMS < doc.Plays.MinDurationMS:
 		return "duration_too_short"
-	case b.Score*1000 > doc.Plays.MaxScorePerSecond*b.DurationMS:
+	case perSecondExceeds(b.Score, doc.Plays.MaxScorePerSecond, b.DurationMS):
 		return "score_too_high"
-	case b.Coins*1000 > doc.Plays.MaxCoinsPerSecond*b.DurationMS:
+	case perSecondExceeds(b.Coins, doc.Plays.MaxCoinsPerSecond, b.DurationMS):
 		return "coins_too_high"
 	}
 	return ""
+}
+
+// perSecondExceeds reports whether amount earned in ms milliseconds is more than
+// perSecond a second allows: amount·1000 > perSecond·ms, for non-negative operands.
+func perSecondExceeds(amount, perSecond, ms int64) bool {
+	if perSecond < 0 {
+		return true
+	}
+	hi1, lo1 := bits.Mul64(uint64(amount), 1000)
+	hi2, lo2 := bits.Mul64(uint64(perSecond), uint64(ms))
+	return hi1 > hi2 || hi1 == hi2 && lo1 > lo2
 }
 
 // record writes the settlement in SQL (idempotently) and works out the weekly best from
@@ -243,7 +277,7 @@ func (s *Service) record(ctx context.Context, playerID, playID string, p *play, 
 		return nil, err
 	}
 	started, _ := playTime(playID)
-	reason := check(b, p, doc, now)
+	reason := plausible(b, p, doc, now)
 	gen := s.Players.Generation(playerID)
 	res, fresh, err := s.recordSQL(ctx, pid, playID, started, p, b, doc, reason)
 	switch {

@@ -26,7 +26,7 @@ func (a *AdminServer) GiftPlayer(ctx context.Context, req *ovenv1.GiftPlayerRequ
 	now := a.Game.Clock.Now()
 	it := mailbox.Item{ID: oven.NewID(time.Now()), Kind: req.Kind, Amount: req.Amount, Message: req.Message,
 		SentAt:    now.UnixMilli(),
-		ExpiresAt: now.Add(time.Duration(a.Game.GameData.Current().Doc.Mailbox.TTLSeconds) * time.Second).UnixMilli()}
+		ExpiresAt: now.Add(oven.Seconds(a.Game.GameData.Current().Doc.Mailbox.TTLSeconds)).UnixMilli()}
 	if err := mailbox.CheckGift(it); err != nil {
 		return nil, err
 	}
@@ -49,7 +49,7 @@ func (a *AdminServer) CreateBroadcast(ctx context.Context, req *ovenv1.AdminBroa
 		return nil, err
 	}
 	bc, err := a.Game.Mailbox.Broadcasts.Create(ctx, req.Kind, req.Amount, req.Message,
-		time.Duration(req.DurationS)*time.Second, s.Username, a.Game.Clock.Now(), func(ctx context.Context, tx pgx.Tx, bc mailbox.Broadcast) error {
+		oven.Seconds(req.DurationS), s.Username, a.Game.Clock.Now(), func(ctx context.Context, tx pgx.Tx, bc mailbox.Broadcast) error {
 			return recorder(s.Username, "gift.broadcast", bc.ID)(ctx, tx, nil, map[string]any{
 				"kind": bc.Kind, "amount": bc.Amount, "message": bc.Message, "ends_at": bc.EndsAt})
 		})

@@ -93,6 +93,8 @@ func TestBroadcastRefusesBadInput(t *testing.T) {
 		{Kind: "coins", Amount: 0, DurationS: 3600},
 		{Kind: "coins", Amount: 5, DurationS: 10},
 		{Kind: "coins", Amount: 5, DurationS: 31 * 86400},
+		{Kind: "coins", Amount: 5, DurationS: 3600 + 1<<55}, // an hour once multiplied by 10^9 in 64 bits
+		{Kind: "coins", Amount: 5, DurationS: -1},
 	} {
 		req.Auth = op
 		if _, err := adm.CreateBroadcast(bg, req); code(err) != oven.EInvalid {

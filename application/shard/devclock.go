@@ -45,21 +45,32 @@ func (d *DevClock) Sync(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("devclock: %w", err)
 	}
-	d.apply(time.Duration(ms) * time.Millisecond)
+	d.apply(oven.Millis(ms))
 	return nil
 }
 
-// apply raises the local offset to off; it never moves the clock back.
+// apply raises the local offset to off; it never moves the clock back, nor beyond
+// oven.MaxClockOffset.
 func (d *DevClock) apply(off time.Duration) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if off > d.clock.Offset() {
+	if off > d.clock.Offset() && off <= oven.MaxClockOffset {
 		d.clock.SetOffset(off)
 	}
 }
 
 // Advance moves the shared clock forward by by and pushes the new offset to every shard.
+// The offset may not pass oven.MaxClockOffset (invalid_argument).
 func (d *DevClock) Advance(ctx context.Context, by time.Duration) error {
+	cur, err := d.rdb.Get(ctx, d.key).Int64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("devclock: %w", err)
+	}
+	// Checked before the increment (two racing advances may pass it together, by at
+	// most oven.MaxClockAdvance each: far from overflowing a Duration).
+	if by > oven.MaxClockOffset-oven.Millis(max(cur, 0)) {
+		return oven.Errorf(oven.EInvalid, "the dev clock may run at most %v ahead", oven.MaxClockOffset)
+	}
 	ms, err := d.rdb.IncrBy(ctx, d.key, by.Milliseconds()).Result()
 	if err != nil {
 		return fmt.Errorf("devclock: %w", err)

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/ovengames/oven/application/cluster"
+	"github.com/ovengames/oven/application/grpcerr"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
 
@@ -35,6 +36,7 @@ func NewGRPCServer(d GRPCDeps, game *Server, admin *AdminServer) *grpc.Server {
 		chain = append([]grpc.UnaryServerInterceptor{d.Intercept}, chain...)
 	}
 	srv := grpc.NewServer(
+		grpc.ForceServerCodecV2(grpcerr.ServerCodec()), // text that is not UTF-8 is invalid_argument
 		grpc.ChainUnaryInterceptor(chain...),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 5 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),

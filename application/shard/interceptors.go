@@ -88,7 +88,8 @@ func (o ownership) refusal(err error, m *rpcMetrics) error {
 }
 
 // unary is the shard's one interceptor chain: recover, time, refuse a call whose
-// caller's deadline has passed (package deadline), check ownership, refuse banned
+// caller's deadline has passed (package deadline), refuse a request the codec could
+// not decode (grpcerr.ServerCodec), check ownership, refuse banned
 // players' game calls (checkBan), convert errors to gRPC statuses (store outages to
 // unavailable, storeOutage), log failures.
 func unary(own ownership, checkBan func(ctx context.Context, playerID string) error, m *rpcMetrics, log *slog.Logger) grpc.UnaryServerInterceptor {
@@ -116,6 +117,9 @@ func unary(own ownership, checkBan func(ctx context.Context, playerID string) er
 		}()
 		ctx, cancel, err := deadline.Receive(ctx)
 		defer cancel()
+		if err == nil {
+			err = grpcerr.Undecodable(req)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -187,10 +187,11 @@ func (s *Server) AdvanceClock(ctx context.Context, req *ovenv1.AdvanceClockReque
 	if s.DevClock == nil {
 		return nil, oven.Errorf(oven.ENotFound, "the dev clock is disabled")
 	}
-	if req.AdvanceMs < 0 {
-		return nil, oven.Errorf(oven.EInvalid, "advance must not be negative")
+	by := oven.Millis(req.AdvanceMs)
+	if by < 0 || by > oven.MaxClockAdvance {
+		return nil, oven.Errorf(oven.EInvalid, "advance must be 0 to %d ms", oven.MaxClockAdvance.Milliseconds())
 	}
-	if err := s.DevClock.Advance(ctx, time.Duration(req.AdvanceMs)*time.Millisecond); err != nil {
+	if err := s.DevClock.Advance(ctx, by); err != nil {
 		return nil, err
 	}
 	return &ovenv1.SetClockResponse{NowMs: s.Clock.Now().UnixMilli()}, nil
@@ -201,6 +202,6 @@ func (s *Server) SetClock(_ context.Context, req *ovenv1.SetClockRequest) (*oven
 	if s.DevClock == nil {
 		return nil, oven.Errorf(oven.ENotFound, "the dev clock is disabled")
 	}
-	s.DevClock.apply(time.Duration(req.OffsetMs) * time.Millisecond)
+	s.DevClock.apply(oven.Millis(req.OffsetMs))
 	return &ovenv1.SetClockResponse{NowMs: s.Clock.Now().UnixMilli()}, nil
 }

@@ -41,7 +41,9 @@ var (
 	ErrExpiredToken = &oven.Error{Code: oven.EUnauthenticated, Message: "token expired"}
 )
 
-var b64 = base64.RawURLEncoding
+// b64 decodes strictly: without Strict, the unused low bits of a token's last
+// character are ignored, so one MAC had several spellings that all verified.
+var b64 = base64.RawURLEncoding.Strict()
 
 // Signer issues and verifies guest tokens. It is safe for concurrent use.
 type Signer struct {

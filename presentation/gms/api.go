@@ -4,13 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
-	"unicode"
 
 	"github.com/go-chi/chi/v5"
 
@@ -54,44 +50,11 @@ func (s *server) clearCookie(w http.ResponseWriter) {
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode})
 }
 
-// decodeJSON reads one JSON value into dst, refusing unknown fields and trailing data.
-func decodeJSON(r *http.Request, dst any) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		return decodeError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return oven.Errorf(oven.EInvalid, "request body must hold a single JSON value")
-	}
-	return nil
-}
-
-func decodeError(err error) error {
-	var mbe *http.MaxBytesError
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &mbe):
-		return errTooLarge
-	case errors.Is(err, io.EOF):
-		return oven.Errorf(oven.EInvalid, "request body is empty; a JSON object is required")
-	case errors.As(err, &se):
-		return oven.Errorf(oven.EInvalid, "malformed JSON at byte %d", se.Offset)
-	case errors.As(err, &te) && te.Field != "":
-		return oven.Errorf(oven.EInvalid, "field %q has the wrong type", te.Field)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return oven.Errorf(oven.EInvalid, "%s", strings.TrimPrefix(err.Error(), "json: "))
-	default:
-		return oven.Errorf(oven.EInvalid, "invalid JSON body")
-	}
-}
-
 // readDocument reads a game-data document body as is (Check on the shard judges it).
 func readDocument(r *http.Request) ([]byte, error) {
-	b, err := io.ReadAll(r.Body)
+	b, err := apijson.ReadBody(r)
 	if err != nil {
-		return nil, decodeError(err)
+		return nil, err
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, oven.Errorf(oven.EInvalid, "request body is empty; the game-data document is required")
@@ -118,7 +81,7 @@ func renderSession(s *ovenv1.AdminSession) sessionJSON {
 // login opens a session (POST /gms/api/login).
 func (s *server) login(w http.ResponseWriter, r *http.Request) error {
 	var req loginRequest
-	if err := decodeJSON(r, &req); err != nil {
+	if err := apijson.Decode(r, &req); err != nil {
 		return err
 	}
 	if req.Username == "" || req.Password == "" || len(req.Username) > 64 || len(req.Password) > 128 {
@@ -137,6 +100,9 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) error {
 
 // logout ends the session (POST /gms/api/logout); ending one that is gone is fine.
 func (s *server) logout(w http.ResponseWriter, r *http.Request) error {
+	if err := apijson.DecodeEmpty(r); err != nil {
+		return err
+	}
 	ctx, cancel := callCtx(r)
 	defer cancel()
 	_, err := s.admin.Logout(ctx, &ovenv1.AdminRequest{Auth: auth(r)})
@@ -253,6 +219,9 @@ type publishJSON struct {
 
 // publish makes the draft the next version (POST /gms/api/gamedata/publish, publisher).
 func (s *server) publish(w http.ResponseWriter, r *http.Request) error {
+	if err := apijson.DecodeEmpty(r); err != nil {
+		return err
+	}
 	ctx, cancel := callCtx(r)
 	defer cancel()
 	resp, err := s.admin.Publish(ctx, &ovenv1.AdminRequest{Auth: auth(r)})
@@ -271,7 +240,7 @@ type rollbackRequest struct {
 // /gms/api/gamedata/rollback, publisher).
 func (s *server) rollback(w http.ResponseWriter, r *http.Request) error {
 	var req rollbackRequest
-	if err := decodeJSON(r, &req); err != nil {
+	if err := apijson.Decode(r, &req); err != nil {
 		return err
 	}
 	if req.Version == nil || *req.Version < 1 {
@@ -360,14 +329,8 @@ func (s *server) version(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// playerID checks the {id} path segment: present, bounded, printable.
-func playerID(r *http.Request) (string, error) {
-	id := chi.URLParam(r, "id")
-	if id == "" || len(id) > 64 || strings.IndexFunc(id, func(c rune) bool { return !unicode.IsPrint(c) }) >= 0 {
-		return "", oven.Errorf(oven.EInvalid, "player id is not valid")
-	}
-	return id, nil
-}
+// playerID checks the {id} path segment: present, bounded, printable UTF-8.
+func playerID(r *http.Request) (string, error) { return apijson.PathID(r, "id", 64) }
 
 // player looks a player up (GET /gms/api/players/{id}).
 func (s *server) player(w http.ResponseWriter, r *http.Request) error {
@@ -398,10 +361,8 @@ func (s *server) ban(banned bool) handlerFunc {
 			return err
 		}
 		var req banRequest
-		if r.ContentLength != 0 {
-			if err := decodeJSON(r, &req); err != nil {
-				return err
-			}
+		if err := apijson.DecodeOptional(r, &req); err != nil {
+			return err
 		}
 		ctx, cancel := callCtx(r)
 		defer cancel()

@@ -41,7 +41,7 @@ func (s *server) gift(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var req giftRequest
-	if err := decodeJSON(r, &req); err != nil {
+	if err := apijson.Decode(r, &req); err != nil {
 		return err
 	}
 	if err := req.check(); err != nil {
@@ -83,7 +83,7 @@ func renderBroadcast(b *ovenv1.BroadcastInfo) broadcastJSON {
 // /gms/api/gifts/broadcast, operator). It answers with the whole broadcast, id first.
 func (s *server) createBroadcast(w http.ResponseWriter, r *http.Request) error {
 	var req broadcastRequest
-	if err := decodeJSON(r, &req); err != nil {
+	if err := apijson.Decode(r, &req); err != nil {
 		return err
 	}
 	if err := req.check(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,8 +21,6 @@ import (
 )
 
 const (
-	// maxBodyBytes is API.md's request body limit.
-	maxBodyBytes = 64 << 10
 	// callTimeout bounds the gRPC call of one request.
 	callTimeout = 5 * time.Second
 	// cookieName is the session cookie; its path keeps it off the game API.
@@ -132,7 +131,7 @@ func ForwardedClientIP(r *http.Request) string {
 		return remoteIP(r)
 	}
 	parts := strings.Split(values[len(values)-1], ",")
-	if ip := strings.TrimSpace(parts[len(parts)-1]); ip != "" {
+	if ip := strings.TrimSpace(parts[len(parts)-1]); ip != "" && utf8.ValidString(ip) {
 		return ip
 	}
 	return remoteIP(r)

@@ -11,12 +11,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/presentation/apijson"
 )
 
 type metrics struct {
@@ -157,13 +159,16 @@ func securityHeaders(next http.Handler) http.Handler {
 func (s *server) apiGuard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
+		// The token travels to the shard as a protobuf string, which must be UTF-8.
+		if !utf8.ValidString(r.Header.Get(csrfHeader)) {
+			s.writeError(w, r, oven.Errorf(oven.EInvalid, "%s is not valid UTF-8", csrfHeader))
+			return
+		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			if r.ContentLength > maxBodyBytes {
-				w.Header().Set("Connection", "close")
-				s.writeError(w, r, errTooLarge)
+			if err := apijson.LimitBody(w, r); err != nil {
+				s.writeError(w, r, err)
 				return
 			}
-			r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 			if ct := r.Header.Get("Content-Type"); ct != "" || r.ContentLength > 0 {
 				if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 					s.writeError(w, r, oven.Errorf(oven.EInvalid, "Content-Type must be application/json"))
@@ -180,8 +185,6 @@ func (s *server) apiGuard(next http.Handler) http.Handler {
 }
 
 const csrfHeader = "X-CSRF-Token"
-
-var errTooLarge = oven.Errorf(oven.ETooLarge, "request body is larger than %d bytes", maxBodyBytes)
 
 func errNoRoute(r *http.Request) error {
 	return oven.Errorf(oven.ENotFound, "no route for %s %s", r.Method, r.URL.Path)

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 
@@ -48,10 +47,4 @@ func (s *server) methodNotAllowed(mux *chi.Mux) http.HandlerFunc {
 			Message: r.Method + " is not allowed on " + r.URL.Path,
 		}})
 	}
-}
-
-// isMaxBytes reports whether err comes from reading past the body limit.
-func isMaxBytes(err error) bool {
-	var mbe *http.MaxBytesError
-	return errors.As(err, &mbe)
 }

@@ -5,6 +5,8 @@ import (
 	"sync"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ovengames/oven"
@@ -51,6 +53,11 @@ func newFakeGame() *fakeGame {
 }
 
 func (f *fakeGame) record(method string, req proto.Message) error {
+	// Like the real wire, refuse what protobuf cannot encode (a string that is not
+	// UTF-8): grpc-go fails such a call with Internal before it leaves the client.
+	if _, err := proto.Marshal(req); err != nil {
+		return status.Error(codes.Internal, "grpc: error while marshaling: "+err.Error())
+	}
 	f.mu.Lock()
 	f.calls = append(f.calls, call{Method: method, Req: proto.Clone(req)})
 	err, panicOn := f.err, f.panicOn
@@ -59,6 +66,15 @@ func (f *fakeGame) record(method string, req proto.Message) error {
 		panic("fake panic in " + method)
 	}
 	return err
+}
+
+// take returns the calls recorded so far and forgets them.
+func (f *fakeGame) take() []call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	calls := f.calls
+	f.calls = nil
+	return calls
 }
 
 func (f *fakeGame) Calls() []call {

@@ -22,7 +22,7 @@ func friendRequest(r *http.Request, verb string) (*ovenv1.FriendRequest, error) 
 	if friendID == me {
 		return nil, oven.Errorf(oven.EInvalid, "you cannot %s yourself", verb)
 	}
-	if err := decodeNoBody(r); err != nil {
+	if err := apijson.DecodeEmpty(r); err != nil {
 		return nil, err
 	}
 	return &ovenv1.FriendRequest{PlayerId: me, FriendId: friendID}, nil
@@ -124,7 +124,7 @@ type sendLivesResponse struct {
 
 // sendLives sends a life to every friend who can receive one now (POST /v1/friends/lives).
 func (s *server) sendLives(w http.ResponseWriter, r *http.Request) error {
-	if err := decodeNoBody(r); err != nil {
+	if err := apijson.DecodeEmpty(r); err != nil {
 		return err
 	}
 	ctx, cancel := callCtx(r)

@@ -22,8 +22,6 @@ import (
 )
 
 const (
-	// maxBodyBytes is API.md's request body limit.
-	maxBodyBytes = 64 << 10
 	// callTimeout bounds every gRPC call made for one request, so that a stuck shard
 	// costs a client a 503 instead of a hung connection.
 	callTimeout = 5 * time.Second

@@ -41,7 +41,7 @@ type api struct {
 	reg    *prometheus.Registry
 }
 
-func newAPI(t *testing.T, mods ...func(*httpapi.Config)) *api {
+func newAPI(t testing.TB, mods ...func(*httpapi.Config)) *api {
 	t.Helper()
 	signer, err := auth.NewSigner(bytes.Repeat([]byte{7}, 32), tokenTTL)
 	if err != nil {

@@ -3,8 +3,6 @@ package httpapi
 import (
 	"net/http"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/ovengames/oven/application/grpcerr"
 	"github.com/ovengames/oven/presentation/apijson"
 	"github.com/ovengames/oven/proto/ovenv1"
@@ -38,11 +36,11 @@ type acceptMailResponse struct {
 
 // acceptMail accepts one item, idempotently (POST /v1/mailbox/{id}/accept).
 func (s *server) acceptMail(w http.ResponseWriter, r *http.Request) error {
-	mailID := chi.URLParam(r, "id")
-	if err := checkID("id", mailID, maxMailID); err != nil {
+	mailID, err := apijson.PathID(r, "id", maxMailID)
+	if err != nil {
 		return err
 	}
-	if err := decodeNoBody(r); err != nil {
+	if err := apijson.DecodeEmpty(r); err != nil {
 		return err
 	}
 	ctx, cancel := callCtx(r)
@@ -63,7 +61,7 @@ type acceptAllResponse struct {
 
 // acceptAllMail accepts every unexpired item (POST /v1/mailbox/accept-all).
 func (s *server) acceptAllMail(w http.ResponseWriter, r *http.Request) error {
-	if err := decodeNoBody(r); err != nil {
+	if err := apijson.DecodeEmpty(r); err != nil {
 		return err
 	}
 	ctx, cancel := callCtx(r)

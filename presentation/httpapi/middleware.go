@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/presentation/apijson"
 )
 
 // requestInfo is what the handlers learn about a request that the access log needs.
@@ -175,18 +176,13 @@ func (s *server) recoverer(next http.Handler) http.Handler {
 // decoder then reports too_large).
 func (s *server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > maxBodyBytes {
-			// The unread body makes the connection unusable for another request.
-			w.Header().Set("Connection", "close")
-			s.writeError(w, r, errTooLarge)
+		if err := apijson.LimitBody(w, r); err != nil {
+			s.writeError(w, r, err)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 		next.ServeHTTP(w, r)
 	})
 }
-
-var errTooLarge = oven.Errorf(oven.ETooLarge, "request body is larger than %d bytes", maxBodyBytes)
 
 // authenticate requires a valid bearer token and puts its player id in the context.
 // Expiry is checked on real time (s.now), never the game clock.

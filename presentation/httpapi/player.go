@@ -22,7 +22,7 @@ type authGuestResponse struct {
 // authGuest maps a device to its player and issues a token (POST /v1/auth/guest).
 func (s *server) authGuest(w http.ResponseWriter, r *http.Request) error {
 	var req authGuestRequest
-	if err := decodeJSON(r, &req); err != nil {
+	if err := apijson.Decode(r, &req); err != nil {
 		return err
 	}
 	if err := checkDeviceID(req.DeviceID); err != nil {
@@ -63,7 +63,7 @@ type patchMeRequest struct {
 // patchMe renames the caller (PATCH /v1/me).
 func (s *server) patchMe(w http.ResponseWriter, r *http.Request) error {
 	var req patchMeRequest
-	if err := decodeJSON(r, &req); err != nil {
+	if err := apijson.Decode(r, &req); err != nil {
 		return err
 	}
 	name, err := normalizeName(req.Name)
@@ -87,10 +87,10 @@ type buyRequest struct {
 // buyItem buys a cookie or pet and returns the new profile (POST /v1/shop/buy).
 func (s *server) buyItem(w http.ResponseWriter, r *http.Request) error {
 	var req buyRequest
-	if err := decodeJSON(r, &req); err != nil {
+	if err := apijson.Decode(r, &req); err != nil {
 		return err
 	}
-	if err := checkID("item_id", req.ItemID, maxItemID); err != nil {
+	if err := apijson.ID("item_id", req.ItemID, maxItemID); err != nil {
 		return err
 	}
 	ctx, cancel := callCtx(r)

@@ -3,8 +3,6 @@ package httpapi
 import (
 	"net/http"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/grpcerr"
 	"github.com/ovengames/oven/presentation/apijson"
@@ -32,7 +30,7 @@ const idempotencyKeyHeader = "Idempotency-Key"
 // startPlay opens a play, taking a life and the boosts' prices (POST /v1/plays).
 func (s *server) startPlay(w http.ResponseWriter, r *http.Request) error {
 	var req startPlayRequest
-	if err := decodeJSON(r, &req); err != nil {
+	if err := apijson.Decode(r, &req); err != nil {
 		return err
 	}
 	if err := req.check(); err != nil {
@@ -65,11 +63,11 @@ func (s *server) startPlay(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (req *startPlayRequest) check() error {
-	if err := checkID("cookie_id", req.CookieID, maxItemID); err != nil {
+	if err := apijson.ID("cookie_id", req.CookieID, maxItemID); err != nil {
 		return err
 	}
 	if req.PetID != "" {
-		if err := checkID("pet_id", req.PetID, maxItemID); err != nil {
+		if err := apijson.ID("pet_id", req.PetID, maxItemID); err != nil {
 			return err
 		}
 	}
@@ -77,7 +75,7 @@ func (req *startPlayRequest) check() error {
 		return oven.Errorf(oven.EInvalid, "at most %d boosts per play", maxBoosts)
 	}
 	for _, b := range req.Boosts {
-		if err := checkID("boosts[]", b, maxItemID); err != nil {
+		if err := apijson.ID("boosts[]", b, maxItemID); err != nil {
 			return err
 		}
 	}
@@ -105,12 +103,12 @@ type settleResponse struct {
 
 // settlePlay settles a play exactly once (POST /v1/plays/{play_id}/settle).
 func (s *server) settlePlay(w http.ResponseWriter, r *http.Request) error {
-	playID := chi.URLParam(r, "play_id")
-	if err := checkID("play_id", playID, maxPlayID); err != nil {
+	playID, err := apijson.PathID(r, "play_id", maxPlayID)
+	if err != nil {
 		return err
 	}
 	var body settleRequest
-	if err := decodeJSON(r, &body); err != nil {
+	if err := apijson.Decode(r, &body); err != nil {
 		return err
 	}
 	req, err := body.toProto(playerFrom(r.Context()), playID)
@@ -142,14 +140,15 @@ func (b *settleRequest) toProto(playerID, playID string) (*ovenv1.SettlePlayRequ
 	for _, f := range []struct {
 		name string
 		in   *int64
+		max  int64
 		out  *int64
 	}{
-		{"score", b.Score, &req.Score},
-		{"coins", b.Coins, &req.Coins},
-		{"distance", b.Distance, &req.Distance},
-		{"duration_ms", b.DurationMs, &req.DurationMs},
+		{"score", b.Score, oven.MaxScore, &req.Score},
+		{"coins", b.Coins, oven.MaxPlayCoins, &req.Coins},
+		{"distance", b.Distance, oven.MaxDistance, &req.Distance},
+		{"duration_ms", b.DurationMs, oven.MaxPlayDuration.Milliseconds(), &req.DurationMs},
 	} {
-		if *f.out, err = requiredNonNegative(f.name, f.in); err != nil {
+		if *f.out, err = requiredInRange(f.name, f.in, f.max); err != nil {
 			return nil, err
 		}
 	}

@@ -218,7 +218,7 @@ func TestSocialInvalidInput(t *testing.T) {
 		{"unknown field on add", "PUT", "/v1/friends/p-2", `{"note":"hi"}`, `unknown field "note"`},
 		{"unknown field on send lives", "POST", "/v1/friends/lives", `{"to":["p-2"]}`, `unknown field "to"`},
 		{"unknown field on send life", "POST", "/v1/friends/p-2/life", `{"message":"hi"}`, `unknown field "message"`},
-		{"array body", "POST", "/v1/mailbox/accept-all", `[]`, "JSON object"},
+		{"array body", "POST", "/v1/mailbox/accept-all", `[]`, "empty or {}"},
 		{"null body", "POST", "/v1/mailbox/accept-all", `null`, "empty or {}"},
 		{"two objects", "POST", "/v1/mailbox/accept-all", `{}{}`, "single JSON value"},
 		{"malformed body", "POST", "/v1/mailbox/m-1/accept", `{`, "truncated"},

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/presentation/apijson"
 )
 
 // Input limits. They are checked here so that bad input is refused before any shard
@@ -31,7 +32,7 @@ const (
 // checkDeviceID checks API.md's device_id: 8–128 printable characters.
 func checkDeviceID(id string) error {
 	n := utf8.RuneCountInString(id)
-	if n < minDeviceID || n > maxDeviceID || !printable(id) {
+	if n < minDeviceID || n > maxDeviceID || !apijson.Printable(id) {
 		return oven.Errorf(oven.EInvalid, "device_id must be %d to %d printable characters", minDeviceID, maxDeviceID)
 	}
 	return nil
@@ -51,17 +52,6 @@ func normalizeName(name string) (string, error) {
 	return name, nil
 }
 
-// checkID checks an opaque identifier from a client: present, bounded and printable.
-func checkID(field, id string, max int) error {
-	if id == "" {
-		return oven.Errorf(oven.EInvalid, "%s is required", field)
-	}
-	if len(id) > max || !printable(id) {
-		return oven.Errorf(oven.EInvalid, "%s is not a valid id", field)
-	}
-	return nil
-}
-
 // checkIdempotencyKey checks an Idempotency-Key header: absent, or 1–128 visible ASCII
 // characters (it names a start in the player's own key space).
 func checkIdempotencyKey(key string) error {
@@ -71,17 +61,16 @@ func checkIdempotencyKey(key string) error {
 	return nil
 }
 
-func printable(s string) bool {
-	return strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0
-}
-
-// requiredNonNegative checks that a JSON integer field was sent and is not negative.
-func requiredNonNegative(field string, v *int64) (int64, error) {
-	if v == nil {
+// requiredInRange checks that a JSON integer field was sent and is 0 to max (one of
+// oven's limits), before anything computes with it.
+func requiredInRange(field string, v *int64, max int64) (int64, error) {
+	switch {
+	case v == nil:
 		return 0, oven.Errorf(oven.EInvalid, "%s is required", field)
-	}
-	if *v < 0 {
+	case *v < 0:
 		return 0, oven.Errorf(oven.EInvalid, "%s must not be negative", field)
+	case *v > max:
+		return 0, oven.Errorf(oven.EInvalid, "%s must be at most %d", field, max)
 	}
 	return *v, nil
 }

@@ -8,6 +8,7 @@ package shardtest
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -49,8 +50,14 @@ type Env struct {
 	etcdDir string
 }
 
-// Main starts an Env, runs the tests and stops it: call it from TestMain.
+// Main starts an Env, runs the tests and stops it: call it from TestMain. A fuzzing
+// worker process (go test -fuzz) runs only a fuzz target, so it starts no stores:
+// fuzz targets must not use the Env.
 func Main(m *testing.M, env **Env) {
+	flag.Parse()
+	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+		os.Exit(m.Run())
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	e, err := NewEnv(ctx)
 	cancel()
@@ -239,6 +246,7 @@ func (e *Env) Start(t testing.TB, opt Options) *Cluster {
 		c.boot(m.ID, lis[i], members, func() { ready.Done() })
 	}
 	waitReady(t, &ready, c)
+	// Dialled like presentation/main.go dials.
 	c.Router = client.New(client.Config{Members: members})
 	c.Game = ovenv1.NewGameClient(c.Router)
 	if c.DB, err = pgxpool.New(ctx, c.DatabaseURL); err != nil {
