@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/ovengames/oven"
@@ -94,6 +96,10 @@ func (r *Router) invoke(ctx context.Context, method string, args, reply any, opt
 		defer cancel()
 	}
 	ctx = deadline.Send(ctx) // the shard starts no write after it (package deadline)
+	if rv, ok := r.members.(interface{ Revision() int64 }); ok && rv.Revision() > 0 {
+		// The shard judges ownership on a view at least as new as the one routing here.
+		ctx = metadata.AppendToOutgoingContext(ctx, cluster.MinRevisionKey, strconv.FormatInt(rv.Revision(), 10))
+	}
 	m := r.members.Current()
 	target := r.pick(m, args)
 	if target.ID == "" {
@@ -113,6 +119,9 @@ func (r *Router) invoke(ctx context.Context, method string, args, reply any, opt
 			case <-time.After(pause):
 			}
 			pause *= 2
+		}
+		if info := grpcerr.Info(err); info != nil && info.Metadata["rev"] != "" && info.Metadata["rev"] != "0" {
+			ctx = metadata.AppendToOutgoingContext(ctx, cluster.MinRevisionKey, info.Metadata["rev"])
 		}
 		target, m = next, r.members.Current()
 		err = r.invokeAt(ctx, target, method, args, reply, opts)

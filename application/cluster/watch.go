@@ -123,6 +123,15 @@ func NewWatcher(ctx context.Context, cli *clientv3.Client, prefix string, log *s
 // Current returns the current map (empty when no member is active).
 func (w *Watcher) Current() *Map { return w.cur.Load().Map }
 
+// Revision returns the etcd revision the current view is at.
+func (w *Watcher) Revision() int64 { return w.cur.Load().Revision }
+
+// MinRevisionKey is the gRPC metadata key of the membership revision a call must be
+// judged at: a shard that refused the call named the owner from a view that new, and
+// the owner waits until its own view has caught up before it decides (a handover's
+// views are milliseconds apart, and without this two shards can name each other).
+const MinRevisionKey = "oven-min-rev"
+
 // View returns the current view and a channel closed once a newer one exists.
 func (w *Watcher) View() (*View, <-chan struct{}) {
 	w.mu.Lock()

@@ -68,10 +68,12 @@ func ToStatus(err error) error {
 	return withInfo(grpcCodes[code], code, oven.ErrorMessage(err), md)
 }
 
-// WrongShard is the refusal of a shard that does not own the player.
-func WrongShard(owner string) error {
+// WrongShard is the refusal of a shard that does not own the player. rev is the
+// membership revision the refusing shard's view is at (0 with a static list): the owner
+// it names must judge the retry on a view at least that new.
+func WrongShard(owner string, rev int64) error {
 	return withInfo(codes.FailedPrecondition, CodeWrongShard, "player is owned by shard "+owner,
-		map[string]string{"owner": owner})
+		map[string]string{"owner": owner, "rev": strconv.FormatInt(rev, 10)})
 }
 
 func withInfo(c codes.Code, reason, msg string, md map[string]string) error {

@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"path"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/ovengames/oven"
@@ -59,11 +61,12 @@ type ownership struct {
 // done function, or the refusal naming the owner.
 func (o ownership) enter(ctx context.Context, playerID string) (context.Context, func(), error) {
 	slot := cluster.SlotOf(playerID)
+	o.catchUp(ctx)
 	mine := func() bool { return o.members.Current().OwnerOfSlot(slot).ID == o.self }
 	tok, done, err := o.table.Enter(ctx, slot, mine)
 	if err != nil {
 		if owner := o.members.Current().OwnerOfSlot(slot); owner.ID != o.self {
-			return ctx, nil, grpcerr.WrongShard(owner.ID)
+			return ctx, nil, grpcerr.WrongShard(owner.ID, o.revision())
 		}
 		if ctx.Err() != nil {
 			return ctx, nil, ctx.Err()
@@ -71,6 +74,32 @@ func (o ownership) enter(ctx context.Context, playerID string) (context.Context,
 		return ctx, nil, oven.Errorf(oven.EUnavailable, "the player's slot is changing owner")
 	}
 	return fence.With(ctx, tok), done, nil
+}
+
+// revision is the membership revision of the shard's view (0 with a static list).
+func (o ownership) revision() int64 {
+	if r, ok := o.members.(interface{ Revision() int64 }); ok {
+		return r.Revision()
+	}
+	return 0
+}
+
+// catchUp waits (briefly) until the shard's view is at least as new as the view of the
+// shard that sent the caller here (cluster.MinRevisionKey).
+func (o ownership) catchUp(ctx context.Context) {
+	var min int64
+	for _, v := range metadata.ValueFromIncomingContext(ctx, cluster.MinRevisionKey) {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			min = max(min, n)
+		}
+	}
+	for deadline := time.Now().Add(o.table.AcquireWait); o.revision() < min && time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
 }
 
 // refusal turns a store's fence refusal into "not the owner": the map has moved on
@@ -82,7 +111,7 @@ func (o ownership) refusal(err error, m *rpcMetrics) error {
 	}
 	m.fenced.WithLabelValues(fe.Store).Inc()
 	if owner := o.members.Current().OwnerOfSlot(fe.Slot); owner.ID != o.self {
-		return grpcerr.WrongShard(owner.ID)
+		return grpcerr.WrongShard(owner.ID, o.revision())
 	}
 	return &oven.Error{Code: oven.EUnavailable, Message: "the player's slot is changing owner", Cause: err}
 }
