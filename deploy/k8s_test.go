@@ -383,18 +383,18 @@ func checkMembership(t *testing.T, objs []obj, cm obj) {
 }
 
 // shardShutdown is the longest a shard takes from SIGTERM to exit: the sum of the
-// timeouts of its shutdown steps in application/shard/run.go (hand the slots over,
+// timeouts of its shutdown steps in application/boot/boot.go (hand the slots over,
 // drain gRPC calls, stop the metrics server).
 func shardShutdown(t *testing.T) int {
 	t.Helper()
-	b, err := os.ReadFile("../application/shard/run.go")
+	b, err := os.ReadFile("../application/boot/boot.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	src := string(b)
 	i := strings.Index(src, `log.Info("shard stopping")`)
 	if i < 0 {
-		t.Fatal(`application/shard/run.go no longer logs "shard stopping": update shardShutdown`)
+		t.Fatal(`application/boot/boot.go no longer logs "shard stopping": update shardShutdown`)
 	}
 	body := src[i:]
 	if j := strings.Index(body, "\n}\n"); j >= 0 {
@@ -406,7 +406,7 @@ func shardShutdown(t *testing.T) int {
 		total += n
 	}
 	if total == 0 {
-		t.Fatal("found no shutdown timeouts after \"shard stopping\" in application/shard/run.go")
+		t.Fatal("found no shutdown timeouts after \"shard stopping\" in application/boot/boot.go")
 	}
 	return total
 }
@@ -503,7 +503,7 @@ func checkShards(t *testing.T, objs []obj) {
 	// slots wait for the lease to run out instead of moving at once.
 	need := max(shardShutdown(t)+5, 30)
 	if g := num(sts, "spec", "template", "spec", "terminationGracePeriodSeconds"); g < need {
-		t.Errorf("shard terminationGracePeriodSeconds = %d, want ≥ %d (the shutdown in application/shard/run.go takes up to %d s)", g, need, shardShutdown(t))
+		t.Errorf("shard terminationGracePeriodSeconds = %d, want ≥ %d (the shutdown in application/boot/boot.go takes up to %d s)", g, need, shardShutdown(t))
 	}
 	if req, pref := antiAffinity(sts); !req && !pref {
 		t.Error("shards have no pod anti-affinity on kubernetes.io/hostname")
