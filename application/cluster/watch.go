@@ -16,6 +16,8 @@ import (
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 )
 
 // Member states, as published in etcd. Only active members own slots.
@@ -56,6 +58,13 @@ func DialEtcd(endpoints string) (*clientv3.Client, error) {
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints: eps, DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
 		DialKeepAliveTime: 5 * time.Second, DialKeepAliveTimeout: 3 * time.Second,
+		// Reconnect within a second of etcd coming back (gRPC's default backoff grows to
+		// two minutes): etcd restarts every lease's countdown when it returns, and a shard
+		// whose keep-alive is still backing off past its TTL would lose its slots.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+			MinConnectTimeout: 3 * time.Second,
+		})},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: etcd %s: %w", endpoints, err)
