@@ -76,6 +76,9 @@ type Hooks struct {
 	// AfterCharged runs after step 2 committed; an error aborts Start before the play
 	// is opened.
 	AfterCharged func() error
+	// AfterRecorded runs after a settlement committed in PostgreSQL; an error aborts
+	// Settle before the board and the play are finished in Redis.
+	AfterRecorded func() error
 }
 
 // Deps are what the Service works with.

@@ -19,9 +19,9 @@ import (
 type Owned func() []fence.Token
 
 // Recover resolves the pending plays older than RecoverAfter in the slots owned lists,
-// each under its slot's token (a play is only ever resolved by its player's owner).
-// It reads every owned slot's index in one pipeline and returns how many plays it
-// resolved.
+// and finishes the settlements a crash left half done there, each under its slot's
+// token (a play is only ever resolved by its player's owner). It reads every owned
+// slot's two indexes in one pipeline and returns how many plays it resolved.
 func (s *Service) Recover(ctx context.Context, owned Owned) (int, error) {
 	toks := owned()
 	if len(toks) == 0 {
@@ -29,31 +29,50 @@ func (s *Service) Recover(ctx context.Context, owned Owned) (int, error) {
 	}
 	by := &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(time.Now().Add(-s.RecoverAfter).UnixMilli(), 10), Count: 100}
 	pipe := s.Redis.Client.Pipeline()
-	cmds := make([]*redis.StringSliceCmd, len(toks))
+	pending := make([]*redis.StringSliceCmd, len(toks))
+	settling := make([]*redis.StringSliceCmd, len(toks))
 	for i, tok := range toks {
-		cmds[i] = pipe.ZRangeByScore(ctx, s.Redis.Pending(tok.Slot), by)
+		pending[i] = pipe.ZRangeByScore(ctx, s.Redis.Pending(tok.Slot), by)
+		settling[i] = pipe.ZRangeByScore(ctx, s.Redis.Settling(tok.Slot), by)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return 0, fmt.Errorf("plays: pending index: %w", err)
+		return 0, fmt.Errorf("plays: recovery indexes: %w", err)
 	}
 	n := 0
 	for i, tok := range toks {
-		for _, m := range cmds[i].Val() {
-			playerID, playID, ok := strings.Cut(m, "/")
-			if !ok || cluster.SlotOf(playerID) != tok.Slot {
-				continue
-			}
-			unlock := s.locks.Lock(playerID)
-			err := s.recoverPlay(fence.With(ctx, tok), playerID, playID)
-			unlock()
-			if _, refused := fence.Refused(err); refused {
-				continue // the slot has a newer owner, whose recovery decides the play
-			}
+		for _, step := range []struct {
+			members []string
+			resolve func(ctx context.Context, playerID, playID string) error
+		}{{pending[i].Val(), s.recoverPlay}, {settling[i].Val(), s.finishRecorded}} {
+			done, err := s.recoverEach(fence.With(ctx, tok), tok.Slot, step.members, step.resolve)
+			n += done
 			if err != nil {
 				return n, err
 			}
-			n++
 		}
+	}
+	return n, nil
+}
+
+// recoverEach runs resolve for every "player/play" member of slot, under the player's
+// lock; a play whose slot has a newer owner is left to that owner.
+func (s *Service) recoverEach(ctx context.Context, slot int, members []string, resolve func(ctx context.Context, playerID, playID string) error) (int, error) {
+	n := 0
+	for _, m := range members {
+		playerID, playID, ok := strings.Cut(m, "/")
+		if !ok || cluster.SlotOf(playerID) != slot {
+			continue
+		}
+		unlock := s.locks.Lock(playerID)
+		err := resolve(ctx, playerID, playID)
+		unlock()
+		if _, refused := fence.Refused(err); refused {
+			continue // the slot has a newer owner, whose recovery decides the play
+		}
+		if err != nil {
+			return n, err
+		}
+		n++
 	}
 	return n, nil
 }

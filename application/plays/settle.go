@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/cluster"
 	"github.com/ovengames/oven/application/deadline"
 	"github.com/ovengames/oven/application/fence/pgfence"
 	"github.com/ovengames/oven/application/gamedata"
@@ -108,9 +109,12 @@ func parsePlay(v map[string]string) *play {
 // loadWithBest reads the play and, in the same round trip, the player's best of the
 // current week (the play's week but for a play that straddles the week's end).
 func (s *Service) loadWithBest(ctx context.Context, playerID, playID string, now time.Time) (*play, func() (int64, error), error) {
-	pipe := s.Redis.Client.Pipeline()
+	pipe := s.Redis.Pipeline()
 	hash := pipe.HGetAll(ctx, s.playKey(playerID, playID))
 	best := s.Leaderboard.QueueBest(ctx, pipe, playerID, now)
+	// Indexed before its SQL step can commit, so that recovery finishes a settlement a
+	// crash leaves half done (settling); finish takes it out again.
+	pipe.Run(ctx, redisdb.PlayIndex, []string{s.settlingKey(playerID)}, "add", playerID+"/"+playID, time.Now().UnixMilli())
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, nil, fmt.Errorf("plays: load: %w", err)
 	}
@@ -173,12 +177,17 @@ func (s *Service) Settle(ctx context.Context, playerID, playID string, b Body) (
 	if err != nil {
 		return nil, err
 	}
+	if h := s.Hooks.AfterRecorded; h != nil {
+		if err := h(); err != nil {
+			return nil, err
+		}
+	}
 	resJSON, _ := json.Marshal(res)
 	code := "ok"
 	if res.Rejected != "" {
 		code = "rejected"
 	}
-	stored, err := s.finish(ctx, playerID, playID, p, b, res, resJSON, code)
+	stored, err := s.finish(ctx, playerID, playID, p, b.Score, b.hash(), res, resJSON, code)
 	if err != nil {
 		return nil, err
 	}
@@ -189,16 +198,73 @@ func (s *Service) Settle(ctx context.Context, playerID, playID string, b Body) (
 // play, in one round trip. Redis runs a pipeline in order, so the result is never stored
 // without the board write before it (a forgotten script runs again after it); every
 // command in it is idempotent, so a retry (here or by the client) repeats it safely.
-func (s *Service) finish(ctx context.Context, playerID, playID string, p *play, b Body, res *Result, resJSON []byte, code string) ([]string, error) {
+func (s *Service) finish(ctx context.Context, playerID, playID string, p *play, score int64, bodyHash string, res *Result, resJSON []byte, code string) ([]string, error) {
 	pipe := s.Redis.Pipeline()
 	if res.Rejected == "" {
-		s.Leaderboard.QueueRecord(ctx, pipe, playerID, b.Score, p.t0)
+		s.Leaderboard.QueueRecord(ctx, pipe, playerID, score, p.t0)
 	}
-	fin := pipe.Run(ctx, redisdb.PlayFinish, []string{s.playKey(playerID, playID)}, b.hash(), resJSON, code)
+	fin := pipe.Run(ctx, redisdb.PlayFinish, []string{s.playKey(playerID, playID)}, bodyHash, resJSON, code)
+	pipe.Run(ctx, redisdb.PlayIndex, []string{s.settlingKey(playerID)}, "del", playerID+"/"+playID, 0)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("plays: finish: %w", err)
 	}
 	return fin.StringSlice()
+}
+
+func (s *Service) settlingKey(playerID string) string {
+	return s.Redis.Settling(cluster.SlotOf(playerID))
+}
+
+// finishRecorded completes in Redis a settlement that committed in PostgreSQL but whose
+// process died before its Redis step (recovery): the board gets the accepted score and
+// the play its stored result, as finish would have written them. A play with no record
+// never settled: it is only taken out of the index (the client may settle it again).
+func (s *Service) finishRecorded(ctx context.Context, playerID, playID string) error {
+	p, err := s.load(ctx, playerID, playID)
+	if err != nil {
+		return err
+	}
+	if p != nil && p.status == "open" {
+		pid, err := players.ParseID(playerID)
+		if err != nil {
+			return err
+		}
+		started, _ := playTime(playID)
+		var bodyHash, outcome string
+		var score int64
+		var resJSON []byte
+		err = s.DB.QueryRow(ctx, `SELECT body_hash, outcome, result, score FROM play_records
+			WHERE play_id = $1 AND started_at = $2 AND player_id = $3`, playID, started, pid).Scan(&bodyHash, &outcome, &resJSON, &score)
+		switch {
+		case err == nil:
+			// The record's result lacks the week's best, which the settle worked out
+			// from the board; the board is only ever raised, so it is still its best.
+			res := &Result{}
+			if err := json.Unmarshal(resJSON, res); err != nil {
+				return fmt.Errorf("plays: settled record: %w", err)
+			}
+			code := "ok"
+			if outcome != "accepted" {
+				code, res.Rejected = "rejected", outcome
+			}
+			prev, err := s.Leaderboard.Best(ctx, playerID, p.t0)
+			if err != nil {
+				return err
+			}
+			if res.WeeklyBest = prev; code == "ok" {
+				res.WeeklyBest = max(prev, min(score, leaderboard.MaxScore))
+			}
+			resJSON, _ = json.Marshal(res)
+			if _, err := s.finish(ctx, playerID, playID, p, score, bodyHash, res, resJSON, code); err != nil {
+				return err
+			}
+			s.Log.Info("finished a settlement a crash left half done", "player", playerID, "play", playID)
+			return nil
+		case !errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("plays: settled record: %w", err)
+		}
+	}
+	return s.Redis.Run(ctx, redisdb.PlayIndex, []string{s.settlingKey(playerID)}, "del", playerID+"/"+playID, 0).Err()
 }
 
 // replay answers a settle from a stored settlement.

@@ -78,6 +78,11 @@ func (k Keys) Play(playerID, playID string) string {
 // the real start time in ms) that recovery sweeps.
 func (k Keys) Pending(slot int) string { return k.Tag(slot) + "pending" }
 
+// Settling is the key of a slot's index of plays whose settlement may be committed in
+// PostgreSQL but not yet finished in Redis (member "player/play", score the real time
+// in ms); recovery finishes what a crash left half done.
+func (k Keys) Settling(slot int) string { return k.Tag(slot) + "settling" }
+
 // Board is the key of a weekly leaderboard (a global sorted set).
 func (k Keys) Board(weekID string) string { return k.Prefix + "lb:week:" + weekID }
 

@@ -15,7 +15,7 @@ var (
 	PlayResolve = newScript(true, "lives/lives.lua", "plays/resolve.lua")
 	// PlayFinish stores a play's settlement: KEYS play.
 	PlayFinish = newScript(true, "plays/finish.lua")
-	// PlayIndex adds a pending play to its slot's index or removes it: KEYS pending.
+	// PlayIndex adds a play to one of its slot's indexes (pending, settling) or removes it.
 	PlayIndex = newScript(true, "plays/index.lua")
 
 	// SocialReserve reserves a sender→receiver cooldown: KEYS cooldown.

@@ -476,3 +476,42 @@ func TestSettleAcrossTheWeekEnd(t *testing.T) {
 		t.Errorf("the ended week's board holds %d (%v), want 40000", best, err)
 	}
 }
+
+// A shard that dies after a settlement committed in PostgreSQL but before its Redis step
+// leaves the board without the score; if the client never retries, recovery finishes it
+// (invariant 6: the week's board holds the best settled score).
+func TestCrashAfterSettleRecordedStillReachesTheBoard(t *testing.T) {
+	t.Parallel()
+	var crash atomic.Bool
+	c := env.Start(t, shardtest.Options{DevClock: true, PlayHooks: plays.Hooks{AfterRecorded: func() error {
+		if crash.Swap(false) {
+			return errors.New("injected crash")
+		}
+		return nil
+	}}})
+	id := guest(t, c, "device-settle-crash")
+	p, err := start(c, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Game.AdvanceClock(bg, &ovenv1.AdvanceClockRequest{AdvanceMs: 60_000}); err != nil {
+		t.Fatal(err)
+	}
+	crash.Store(true)
+	body := &ovenv1.SettlePlayRequest{PlayerId: id, PlayId: p.PlayId, Score: 41_000, Coins: 100, Distance: 900, DurationMs: 50_000}
+	if _, err := c.Game.SettlePlay(bg, body); err == nil {
+		t.Fatal("the crash hook did not fire")
+	}
+	// The client gives up; only recovery can finish the settlement.
+	waitFor(t, func() bool { return me(t, c, id).WeeklyBest == 41_000 })
+	again, err := c.Game.SettlePlay(bg, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.WeeklyBest != 41_000 || again.CoinsEarned != 100 {
+		t.Errorf("the settle after recovery answered %v, want the recorded result", again)
+	}
+	if coins := checkWallet(t, c, id); coins != 1100 {
+		t.Errorf("coins = %d, want 1100 (paid once)", coins)
+	}
+}

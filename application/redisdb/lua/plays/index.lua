@@ -1,5 +1,5 @@
--- Add a pending play to its slot's index, or remove it.
--- KEYS[1] the slot's pending index. ARGV: 'add' | 'del', member ("player/play"),
+-- Add a play to one of its slot's indexes (pending, settling), or remove it.
+-- KEYS[1] the index. ARGV: 'add' | 'del', member ("player/play"),
 -- score (real start ms, for 'add').
 if ARGV[1] == 'add' then
   return redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
