@@ -53,7 +53,7 @@ func (k Keys) inSlot(key string, slot int) bool {
 }
 
 // Fence is the key of a slot's fence: the epoch of the slot's newest owner.
-func (k Keys) Fence(slot int) string { return k.Prefix + "{s" + strconv.Itoa(slot) + "}:fence" }
+func (k Keys) Fence(slot int) string { return k.Tag(slot) + "fence" }
 
 // Lives is the key of a player's lives.
 func (k Keys) Lives(playerID string) string { return k.player(KindLives, playerID) }
