@@ -119,6 +119,10 @@ func configFromEnv(log *slog.Logger) (boot.Config, error) {
 	if err != nil || friendLimit < 1 {
 		return boot.Config{}, fmt.Errorf("OVEN_FRIEND_LIMIT must be a whole number ≥ 1")
 	}
+	pgGroups, err := strconv.Atoi(env("OVEN_PG_GROUPS", "2"))
+	if err != nil || pgGroups < 1 || pgGroups > 64 {
+		return boot.Config{}, fmt.Errorf("OVEN_PG_GROUPS must be a whole number from 1 to 64")
+	}
 	return boot.Config{
 		FriendLimit:     friendLimit,
 		RetentionPlays:  plays,
@@ -133,6 +137,7 @@ func configFromEnv(log *slog.Logger) (boot.Config, error) {
 		EtcdPrefix:      env("OVEN_ETCD_PREFIX", "/oven"),
 		LeaseTTL:        leaseTTL,
 		DatabaseURL:     env("OVEN_DATABASE_URL", ""),
+		PGGroups:        pgGroups,
 		RedisURL:        env("OVEN_REDIS_URL", ""),
 		Couchbase: mailbox.Config{
 			ConnString: env("OVEN_COUCHBASE_URL", ""),

@@ -39,6 +39,7 @@ import (
 	"github.com/ovengames/oven/application/leaderboard"
 	"github.com/ovengames/oven/application/lives"
 	"github.com/ovengames/oven/application/mailbox"
+	"github.com/ovengames/oven/application/pggroup"
 	"github.com/ovengames/oven/application/players"
 	"github.com/ovengames/oven/application/plays"
 	"github.com/ovengames/oven/application/redisdb"
@@ -68,9 +69,11 @@ type Config struct {
 	DatabaseURL string
 	RedisURL    string
 	RedisPrefix string // namespaces every Redis key (tests)
-	Couchbase   mailbox.Config
-	DevClock    bool
-	Logger      *slog.Logger
+	// PGGroups is how many group commits may be in flight at once (pggroup.Options.InFlight).
+	PGGroups  int
+	Couchbase mailbox.Config
+	DevClock  bool
+	Logger    *slog.Logger
 	// GameDataRefresh is how often the published game data is re-read (default 1 s).
 	GameDataRefresh time.Duration
 	// Crash, when closed, stops the shard as a killed process would stop: no drain, no
@@ -153,6 +156,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	defer sh.group.Close() // after serving stopped, before the stores close
 	if watcher == nil {
 		if err := cluster.ServeStatic(ctx, sh.table, cfg.Members.Current(), cfg.ID, sh.raisers); err != nil {
 			return err
@@ -172,6 +176,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 // shard is one shard's wired parts.
 type shard struct {
+	group   *pggroup.Committer
 	game    *shardsrv.Server
 	admin   *shardsrv.AdminServer
 	table   *cluster.Table
@@ -204,21 +209,23 @@ func wire(ctx context.Context, cfg Config, st *stores, router *client.Router, re
 		return nil, err
 	}
 	econ := economy.New(reg)
+	// The owner's one-statement writes of many players commit together (pggroup).
+	group := pggroup.New(st.db, pggroup.Options{InFlight: cfg.PGGroups, Registerer: reg})
 	board := leaderboard.NewStore(rdb)
 	routed := ovenv1.NewGameClient(router)
 	doc := func() *gamedata.Document { return gd.Current().Doc }
-	sh := &shard{table: cluster.NewTable(), raisers: []fence.Raiser{pgfence.Raiser{DB: st.db}, rdb}, banned: banned,
-		bcasts: broadcasts, gd: gd, players: players.NewStore(st.db), friends: friends.New(st.db, cfg.FriendLimit, 10*time.Second),
+	sh := &shard{group: group, table: cluster.NewTable(), raisers: []fence.Raiser{pgfence.Raiser{DB: st.db}, rdb}, banned: banned,
+		bcasts: broadcasts, gd: gd, players: players.NewStore(st.db, group), friends: friends.New(st.db, group, cfg.FriendLimit, 10*time.Second),
 		jan: janitor.New(st.db, janitor.Config{Tables: janitor.WithRetention(janitor.Defaults(cfg.RetentionPlays, cfg.RetentionLedger), "audit_log", cfg.RetentionAudit), Logger: log})}
 	sh.game = shardsrv.NewServer(shardsrv.Deps{
 		ID: cfg.ID, Members: cfg.Members, Clock: clock, GameData: gd, Players: sh.players,
 		Lives: lives.NewStore(rdb), Leaderboard: board,
 		Shop: &shop.Shop{DB: st.db, Players: sh.players, Metrics: econ},
-		Plays: plays.New(plays.Deps{DB: st.db, Redis: rdb, Clock: clock, GameData: doc, Leaderboard: board, Players: sh.players,
+		Plays: plays.New(plays.Deps{DB: st.db, Writes: group, Redis: rdb, Clock: clock, GameData: doc, Leaderboard: board, Players: sh.players,
 			Metrics: econ, Log: log, Hooks: cfg.PlayHooks, RecoverAfter: cfg.RecoverAfter}),
 		Friends: sh.friends,
 		Social:  social.New(social.Deps{Redis: rdb, Clock: clock, GameData: doc, Friends: sh.friends, Deliver: routed, Metrics: econ}),
-		Mailbox: mailbox.NewService(mailbox.Deps{Couchbase: st.cb, Broadcasts: broadcasts, Players: sh.players, DB: st.db, Redis: rdb,
+		Mailbox: mailbox.NewService(mailbox.Deps{Couchbase: st.cb, Broadcasts: broadcasts, Players: sh.players, DB: st.db, Writes: group, Redis: rdb,
 			Clock: clock, GameData: doc, Metrics: econ, Log: log, AfterClaimMarked: cfg.AfterClaimMarked, AfterCredit: cfg.AfterCredit}),
 		Game: routed, Redis: rdb, Log: log, Ready: st.problems,
 	})

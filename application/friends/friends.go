@@ -25,9 +25,10 @@ import (
 
 // Store is the friend graph.
 type Store struct {
-	db    *pgxpool.Pool
-	limit int
-	ttl   time.Duration
+	db     *pgxpool.Pool
+	writes pgfence.DB
+	limit  int
+	ttl    time.Duration
 
 	mu    sync.Mutex
 	cache map[string]cached
@@ -42,8 +43,12 @@ type cached struct {
 // advisory lock (the janitor's) uses a key far above any player id.
 
 // New returns a Store allowing at most limit friends per player; cached lists live ttl.
-func New(db *pgxpool.Pool, limit int, ttl time.Duration) *Store {
-	return &Store{db: db, limit: limit, ttl: ttl, cache: map[string]cached{}}
+// One-statement writes go through writes (the owner's group commit; db when nil).
+func New(db *pgxpool.Pool, writes pgfence.DB, limit int, ttl time.Duration) *Store {
+	if writes == nil {
+		writes = db
+	}
+	return &Store{db: db, writes: writes, limit: limit, ttl: ttl, cache: map[string]cached{}}
 }
 
 // Add makes a and b friends, fenced by the caller's token (a's slot: a is the player
@@ -102,7 +107,7 @@ func (s *Store) Remove(ctx context.Context, a, b string) error {
 		return err
 	}
 	lo, hi := min(pa, pb), max(pa, pb)
-	_, err = pgfence.Exec(ctx, s.db, `UPDATE friendships SET removed_at = now()
+	_, err = pgfence.Exec(ctx, s.writes, `UPDATE friendships SET removed_at = now()
 		WHERE removed_at IS NULL AND ((player_id = $1 AND friend_id = $2) OR (player_id = $2 AND friend_id = $1))`, lo, hi)
 	if err != nil {
 		return fmt.Errorf("friends: remove: %w", err)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/couchbase/gocb/v2"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
@@ -78,11 +77,14 @@ type Deps struct {
 	Broadcasts *Broadcasts
 	Players    *players.Store // cached profiles, invalidated when coins are credited
 	DB         *pgxpool.Pool
-	Redis      *redisdb.DB
-	Clock      oven.Clock
-	GameData   func() *gamedata.Document
-	Metrics    *economy.Metrics
-	Log        *slog.Logger
+	// Writes sends the fenced coin credits: the owner's group commit (pggroup), or DB
+	// when nil.
+	Writes   pgfence.DB
+	Redis    *redisdb.DB
+	Clock    oven.Clock
+	GameData func() *gamedata.Document
+	Metrics  *economy.Metrics
+	Log      *slog.Logger
 	// AfterClaimMarked runs after step 1 of an accept; an error aborts there, as a
 	// crash would (tests only).
 	AfterClaimMarked func() error
@@ -97,7 +99,12 @@ type Service struct {
 }
 
 // NewService returns a Service.
-func NewService(deps Deps) *Service { return &Service{Deps: deps} }
+func NewService(deps Deps) *Service {
+	if deps.Writes == nil && deps.DB != nil {
+		deps.Writes = deps.DB
+	}
+	return &Service{Deps: deps}
+}
 
 func (s *Service) docKey(playerID string) string     { return s.Couchbase.prefix + "mb:" + playerID }
 func (s *Service) claimedKey(playerID string) string { return s.Redis.Claimed(playerID) }
@@ -272,35 +279,39 @@ func (s *Service) creditLives(ctx context.Context, playerID string, pairs []any,
 	return nil
 }
 
+// creditSQL claims coin items once each and credits the fresh ones' coins with a ledger
+// row each, in one statement (so one fenced round trip, and a unit of the owner's group
+// commit): mail_claims' primary key is what makes a claim happen once. It returns the
+// fresh claims' ids and the coins they earned.
+const creditSQL = `
+WITH c AS (
+	INSERT INTO mail_claims (player_id, mail_id, sent_at, amount)
+	SELECT $1, id, sent, amount FROM unnest($2::text[], $3::timestamptz[], $4::bigint[]) AS t(id, sent, amount)
+	ON CONFLICT DO NOTHING RETURNING mail_id, amount
+), w AS (
+	UPDATE wallets SET coins = coins + (SELECT sum(amount) FROM c WHERE amount > 0), updated_at = now()
+	WHERE player_id = $1 AND EXISTS (SELECT FROM c WHERE amount > 0)
+), l AS (
+	INSERT INTO coin_ledger (player_id, amount, reason, ref) SELECT $1, amount, $5, mail_id FROM c WHERE amount > 0
+)
+SELECT coalesce(array_agg(mail_id) FILTER (WHERE amount > 0), '{}'), coalesce(sum(amount) FILTER (WHERE amount > 0), 0)::bigint FROM c`
+
 func (s *Service) creditCoins(ctx context.Context, playerID string, items []Item) error {
 	pid, err := players.ParseID(playerID)
 	if err != nil {
 		return err
 	}
+	ids, sent, amounts := make([]string, len(items)), make([]time.Time, len(items)), make([]int64, len(items))
+	for i, it := range items {
+		t, ok := oven.IDTime(it.ID)
+		if !ok {
+			return fmt.Errorf("mailbox: credit coins: mail id %q has no time", it.ID)
+		}
+		ids[i], sent[i], amounts[i] = it.ID, t, it.Amount
+	}
 	var earned int64
 	var fresh []string
-	err = pgfence.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
-		earned, fresh = 0, nil
-		for _, it := range items {
-			sent, ok := oven.IDTime(it.ID)
-			if !ok {
-				return fmt.Errorf("mail id %q has no time", it.ID)
-			}
-			tag, err := tx.Exec(ctx, `INSERT INTO mail_claims (player_id, mail_id, sent_at, amount) VALUES ($1, $2, $3, $4)
-				ON CONFLICT DO NOTHING`, pid, it.ID, sent, it.Amount)
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 1 && it.Amount > 0 {
-				if _, err := wallet.Change(ctx, tx, pid, it.Amount, wallet.ReasonMail, it.ID); err != nil {
-					return err
-				}
-				earned += it.Amount
-				fresh = append(fresh, it.ID)
-			}
-		}
-		return nil
-	})
+	err = pgfence.QueryRow(ctx, s.Writes, creditSQL, pid, ids, sent, amounts, wallet.ReasonMail).Scan(&fresh, &earned)
 	if s.Players != nil {
 		s.Players.Invalidate(playerID)
 	}

@@ -32,14 +32,28 @@ type Player struct {
 
 // Store is the PostgreSQL store of players.
 type Store struct {
-	db    *pgxpool.Pool
-	cache *cache
-	names nameCache
+	db     *pgxpool.Pool
+	writes Writer
+	cache  *cache
+	names  nameCache
 }
 
-// NewStore returns a Store on db. Get is served from a per-shard cache: every writer of
-// a player's rows (the player's owner shard) must call Invalidate after its write.
-func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db, cache: newCache()} }
+// Writer sends the one-statement writes (new players, renames): the owner's group
+// commit (pggroup.Committer) or the pool itself.
+type Writer interface {
+	pgfence.DB
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// NewStore returns a Store that reads db and writes through writes (db when nil). Get is
+// served from a per-shard cache: every writer of a player's rows (the player's owner
+// shard) must call Invalidate after its write.
+func NewStore(db *pgxpool.Pool, writes Writer) *Store {
+	if writes == nil {
+		writes = db
+	}
+	return &Store{db: db, writes: writes, cache: newCache()}
+}
 
 // ForgetPlayers drops every cached profile and name of the players match selects: the
 // owner calls it for the slots it hands over, whose next owner may write them.
@@ -86,7 +100,7 @@ func (s *Store) FindOrCreate(ctx context.Context, deviceID string, start gamedat
 	// of the statement, when the player row exists. If another request took the device
 	// first, the unique violation aborts all of it and that request's player wins.
 	var pid int64
-	err = s.db.QueryRow(ctx, `
+	err = s.writes.QueryRow(ctx, `
 		WITH f AS (SELECT player_id FROM devices WHERE device_id = $1),
 		n AS (SELECT nextval(pg_get_serial_sequence('players', 'player_id')) AS id WHERE NOT EXISTS (SELECT FROM f)),
 		p AS (INSERT INTO players (player_id, name) SELECT id, 'Guest' || id FROM n RETURNING player_id),
@@ -152,7 +166,7 @@ func (s *Store) Rename(ctx context.Context, id, name string) error {
 	if err != nil {
 		return err
 	}
-	tag, err := pgfence.Exec(ctx, s.db, `UPDATE players SET name = $2, updated_at = now() WHERE player_id = $1`, pid, name)
+	tag, err := pgfence.Exec(ctx, s.writes, `UPDATE players SET name = $2, updated_at = now() WHERE player_id = $1`, pid, name)
 	s.Invalidate(id)
 	if err != nil {
 		return fmt.Errorf("players: rename: %w", err)

@@ -60,6 +60,7 @@ import (
 	"github.com/ovengames/oven/application/cluster"
 	"github.com/ovengames/oven/application/deadline"
 	"github.com/ovengames/oven/application/economy"
+	"github.com/ovengames/oven/application/fence/pgfence"
 	"github.com/ovengames/oven/application/gamedata"
 	"github.com/ovengames/oven/application/leaderboard"
 	"github.com/ovengames/oven/application/lives"
@@ -83,7 +84,10 @@ type Hooks struct {
 
 // Deps are what the Service works with.
 type Deps struct {
-	DB          *pgxpool.Pool
+	DB *pgxpool.Pool
+	// Writes sends the fenced one-statement writes (charges, settlements, arbitration):
+	// the owner's group commit (pggroup), or DB when nil.
+	Writes      pgfence.DB
 	Redis       *redisdb.DB
 	Clock       oven.Clock // the game clock
 	GameData    func() *gamedata.Document
@@ -105,6 +109,9 @@ type Service struct {
 
 // New returns a Service.
 func New(deps Deps) *Service {
+	if deps.Writes == nil {
+		deps.Writes = deps.DB
+	}
 	if deps.RecoverAfter == 0 {
 		deps.RecoverAfter = 30 * time.Second
 	}

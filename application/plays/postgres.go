@@ -50,7 +50,7 @@ func (s *Service) charge(ctx context.Context, playerID, playID string, cost int6
 	// primary key, which aborts the debit with it.
 	var coins int64
 	gen := s.Players.Generation(playerID)
-	err = pgfence.QueryRow(ctx, s.DB, `
+	err = pgfence.QueryRow(ctx, s.Writes, `
 		WITH w AS (
 			UPDATE wallets SET coins = coins - $4, updated_at = now()
 			WHERE player_id = $3 AND coins >= $4 RETURNING coins
@@ -93,7 +93,7 @@ func (s *Service) arbitrate(ctx context.Context, playerID, playID string) (strin
 	// Two statements, not one: after waiting out a concurrent 'charged' insert, only a
 	// new statement's snapshot sees that row. Only the insert writes, so only it is fenced.
 	var outcome string
-	err = pgfence.QueryRow(ctx, s.DB, `
+	err = pgfence.QueryRow(ctx, s.Writes, `
 		INSERT INTO play_charges (play_id, started_at, player_id, outcome, cost)
 		VALUES ($1, $2, $3, 'void', 0) ON CONFLICT DO NOTHING RETURNING outcome`, playID, started, pid).Scan(&outcome)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -418,7 +418,7 @@ func (s *Service) recordSQL(ctx context.Context, pid int64, playID string, start
 		levels[i], thresholds[i] = l.Level, l.Exp
 	}
 	var raw []byte
-	err = pgfence.QueryRow(ctx, s.DB, settleSQL, playID, started, pid, b.Score, b.Coins, b.Distance, b.DurationMS,
+	err = pgfence.QueryRow(ctx, s.Writes, settleSQL, playID, started, pid, b.Score, b.Coins, b.Distance, b.DurationMS,
 		p.cookie, p.pet, p.boosts, outcome, b.hash(), reason == "", ExpFor(b.Score), levels, thresholds, reason,
 		wallet.ReasonPlay).Scan(&raw)
 	var pgErr *pgconn.PgError
