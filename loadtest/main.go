@@ -18,6 +18,8 @@
 // drained; loadtest/chaos) and reports what the players saw.
 // -routes runs single routes instead (routes.go): each operation of DESIGN.md's
 // comparison with a reference server alone, in a closed loop, on data prepared ahead.
+// Every phase reports the server's CPU per request (ms of the server's processes' CPU
+// over the throughput window, per request answered in it; stats.Cost).
 //
 // Every flag can also be set as OVEN_LOADTEST_<FLAG> (e.g. OVEN_LOADTEST_STEADY_RATE=40).
 // Run with -h for the flags. Traffic goes only where the flags point; every phase stops

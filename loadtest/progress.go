@@ -120,14 +120,17 @@ func printSummary(r *results.Report, html, json string) {
 			w = max(w, len(p.Label()))
 		}
 	}
-	fmt.Printf("%-7s %-*s %9s %9s %8s %8s %8s %7s %8s %s\n", "target", w, "phase", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "missing", "CPU (% of one core)")
+	fmt.Printf("%-7s %-*s %9s %9s %8s %8s %8s %7s %8s %10s %s\n", "target", w, "phase", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "missing", "CPU ms/req", "CPU (% of one core)")
 	for _, t := range r.Targets {
 		for _, p := range t.Phases {
 			s := p.Summary.Total
-			fmt.Printf("%-7s %-*s %9d %9.0f %8.1f %8.1f %8.0f %7d %8d %s\n", t.Name, w, p.Label(), s.Count, s.Throughput,
-				s.Latency.P50, s.Latency.P99, s.Latency.Max, s.Errors, s.Missing, p.CPU())
+			fmt.Printf("%-7s %-*s %9d %9.0f %8.1f %8.1f %8.0f %7d %8d %10s %s\n", t.Name, w, p.Label(), s.Count, s.Throughput,
+				s.Latency.P50, s.Latency.P99, s.Latency.Max, s.Errors, s.Missing, p.ServerMS(), p.CPU())
 			if procs := p.CPU().Processes(); procs != "" {
 				fmt.Printf("%-7s %-*s server CPU by process: %s\n", "", w, "", procs)
+			}
+			if cost := p.CostSentence(); cost != "" {
+				fmt.Printf("%-7s %-*s CPU per request: %s\n", "", w, "", cost)
 			}
 			if w2 := p.StoreWork(); w2 != "" {
 				fmt.Printf("%-7s %-*s per request: %s\n", "", w, "", w2)
@@ -135,6 +138,12 @@ func printSummary(r *results.Report, html, json string) {
 			if p.Kind == results.KindRoute && len(s.ByCode) > 0 {
 				fmt.Printf("%-7s %-*s non-OK answers: %s\n", "", w, "", byCodeLine(s.ByCode))
 			}
+		}
+	}
+	if vs := results.CostVsRelay(r); len(vs) > 0 {
+		fmt.Println()
+		for _, l := range vs {
+			fmt.Println("CPU per request,", l)
 		}
 	}
 	for _, t := range r.Targets {

@@ -6,6 +6,7 @@ package machine
 
 import (
 	"bufio"
+	"maps"
 	"os"
 	"runtime"
 	"strconv"
@@ -25,7 +26,7 @@ type CPU struct {
 func NewCPU() *CPU {
 	c := &CPU{}
 	c.lastBusy, c.lastTotal = procStat()
-	c.lastSelf, c.lastAt = selfCPU(), time.Now()
+	c.lastSelf, c.lastAt = SelfCPU(), time.Now()
 	return c
 }
 
@@ -33,7 +34,7 @@ func NewCPU() *CPU {
 // percent of one core (a busy 2-core machine reads 200).
 func (c *CPU) Sample() (machinePct, selfPct float64) {
 	busy, total := procStat()
-	self, now := selfCPU(), time.Now()
+	self, now := SelfCPU(), time.Now()
 	if total > c.lastTotal {
 		machinePct = float64(busy-c.lastBusy) / float64(total-c.lastTotal) * 100 * float64(runtime.NumCPU())
 	}
@@ -69,7 +70,8 @@ func procStat() (busy, total uint64) {
 	return busy, total
 }
 
-func selfCPU() time.Duration {
+// SelfCPU returns the CPU time (user and system) this process has used so far.
+func SelfCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
@@ -111,6 +113,7 @@ type Tree struct {
 	root   int
 	last   map[int]procTime
 	lastAt time.Time
+	used   map[string]time.Duration // by command name, since NewTree
 }
 
 type procTime struct {
@@ -120,7 +123,7 @@ type procTime struct {
 
 // NewTree returns a sampler for the process tree under root.
 func NewTree(root int) *Tree {
-	return &Tree{root: root, last: treeCPU(root), lastAt: time.Now()}
+	return &Tree{root: root, last: treeCPU(root), lastAt: time.Now(), used: map[string]time.Duration{}}
 }
 
 // Sample returns the tree's CPU use since the last call in percent of one core, in
@@ -139,10 +142,18 @@ func (t *Tree) Sample() (total float64, byName map[string]float64) {
 			pct := float64(d) / float64(wall) * 100
 			byName[pt.name] += pct
 			total += pct
+			t.used[pt.name] += d
 		}
 	}
 	t.last, t.lastAt = cur, now
 	return total, byName
+}
+
+// Used returns the CPU time the tree used between NewTree and the last Sample (at), by
+// command name: the sum of what the samples saw, so it never goes back when a process
+// exits (its time since its last sample is lost, as in Sample).
+func (t *Tree) Used() (at time.Time, byName map[string]time.Duration) {
+	return t.lastAt, maps.Clone(t.used)
 }
 
 // treeCPU returns the CPU time of root and each of its live descendants, by pid.

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 )
 
 func TestParseStat(t *testing.T) {
@@ -41,5 +42,30 @@ func TestDescends(t *testing.T) {
 		if got := Descends(tc.pid, tc.root); got != tc.want {
 			t.Errorf("Descends(%d, %d) = %v, want %v", tc.pid, tc.root, got, tc.want)
 		}
+	}
+}
+
+func TestTreeUsedKeepsExitedProcesses(t *testing.T) {
+	tree := NewTree(os.Getpid())
+	busy := exec.Command("sh", "-c", "while :; do :; done")
+	if err := busy.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { busy.Process.Kill(); busy.Wait() }()
+	time.Sleep(300 * time.Millisecond)
+	tree.Sample()
+	_, before := tree.Used()
+	if before["sh"] <= 0 {
+		t.Fatalf("used by name = %v, want some CPU time for the busy sh", before)
+	}
+	busy.Process.Kill()
+	busy.Wait()
+	tree.Sample()
+	at, after := tree.Used()
+	if after["sh"] < before["sh"] {
+		t.Errorf("sh used %v after it exited, %v before: the counter went back", after["sh"], before["sh"])
+	}
+	if time.Since(at) > time.Second {
+		t.Errorf("Used is dated %v, not the last sample", at)
 	}
 }

@@ -32,20 +32,27 @@ h4{font-size:14px;margin:14px 0 4px}div.chaos{border-left:3px solid #D00000;padd
 {{with .Notes}}<ul class="notes">{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
 
 <h2>Phases</h2>
-<table><tr><th class="l">target</th><th class="l">phase</th><th class="l">load</th><th>requests</th><th>req/s</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>max ms</th><th>errors</th><th>missing</th><th>expected refusals</th><th class="l">CPU (% of one core)</th></tr>
+<table><tr><th class="l">target</th><th class="l">phase</th><th class="l">load</th><th>requests</th><th>req/s</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>max ms</th><th>errors</th><th>missing</th><th>expected refusals</th><th>server CPU ms/request</th><th class="l">CPU (% of one core)</th></tr>
 {{range $t := .Targets}}{{range .Phases}}<tr><td class="l">{{$t.Name}}</td><td class="l">{{.Label}}</td><td class="l">{{.Profile}}</td>
 <td>{{.Summary.Total.Count}}</td><td>{{f0 .Summary.Total.Throughput}}</td><td>{{f1 .Summary.Total.Latency.P50}}</td><td>{{f1 .Summary.Total.Latency.P90}}</td>
 <td>{{f1 .Summary.Total.Latency.P99}}</td><td>{{f0 .Summary.Total.Latency.Max}}</td>
-<td class="{{if .Summary.Total.Errors}}fail{{end}}">{{.Summary.Total.Errors}}</td><td>{{.Summary.Total.Missing}}</td><td>{{.Summary.Total.Expected}}</td><td class="l">{{cpu .}}</td></tr>
+<td class="{{if .Summary.Total.Errors}}fail{{end}}">{{.Summary.Total.Errors}}</td><td>{{.Summary.Total.Missing}}</td><td>{{.Summary.Total.Expected}}</td><td>{{.ServerMS}}</td><td class="l">{{cpu .}}</td></tr>
 {{end}}{{end}}</table>
 <p class="meta">Latency counts from each request's intended send time (open loop: no coordinated omission; closed loop: from the moment a client slot was free). Throughput counts answers within the phase's window (closed loop: after the warm-up). CPU is % of one core (the machine has two), averaged over the phase: the load generator shares the machine with the server, and "other" is everything else running on it.</p>
+<h3>CPU per request</h3>
+<table><tr><th class="l">target</th><th class="l">phase</th><th>requests in the window</th><th>server CPU s</th><th>server ms/request</th><th class="l">server ms/request by process</th><th>load generator ms/request</th></tr>
+{{range $t := .Targets}}{{range $p := .Phases}}{{with $p.Summary.CPU}}<tr><td class="l">{{$t.Name}}</td><td class="l">{{$p.Label}}</td><td>{{.Requests}}</td>
+<td>{{if .ServerKnown}}{{f1 .ServerCPU}}{{else}}—{{end}}</td><td>{{$p.ServerMS}}</td><td class="l">{{byProcess .}}</td><td>{{f2 .Generator}}</td></tr>
+{{end}}{{end}}{{end}}</table>
+{{with costVsRelay .}}<ul class="notes">{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
+<p class="meta">CPU per request: the CPU time the server's processes used over a phase's throughput window (their cumulative utime+stime, read from /proc about once a second and interpolated at the window's ends), divided by the requests answered in that window. It does not depend on how hard a phase pushed, and other work on a shared machine hardly moves it. The server is the process tree this run started (the dev stack, or the relay child), split by command name; the load generator's own CPU is apart. A mixed phase has one figure for the mix: which route used the CPU inside a mix cannot be told from outside the server, so per route it is measured by running the route alone (-routes).</p>
 {{with routes .}}
 <h2>Single routes against the reference server (DESIGN.md)</h2>
-<table><tr><th class="l">target</th><th class="l">route</th><th class="l">Oven request</th><th>clients</th><th>reference req/s</th><th>goal req/s</th><th>req/s</th><th>× reference</th><th>reference p99 ms</th><th>p50 ms</th><th>p99 ms</th><th>max ms</th><th>errors</th><th class="l">non-OK answers</th><th>status</th></tr>
+<table><tr><th class="l">target</th><th class="l">route</th><th class="l">Oven request</th><th>clients</th><th>reference req/s</th><th>goal req/s</th><th>req/s</th><th>× reference</th><th>reference p99 ms</th><th>p50 ms</th><th>p99 ms</th><th>max ms</th><th>errors</th><th>server CPU ms/request</th><th class="l">non-OK answers</th><th>status</th></tr>
 {{range $row := .}}<tr><td class="l">{{.Target}}</td><td class="l">{{.Ref.Route}}</td><td class="l mono">{{.Ref.Oven}}</td><td>{{.Phase.Clients}}</td><td>{{f0 .Ref.RPS}}</td><td>{{f0 .Want}}</td>
 <td>{{f0 .Phase.Summary.Total.Throughput}}</td><td>{{f2 (ratio .Phase.Summary.Total.Throughput .Ref.RPS)}}</td><td>{{f0 .Ref.P99}}</td>
 <td>{{f1 .Phase.Summary.Total.Latency.P50}}</td><td>{{f1 .Phase.Summary.Total.Latency.P99}}</td><td>{{f0 .Phase.Summary.Total.Latency.Max}}</td>
-<td class="{{if .Phase.Summary.Total.Errors}}fail{{end}}">{{.Phase.Summary.Total.Errors}}</td>
+<td class="{{if .Phase.Summary.Total.Errors}}fail{{end}}">{{.Phase.Summary.Total.Errors}}</td><td>{{.Phase.ServerMS}}</td>
 <td class="l mono">{{range $k := sortedKeys .Phase.Summary.Total.ByCode}}{{$k}}: {{index $row.Phase.Summary.Total.ByCode $k}}<br>{{end}}</td>
 <td class="{{cls .Goal.Status}}">{{.Goal.Status}}</td></tr>{{end}}
 </table>
@@ -67,7 +74,7 @@ h4{font-size:14px;margin:14px 0 4px}div.chaos{border-left:3px solid #D00000;padd
 {{with $t.Counters}}<p class="meta">{{range $k := sortedKeys .}}{{$k}}: {{index $t.Counters $k}} · {{end}}</p>{{end}}
 {{range $t.Phases}}
 <h3>{{$t.Name}} · {{.Label}}{{if .Profile}} · {{.Profile}}{{end}}</h3>
-<p class="meta">window {{f1 .Summary.Window}} s of {{f0 .Summary.Duration}} s recorded · CPU {{cpu .}}{{with procs .}}<br>server CPU by process (% of one core): {{.}}{{end}}{{with .StoreWork}}<br>store work per request (approximate): {{.}}{{end}}</p>
+<p class="meta">window {{f1 .Summary.Window}} s of {{f0 .Summary.Duration}} s recorded · CPU {{cpu .}}{{with procs .}}<br>server CPU by process (% of one core): {{.}}{{end}}{{with .CostSentence}}<br>CPU per request: {{.}}{{end}}{{with .StoreWork}}<br>store work per request (approximate): {{.}}{{end}}</p>
 {{with .Summary.Notes}}<ul class="notes">{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{with .Chaos}}{{template "chaos" .}}{{end}}
 <table><tr><th class="l">route</th><th>count</th><th>share</th><th>req/s</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>service p99</th><th>errors</th><th>missing</th><th>expected</th><th class="l">non-OK answers</th></tr>

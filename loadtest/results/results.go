@@ -110,15 +110,22 @@ type CPU struct {
 
 // Processes lists the server's CPU by process name, busiest first.
 func (c CPU) Processes() string {
-	names := make([]string, 0, len(c.ByProcess))
-	for n := range c.ByProcess {
+	return busiestFirst(c.ByProcess, 0.5, "%s %.0f%%")
+}
+
+// busiestFirst lists the entries of m worth at least least, largest first, each
+// formatted with its name and value.
+func busiestFirst(m map[string]float64, least float64, format string) string {
+	names := make([]string, 0, len(m))
+	for n := range m {
 		names = append(names, n)
 	}
-	slices.SortFunc(names, func(a, b string) int { return cmpFloat(c.ByProcess[b], c.ByProcess[a]) })
+	slices.Sort(names)
+	slices.SortStableFunc(names, func(a, b string) int { return cmpFloat(m[b], m[a]) })
 	var parts []string
 	for _, n := range names {
-		if c.ByProcess[n] >= 0.5 {
-			parts = append(parts, fmt.Sprintf("%s %.0f%%", n, c.ByProcess[n]))
+		if m[n] >= least {
+			parts = append(parts, fmt.Sprintf(format, n, m[n]))
 		}
 	}
 	return strings.Join(parts, ", ")
@@ -484,9 +491,11 @@ var funcs = template.FuncMap{
 		}
 		return strings.Join(parts, ", ")
 	},
-	"staticNote": func() string { return chaos.StaticNote },
-	"cpu":        func(p Phase) string { return p.CPU().String() },
-	"procs":      func(p Phase) string { return p.CPU().Processes() },
+	"staticNote":  func() string { return chaos.StaticNote },
+	"cpu":         func(p Phase) string { return p.CPU().String() },
+	"procs":       func(p Phase) string { return p.CPU().Processes() },
+	"byProcess":   costByProcess,
+	"costVsRelay": CostVsRelay,
 }
 
 var page = template.Must(template.New("report").Funcs(funcs).Parse(pageHTML))

@@ -116,6 +116,7 @@ type Recorder struct {
 	total    *routeStats
 	secs     []*second
 	notes    []string
+	cpu      []CPUTime
 }
 
 // NewRecorder returns a Recorder for a phase that starts at start. Throughput counts
@@ -282,6 +283,9 @@ type Summary struct {
 	Series   []Second  `json:"series"`
 	Notes    []string  `json:"notes,omitempty"`
 	Duration float64   `json:"duration_s"` // first to last recorded second
+	// CPU is the CPU time per request answered in the window, for the whole phase (a
+	// mix or a single route); nil when not measured or no request was answered.
+	CPU *Cost `json:"cpu_per_request,omitempty"`
 }
 
 // Summary aggregates what was recorded. end closes an open window.
@@ -313,7 +317,7 @@ func (r *Recorder) Summary(end time.Time) Summary {
 		return out
 	}
 	s := Summary{Name: r.name, Start: r.start, Window: window, Total: route("all", r.total),
-		Notes: slices.Clone(r.notes), Duration: float64(len(r.secs))}
+		Notes: slices.Clone(r.notes), Duration: float64(len(r.secs)), CPU: costOf(r.cpu, r.from, to, r.total.inWindow)}
 	for _, name := range slices.Sorted(maps.Keys(r.routes)) {
 		s.Routes = append(s.Routes, route(name, r.routes[name]))
 	}

@@ -204,35 +204,38 @@ func (e *Env) gauges(rec *stats.Recorder, tick Tick, dropped *atomic.Int64) func
 	return e.gaugesFor(func() *stats.Recorder { return rec }, tick, dropped)
 }
 
-// gaugesFor samples the driver's state once a second into the current recorder.
+// gaugesFor samples the driver's state once a second into the current recorder, and
+// the CPU counters from its start to its stop (for the phases' CPU per request).
 func (e *Env) gaugesFor(rec func() *stats.Recorder, tick Tick, dropped *atomic.Int64) func() {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		cpu := machine.NewCPU()
-		var server *machine.Tree
+		meter := &cpuMeter{}
 		if e.ServerPID > 0 {
-			server = machine.NewTree(e.ServerPID)
+			meter.server = machine.NewTree(e.ServerPID)
 		}
+		meter.record(rec())
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
+				meter.sample()
+				meter.record(rec())
 				return
 			case now := <-t.C:
 				inFlight, _ := e.Client.gate.State()
 				g := stats.Gauge{InFlight: inFlight, Active: e.Active(), Completed: e.Completed()}
 				g.CPUBusy, g.GenCPU = cpu.Sample()
-				if server != nil {
-					g.ServerCPU, g.ServerProcs = server.Sample()
-				}
+				g.ServerCPU, g.ServerProcs = meter.sample()
 				if dropped != nil {
 					g.Dropped = dropped.Load()
 				}
 				r := rec()
 				// The gauge describes the second that just ended.
 				r.SetGauge(now.Add(-time.Second/2), g)
+				meter.record(r)
 				if tick != nil {
 					tick(now, r, g)
 				}
@@ -240,4 +243,35 @@ func (e *Env) gaugesFor(rec func() *stats.Recorder, tick Tick, dropped *atomic.I
 		}
 	})
 	return func() { cancel(); wg.Wait() }
+}
+
+// cpuMeter reads the CPU time used so far by the server's process tree (when known)
+// and by the generator into the phases' recorders. Not safe for concurrent use.
+type cpuMeter struct {
+	server *machine.Tree // nil: the server's processes are unknown
+	last   *stats.Recorder
+}
+
+// sample samples the server's tree, returning its CPU use since the last sample in
+// percent of one core, in total and by command name (zero when unknown).
+func (m *cpuMeter) sample() (float64, map[string]float64) {
+	if m.server == nil {
+		return 0, nil
+	}
+	return m.server.Sample()
+}
+
+// record adds the counters as of the last sample to r, and to the recorder before r
+// when the driver has moved on to a new one (the next closed-loop step), so that the
+// previous step's window ends between two readings it holds.
+func (m *cpuMeter) record(r *stats.Recorder) {
+	c := stats.CPUTime{At: time.Now(), Generator: machine.SelfCPU()}
+	if m.server != nil {
+		c.At, c.Server = m.server.Used()
+	}
+	r.AddCPUTime(c)
+	if m.last != nil && m.last != r {
+		m.last.AddCPUTime(c)
+	}
+	m.last = r
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -170,8 +171,9 @@ func TestSessionsAgainstTheRelay(t *testing.T) {
 	obs := vp.NewObserved(1000)
 	devices := &vp.Devices{RunID: "t"}
 
+	// The relay runs in this process: its "server" tree is this process.
 	open := &vp.Env{Client: vp.NewClient(vp.ClientConfig{BaseURL: r.URL, Timeout: 5 * time.Second, Gate: vp.NewGate(64)}),
-		B: b, Obs: obs, Devices: devices, Players: &vp.Players{}}
+		B: b, Obs: obs, Devices: devices, Players: &vp.Players{}, ServerPID: os.Getpid()}
 	defer open.Client.Close()
 	rec := stats.NewRecorder("open", time.Now())
 	open.RunOpen(context.Background(), vp.OpenLoop{Profile: profile.Steady{PerSecond: 50}, Duration: 250 * time.Millisecond,
@@ -179,6 +181,9 @@ func TestSessionsAgainstTheRelay(t *testing.T) {
 	s := rec.Summary(time.Now())
 	if s.Total.Errors != 0 || s.Total.Count == 0 {
 		t.Fatalf("open loop: %+v", s.Total)
+	}
+	if s.CPU == nil || !s.CPU.ServerKnown || s.CPU.Requests == 0 {
+		t.Errorf("open loop: CPU per request %+v, want one for the server's tree over the window's requests", s.CPU)
 	}
 	routes := map[string]int64{}
 	for _, rt := range s.Routes {
@@ -212,6 +217,11 @@ func TestSessionsAgainstTheRelay(t *testing.T) {
 	}, nil)
 	if len(recs) != 2 {
 		t.Fatalf("%d step recorders, want 2", len(recs))
+	}
+	// The first step's window ends before any tick: the reading taken when the phase
+	// stopped closes it.
+	if c := recs[0].Summary(time.Now()).CPU; c == nil || c.ServerKnown || c.Requests == 0 {
+		t.Errorf("closed loop step 0: CPU per request %+v, want the generator's over the window's requests", c)
 	}
 	for i, r := range recs {
 		if s := r.Summary(time.Now()).Total; s.Count == 0 || s.Errors != 0 {
