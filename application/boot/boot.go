@@ -69,11 +69,15 @@ type Config struct {
 	DatabaseURL string
 	RedisURL    string
 	RedisPrefix string // namespaces every Redis key (tests)
-	// PGGroups is how many group commits may be in flight at once (pggroup.Options.InFlight).
-	PGGroups  int
-	Couchbase mailbox.Config
-	DevClock  bool
-	Logger    *slog.Logger
+	// PGGroups is how many group commits may be in flight at once (pggroup.Options.InFlight);
+	// default 2.
+	PGGroups int
+	// RedisGroups is how many grouped Redis pipelines may be in flight at once
+	// (redisdb.OpenGrouped); default 2, negative sends every command on its own.
+	RedisGroups int
+	Couchbase   mailbox.Config
+	DevClock    bool
+	Logger      *slog.Logger
 	// GameDataRefresh is how often the published game data is re-read (default 1 s).
 	GameDataRefresh time.Duration
 	// Crash, when closed, stops the shard as a killed process would stop: no drain, no
@@ -126,6 +130,12 @@ func (cfg *Config) defaults() {
 	if cfg.FriendLimit == 0 {
 		cfg.FriendLimit = 200
 	}
+	if cfg.PGGroups == 0 {
+		cfg.PGGroups = 2
+	}
+	if cfg.RedisGroups == 0 {
+		cfg.RedisGroups = 2
+	}
 }
 
 // Run serves a shard until ctx ends, then shuts down in order: hand the slots over
@@ -133,16 +143,16 @@ func (cfg *Config) defaults() {
 func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Logger.With("shard", cfg.ID)
 	cfg.defaults()
-	st, err := openStores(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.close()
 	reg := cfg.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	st, err := openStores(ctx, cfg, reg)
+	if err != nil {
+		return err
+	}
+	defer st.close()
 	var watcher *cluster.Watcher
 	if cfg.Etcd != nil {
 		if watcher, err = cluster.NewWatcher(ctx, cfg.Etcd, cfg.EtcdPrefix, log); err != nil {
@@ -388,10 +398,12 @@ func opsServer(addr string, reg *prometheus.Registry) *http.Server {
 type stores struct {
 	db  *pgxpool.Pool
 	rdb redis.UniversalClient
-	cb  *mailbox.Couchbase
+	// stopGroup stops the grouping of rdb's commands, after rdb closed.
+	stopGroup func()
+	cb        *mailbox.Couchbase
 }
 
-func openStores(ctx context.Context, cfg Config) (*stores, error) {
+func openStores(ctx context.Context, cfg Config, reg prometheus.Registerer) (*stores, error) {
 	var st stores
 	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
@@ -417,7 +429,8 @@ func openStores(ctx context.Context, cfg Config) (*stores, error) {
 	if st.db, err = pgxpool.NewWithConfig(ctx, pcfg); err != nil {
 		return nil, fmt.Errorf("shard: database: %w", err)
 	}
-	if st.rdb, err = redisdb.Open(cfg.RedisURL); err != nil { // one server or a Redis Cluster
+	// One server or a Redis Cluster; the commands of many players go together (grouped).
+	if st.rdb, st.stopGroup, err = redisdb.OpenGrouped(cfg.RedisURL, cfg.RedisGroups, reg); err != nil {
 		st.close()
 		return nil, fmt.Errorf("shard: redis url: %w", err)
 	}
@@ -467,6 +480,7 @@ func (st *stores) close() {
 	}
 	if st.rdb != nil {
 		st.rdb.Close()
+		st.stopGroup()
 	}
 	if st.db != nil {
 		st.db.Close()

@@ -66,4 +66,15 @@ func TestScriptsOnRedisCluster(t *testing.T) {
 		}
 	})
 	t.Run("fenced scripts", func(t *testing.T) { testFencedScripts(t, c) })
+	t.Run("fenced scripts, grouped", func(t *testing.T) {
+		g, stop, err := redisdb.OpenGrouped(rc.URL(), 2, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { g.Close(); stop() }) // after the parallel cases
+		if _, ok := g.(*redis.ClusterClient); !ok {
+			t.Fatalf("OpenGrouped(%s) gave a %T, want a cluster client", rc.URL(), g)
+		}
+		testFencedScripts(t, g)
+	})
 }

@@ -31,6 +31,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ovengames/oven/application/fence"
@@ -130,6 +131,34 @@ func ParseURL(raw string) (*redis.UniversalOptions, error) {
 // Open connects to the Redis of a setting (see ParseURL): a single-server client, or a
 // cluster client that routes each command and script by its keys' hash slot.
 func Open(rawURL string) (redis.UniversalClient, error) {
+	o, err := options(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	return redis.NewUniversalClient(o), nil
+}
+
+// OpenGrouped is Open for an owner shard: its commands are grouped (see group.go),
+// with senders pipelines in flight at once (none: not grouped). Call stop after
+// closing the client: it stops the group.
+func OpenGrouped(rawURL string, senders int, reg prometheus.Registerer) (c redis.UniversalClient, stop func(), err error) {
+	o, err := options(rawURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	c = redis.NewUniversalClient(o)
+	if senders <= 0 {
+		return c, func() {}, nil
+	}
+	ro := *o
+	ro.PoolSize = senders + 2 // the senders' connections, and a spare for a redial
+	g := newGroup(redis.NewUniversalClient(&ro), senders, reg)
+	c.AddHook(g)
+	return c, g.close, nil
+}
+
+// options are a setting's go-redis options with Oven's defaults.
+func options(rawURL string) (*redis.UniversalOptions, error) {
 	o, err := ParseURL(rawURL)
 	if err != nil {
 		return nil, err
@@ -158,5 +187,5 @@ func Open(rawURL string) (redis.UniversalClient, error) {
 	// RESP2: RESP3's push-notification check before every command read cost ~6 % of a
 	// shard's CPU, and Oven subscribes to nothing.
 	o.Protocol = 2
-	return redis.NewUniversalClient(o), nil
+	return o, nil
 }

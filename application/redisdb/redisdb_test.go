@@ -22,8 +22,9 @@ import (
 )
 
 var (
-	single redis.UniversalClient
-	seq    atomic.Int64
+	single  redis.UniversalClient
+	grouped redis.UniversalClient // the same server, its commands grouped as a shard's are
+	seq     atomic.Int64
 )
 
 func TestMain(m *testing.M) {
@@ -38,7 +39,15 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	var stopGroup func()
+	grouped, stopGroup, err = redisdb.OpenGrouped(r.URL(), 2, groupMetrics)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	code := m.Run()
+	grouped.Close()
+	stopGroup()
 	single.Close()
 	r.Stop()
 	os.Exit(code)
@@ -180,7 +189,10 @@ func TestEveryFencedScriptHasACase(t *testing.T) {
 	}
 }
 
-func TestFencedScripts(t *testing.T) { testFencedScripts(t, single) }
+func TestFencedScripts(t *testing.T) {
+	t.Run("alone", func(t *testing.T) { testFencedScripts(t, single) })
+	t.Run("grouped", func(t *testing.T) { testFencedScripts(t, grouped) })
+}
 
 // testFencedScripts checks, for every fenced script on c: a stale epoch is refused
 // with a *fence.Error and changes nothing; a newer one goes through and raises the
