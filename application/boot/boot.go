@@ -166,7 +166,6 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	defer sh.group.Close() // after serving stopped, before the stores close
 	if watcher == nil {
 		if err := cluster.ServeStatic(ctx, sh.table, cfg.Members.Current(), cfg.ID, sh.raisers); err != nil {
 			return err

@@ -18,9 +18,9 @@
 //     error, exactly as it would fail a lone write: the outcome is unknown, and Oven's
 //     writes are idempotent by key (play records, mail claims) for the retry.
 //
-// There is no timer: senders (Options.InFlight of them) each take everything queued
-// when they become free, so at low load a write goes alone, at once, and at high load
-// groups grow by themselves while the previous ones are in flight.
+// There is no timer (package grouping): at most Options.InFlight groups are in flight,
+// each led by one of its callers, and the next takes everything queued meanwhile, so at
+// low load a write goes alone, at once, and at high load groups grow by themselves.
 package pggroup
 
 import (
@@ -28,12 +28,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ovengames/oven/application/grouping"
 )
 
 // DB sends batches; a *pgxpool.Pool.
@@ -57,23 +58,18 @@ type Options struct {
 // conflictRetries is how often a whole group runs again after a transaction conflict.
 const conflictRetries = 3
 
-// Committer groups units into shared transactions. Its methods are safe for concurrent
-// use; Close stops it.
+// Committer groups units into shared transactions. Safe for concurrent use; it has no
+// goroutine of its own (see package grouping), so nothing to stop.
 type Committer struct {
 	db      DB
 	opt     Options
 	metrics metrics
-
-	mu     sync.Mutex
-	cond   *sync.Cond
-	queue  []*unit
-	closed bool
-	wg     sync.WaitGroup
+	groups  *grouping.Group[*unit]
 }
 
 var _ DB = (*Committer)(nil)
 
-// New starts a Committer over db.
+// New returns a Committer over db.
 func New(db DB, opt Options) *Committer {
 	if opt.InFlight <= 0 {
 		opt.InFlight = 2
@@ -85,25 +81,9 @@ func New(db DB, opt Options) *Committer {
 		opt.Timeout = 10 * time.Second
 	}
 	c := &Committer{db: db, opt: opt, metrics: newMetrics(opt.Registerer)}
-	c.cond = sync.NewCond(&c.mu)
-	for range opt.InFlight {
-		c.wg.Add(1)
-		go c.send()
-	}
+	c.groups = grouping.New(c.commit, opt.InFlight, opt.MaxUnits, c.metrics.units)
 	return c
 }
-
-// Close stops the senders once the queue is empty; a batch sent after Close fails.
-func (c *Committer) Close() {
-	c.mu.Lock()
-	c.closed = true
-	c.mu.Unlock()
-	c.cond.Broadcast()
-	c.wg.Wait()
-}
-
-// ErrClosed is the error of a batch sent to a closed Committer.
-var ErrClosed = errors.New("pggroup: closed")
 
 // SendBatch queues b as one unit and waits until its group has committed (or failed);
 // the results are b's own, in b's order. b must not open a transaction (Batch.BeginTx):
@@ -113,21 +93,9 @@ func (c *Committer) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResult
 	if len(b.QueuedQueries) > 0 && isBegin(b.QueuedQueries[0].SQL) {
 		return failed(errors.New("pggroup: a grouped batch cannot open its own transaction"))
 	}
-	u := newUnit(ctx, b)
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return failed(ErrClosed)
-	}
-	c.queue = append(c.queue, u)
-	c.mu.Unlock()
-	c.cond.Signal()
-	select {
-	case <-u.done:
-	case <-ctx.Done():
-		if !u.abandon() {
-			<-u.done // already in a group: its outcome is on the way
-		}
+	u := &unit{ctx: ctx, queries: b.QueuedQueries}
+	if !c.groups.Do(ctx, u) {
+		return failed(ctx.Err())
 	}
 	return u.results()
 }
@@ -142,47 +110,6 @@ func (c *Committer) QueryRow(ctx context.Context, sql string, args ...any) pgx.R
 func isBegin(sql string) bool {
 	s := strings.ToLower(strings.TrimSpace(sql))
 	return strings.HasPrefix(s, "begin") || strings.HasPrefix(s, "start transaction")
-}
-
-// send is one sender: it takes what is queued and runs it as one group, until Close.
-func (c *Committer) send() {
-	defer c.wg.Done()
-	for {
-		units := c.take()
-		if units == nil {
-			return
-		}
-		c.commit(units)
-	}
-}
-
-// take waits for queued units and takes up to MaxUnits of them (nil after Close with
-// an empty queue). Units whose callers gave up are dropped.
-func (c *Committer) take() []*unit {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for {
-		for len(c.queue) == 0 {
-			if c.closed {
-				return nil
-			}
-			c.cond.Wait()
-		}
-		n := min(len(c.queue), c.opt.MaxUnits)
-		units := make([]*unit, 0, n)
-		for _, u := range c.queue[:n] {
-			if u.take() {
-				units = append(units, u)
-			}
-		}
-		c.queue = append(c.queue[:0], c.queue[n:]...)
-		if len(c.queue) > 0 {
-			c.cond.Signal() // more than one group's worth: wake another sender
-		}
-		if len(units) > 0 {
-			return units
-		}
-	}
 }
 
 // commit runs units as groups until every one has its outcome.

@@ -91,7 +91,6 @@ func send(ctx context.Context, c *pggroup.Committer, b *pgx.Batch) (int64, error
 func TestLoneWriteCommitsAndReturnsItsRow(t *testing.T) {
 	db := newDB(t)
 	c := pggroup.New(db, pggroup.Options{})
-	defer c.Close()
 	bal, err := send(bg, c, creditBatch(7, 5, "a"))
 	if err != nil || bal != 5 {
 		t.Fatalf("credit = %d, %v; want 5", bal, err)
@@ -104,7 +103,6 @@ func TestLoneWriteCommitsAndReturnsItsRow(t *testing.T) {
 
 func TestAGroupedBatchCannotOpenItsOwnTransaction(t *testing.T) {
 	c := pggroup.New(newDB(t), pggroup.Options{})
-	defer c.Close()
 	b := &pgx.Batch{}
 	b.BeginTx(pgx.TxOptions{})
 	b.Queue(`SELECT 1`)
@@ -155,7 +153,6 @@ func TestAFailedUnitFailsAloneAndTheOthersApplyOnce(t *testing.T) {
 	db := newDB(t)
 	reg := prometheus.NewRegistry()
 	c := pggroup.New(db, pggroup.Options{InFlight: 1, Registerer: reg})
-	defer c.Close()
 	const n = 300
 	bad := map[int]bool{}
 	for id := 5; id <= n; id += 37 {
@@ -218,7 +215,6 @@ func gathered(t *testing.T, reg *prometheus.Registry) (groups, reruns float64) {
 func TestARetriedUnitIsRefusedByItsKey(t *testing.T) {
 	db := newDB(t)
 	c := pggroup.New(db, pggroup.Options{})
-	defer c.Close()
 	if _, err := send(bg, c, creditBatch(1, 1, "once")); err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +229,6 @@ func TestARetriedUnitIsRefusedByItsKey(t *testing.T) {
 func TestALostConnectionFailsTheGroupAtomically(t *testing.T) {
 	db := newDB(t)
 	c := pggroup.New(db, pggroup.Options{InFlight: 1})
-	defer c.Close()
 	// The first unit sleeps, so the group is in flight when its backend is killed.
 	killed := make(chan error, 1)
 	go func() {
@@ -270,7 +265,6 @@ func TestALostConnectionFailsTheGroupAtomically(t *testing.T) {
 func TestAnAbandonedUnitIsNotSent(t *testing.T) {
 	db := newDB(t)
 	c := pggroup.New(db, pggroup.Options{InFlight: 1})
-	defer c.Close()
 	slow := &pgx.Batch{}
 	slow.Queue(`SELECT pg_sleep(0.5)`)
 	go send(bg, c, slow)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -12,41 +11,24 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// A unit's life: queued, then taken by a sender or abandoned by its caller (whichever
-// comes first), then done.
-const (
-	queued int32 = iota
-	taken
-	abandoned
-)
-
 // unit is one caller's batch waiting for its group.
 type unit struct {
 	ctx     context.Context
 	queries []*pgx.QueuedQuery
-	state   atomic.Int32
-	done    chan struct{}
 	out     []result
 	err     error
+	done    bool
 }
-
-func newUnit(ctx context.Context, b *pgx.Batch) *unit {
-	return &unit{ctx: ctx, queries: b.QueuedQueries, done: make(chan struct{})}
-}
-
-func (u *unit) take() bool    { return u.state.CompareAndSwap(queued, taken) }
-func (u *unit) abandon() bool { return u.state.CompareAndSwap(queued, abandoned) }
 
 // finish hands the unit its outcome: its results (up to the failed one) and error.
 func (u *unit) finish(out []result, err error) {
-	u.out, u.err = out, err
-	close(u.done)
+	u.out, u.err, u.done = out, err, true
 }
 
-// results is what the caller reads; an abandoned unit fails with its ctx's error.
+// results is what the caller reads once its group ran.
 func (u *unit) results() *batchResults {
-	if u.state.Load() == abandoned {
-		return failed(u.ctx.Err())
+	if !u.done {
+		return failed(errors.New("pggroup: the group ended without this unit's outcome"))
 	}
 	return &batchResults{out: u.out, err: u.err}
 }

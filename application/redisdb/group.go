@@ -2,11 +2,10 @@ package redisdb
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
-
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ovengames/oven/application/grouping"
 )
 
 // Grouping: a shard's Redis commands and pipelines from many requests at once go to
@@ -17,8 +16,8 @@ import (
 //   - a caller's command, or its whole pipeline, is one unit: it stays in order and
 //     contiguous, and a unit's commands get their own replies and errors (a pipeline has
 //     no transaction: one unit's error never touches another's);
-//   - there is no timer: senders each take everything queued when they become free, so
-//     at low load a command goes at once, alone, and groups grow with the load;
+//   - there is no timer (package grouping): at low load a command goes at once, alone,
+//     sent by its own caller, and groups grow with the load;
 //   - what must not share a pipeline runs alone, as before: MULTI/EXEC transactions,
 //     blocking commands, and commands without a key (SCRIPT LOAD, PING, INFO…), which a
 //     Redis Cluster fans out or routes on their own.
@@ -26,30 +25,17 @@ import (
 // The group runs on its own client (the same options, a small pool), so a unit waiting
 // for its group holds no connection.
 
-// group queues units and sends them in pipelines on raw.
+// group sends callers' units in pipelines on raw (package grouping runs them).
 type group struct {
 	raw    redis.UniversalClient
-	max    int
-	sizes  prometheus.Observer
-	mu     sync.Mutex
-	cond   *sync.Cond
-	queue  []*redisUnit
-	closed bool
-	wg     sync.WaitGroup
+	groups *grouping.Group[*redisUnit]
 }
 
+// redisUnit is one caller's command, or its whole pipeline.
 type redisUnit struct {
-	ctx   context.Context
-	cmds  []redis.Cmder
-	state atomic.Int32 // queued → taken or abandoned
-	done  chan struct{}
+	ctx  context.Context
+	cmds []redis.Cmder
 }
-
-const (
-	unitQueued int32 = iota
-	unitTaken
-	unitAbandoned
-)
 
 func newGroup(raw redis.UniversalClient, senders int, reg prometheus.Registerer) *group {
 	sizes := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "oven_redis_group_units",
@@ -58,23 +44,9 @@ func newGroup(raw redis.UniversalClient, senders int, reg prometheus.Registerer)
 	if reg != nil {
 		reg.MustRegister(sizes)
 	}
-	g := &group{raw: raw, max: 256, sizes: sizes}
-	g.cond = sync.NewCond(&g.mu)
-	for range senders {
-		g.wg.Add(1)
-		go g.send()
-	}
+	g := &group{raw: raw}
+	g.groups = grouping.New(g.send, senders, 256, sizes)
 	return g
-}
-
-// close stops the senders once the queue is empty; later units fail with ErrClosed.
-func (g *group) close() {
-	g.mu.Lock()
-	g.closed = true
-	g.mu.Unlock()
-	g.cond.Broadcast()
-	g.wg.Wait()
-	g.raw.Close()
 }
 
 var _ redis.Hook = (*group)(nil)
@@ -120,26 +92,16 @@ var notGrouped = map[string]bool{
 
 func groupable(c redis.Cmder) bool { return !notGrouped[c.Name()] }
 
-// do queues cmds as one unit and waits for its replies. A caller whose ctx ends while
-// the unit is still queued sends nothing and gets ctx's error; once sent, it waits
-// for the reply (bounded by the client's read and write timeouts).
+// do sends cmds as one unit of a group and returns the first command's error (as a
+// pipeline's Exec does). A caller whose ctx ends while the unit is still queued sends
+// nothing and gets ctx's error; once sent, it waits for the reply (bounded by the
+// client's read and write timeouts).
 func (g *group) do(ctx context.Context, cmds []redis.Cmder) error {
-	u := &redisUnit{ctx: ctx, cmds: cmds, done: make(chan struct{})}
-	g.mu.Lock()
-	if g.closed {
-		g.mu.Unlock()
-		return setErr(cmds, redis.ErrClosed)
-	}
-	g.queue = append(g.queue, u)
-	g.mu.Unlock()
-	g.cond.Signal()
-	select {
-	case <-u.done:
-	case <-ctx.Done():
-		if u.state.CompareAndSwap(unitQueued, unitAbandoned) {
-			return setErr(cmds, ctx.Err())
+	if !g.groups.Do(ctx, &redisUnit{ctx: ctx, cmds: cmds}) {
+		for _, c := range cmds {
+			c.SetErr(ctx.Err())
 		}
-		<-u.done
+		return ctx.Err()
 	}
 	for _, c := range cmds {
 		if err := c.Err(); err != nil {
@@ -149,57 +111,11 @@ func (g *group) do(ctx context.Context, cmds []redis.Cmder) error {
 	return nil
 }
 
-func setErr(cmds []redis.Cmder, err error) error {
-	for _, c := range cmds {
-		c.SetErr(err)
+// send sends a group's units as one pipeline; each command gets its own reply or error.
+func (g *group) send(units []*redisUnit) {
+	pipe := g.raw.Pipeline()
+	for _, u := range units {
+		pipe.BatchProcess(u.ctx, u.cmds...)
 	}
-	return err
-}
-
-// send is one sender: it takes what is queued and sends it as one pipeline.
-func (g *group) send() {
-	defer g.wg.Done()
-	for {
-		units := g.take()
-		if units == nil {
-			return
-		}
-		g.sizes.Observe(float64(len(units)))
-		pipe := g.raw.Pipeline()
-		for _, u := range units {
-			pipe.BatchProcess(u.ctx, u.cmds...) // queued; the replies land in the callers' commands
-		}
-		pipe.Exec(context.Background()) // each command carries its own reply or error
-		for _, u := range units {
-			close(u.done)
-		}
-	}
-}
-
-// take waits for queued units and takes up to max of them; nil once closed and empty.
-func (g *group) take() []*redisUnit {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for {
-		for len(g.queue) == 0 {
-			if g.closed {
-				return nil
-			}
-			g.cond.Wait()
-		}
-		n := min(len(g.queue), g.max)
-		units := make([]*redisUnit, 0, n)
-		for _, u := range g.queue[:n] {
-			if u.state.CompareAndSwap(unitQueued, unitTaken) {
-				units = append(units, u)
-			}
-		}
-		g.queue = append(g.queue[:0], g.queue[n:]...)
-		if len(g.queue) > 0 {
-			g.cond.Signal()
-		}
-		if len(units) > 0 {
-			return units
-		}
-	}
+	pipe.Exec(context.Background())
 }

@@ -140,7 +140,7 @@ func Open(rawURL string) (redis.UniversalClient, error) {
 
 // OpenGrouped is Open for an owner shard: its commands are grouped (see group.go),
 // with senders pipelines in flight at once (none: not grouped). Call stop after
-// closing the client: it stops the group.
+// closing the client: it closes the group's connections.
 func OpenGrouped(rawURL string, senders int, reg prometheus.Registerer) (c redis.UniversalClient, stop func(), err error) {
 	o, err := options(rawURL)
 	if err != nil {
@@ -152,9 +152,9 @@ func OpenGrouped(rawURL string, senders int, reg prometheus.Registerer) (c redis
 	}
 	ro := *o
 	ro.PoolSize = senders + 2 // the senders' connections, and a spare for a redial
-	g := newGroup(redis.NewUniversalClient(&ro), senders, reg)
-	c.AddHook(g)
-	return c, g.close, nil
+	raw := redis.NewUniversalClient(&ro)
+	c.AddHook(newGroup(raw, senders, reg))
+	return c, func() { raw.Close() }, nil
 }
 
 // options are a setting's go-redis options with Oven's defaults.
