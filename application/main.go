@@ -123,12 +123,9 @@ func configFromEnv(log *slog.Logger) (boot.Config, error) {
 	if err != nil || pgGroups < 1 || pgGroups > 64 {
 		return boot.Config{}, fmt.Errorf("OVEN_PG_GROUPS must be a whole number from 1 to 64")
 	}
-	redisGroups, err := strconv.Atoi(env("OVEN_REDIS_GROUPS", "2"))
+	redisGroups, err := strconv.Atoi(env("OVEN_REDIS_GROUPS", "0"))
 	if err != nil || redisGroups < 0 || redisGroups > 64 {
 		return boot.Config{}, fmt.Errorf("OVEN_REDIS_GROUPS must be a whole number from 0 to 64")
-	}
-	if redisGroups == 0 {
-		redisGroups = -1 // off (boot.Config's zero is the default)
 	}
 	return boot.Config{
 		FriendLimit:     friendLimit,

@@ -81,7 +81,8 @@ func New(db DB, opt Options) *Committer {
 		opt.Timeout = 10 * time.Second
 	}
 	c := &Committer{db: db, opt: opt, metrics: newMetrics(opt.Registerer)}
-	c.groups = grouping.New(c.commit, opt.InFlight, opt.MaxUnits, c.metrics.units)
+	// group observes the sizes itself: each round trip, reruns included.
+	c.groups = grouping.New(c.commit, opt.InFlight, opt.MaxUnits, nil)
 	return c
 }
 
@@ -116,10 +117,10 @@ func isBegin(sql string) bool {
 func (c *Committer) commit(units []*unit) {
 	for conflicts := 0; len(units) > 0; {
 		again, conflict := c.group(units)
-		if conflict {
+		if conflict != nil {
 			if conflicts++; conflicts > conflictRetries {
 				for _, u := range again {
-					u.finish(nil, fmt.Errorf("pggroup: transaction conflict %d times: %w", conflicts, errConflict))
+					u.finish(nil, fmt.Errorf("pggroup: %d conflicts in a row: %w", conflicts, conflict))
 				}
 				return
 			}
@@ -131,12 +132,10 @@ func (c *Committer) commit(units []*unit) {
 	}
 }
 
-var errConflict = errors.New("conflict")
-
 // group sends units as one batch, one implicit transaction, and hands out the
 // outcomes. It returns the units that must run again: the others of a group one unit
-// failed, or all of them after a transaction conflict (conflict true).
-func (c *Committer) group(units []*unit) (again []*unit, conflict bool) {
+// failed, or all of them after a transaction conflict (then conflict is its error).
+func (c *Committer) group(units []*unit) (again []*unit, conflict error) {
 	c.metrics.units.Observe(float64(len(units)))
 	ctx, cancel := c.groupContext(units)
 	defer cancel()
@@ -161,23 +160,23 @@ func (c *Committer) group(units []*unit) (again []*unit, conflict bool) {
 		for i, u := range units {
 			u.finish(got[i], nil)
 		}
-		return nil, false
+		return nil, nil
 	case bad < 0 || !ownError(badErr): // the commit or the connection failed: everyone's
 		err := badErr
 		if err == nil {
 			err = closeErr
 		}
 		if isConflict(err) {
-			return units, true
+			return units, err
 		}
 		for _, u := range units {
 			u.finish(nil, err)
 		}
-		return nil, false
+		return nil, nil
 	}
 	units[bad].finish(badResults, badErr)
 	again = append(again, units[:bad]...)
-	return append(again, units[bad+1:]...), false
+	return append(again, units[bad+1:]...), nil
 }
 
 // groupContext bounds a group by the latest of its callers' deadlines (a unit must not
