@@ -166,12 +166,22 @@ func TestStaleOwnerPostgresWritesAreRefusedAndCounted(t *testing.T) {
 // recovery cannot void it.
 func TestStaleOwnerRecoveryDecidesNothing(t *testing.T) {
 	t.Parallel()
-	c := env.Start(t, shardtest.Options{PlayHooks: plays.Hooks{AfterLifeTaken: func() error { return errors.New("injected crash") }}})
+	// The crash comes after a newer owner raised the slot, so the play is stale before
+	// recovery could ever look at it (on a busy machine the start call alone can outlast
+	// RecoverAfter, and a raise after it would race the legitimate owner's recovery).
+	var raise func() error // set before the start call
+	crash := func() error {
+		if err := raise(); err != nil {
+			return err
+		}
+		return errors.New("injected crash")
+	}
+	c := env.Start(t, shardtest.Options{PlayHooks: plays.Hooks{AfterLifeTaken: crash}})
 	id := guest(t, c, "fence-recovery")
+	raise = func() error { return pgfence.Raiser{DB: c.DB}.RaiseFences(bg, []int{cluster.SlotOf(id)}, 2) }
 	if _, err := start(c, id, "magnet"); err == nil {
 		t.Fatal("start succeeded despite the injected crash")
 	}
-	newOwner(t, c, id)
 	// Recovery looks every 100 ms at plays older than 300 ms: give it many passes.
 	time.Sleep(1500 * time.Millisecond)
 	var charges int

@@ -8,6 +8,7 @@ package shardtest
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -334,25 +335,42 @@ func (c *Cluster) Crash(id string) {
 func (c *Cluster) WaitServed(t testing.TB, n int, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
+	var why error
 	for time.Now().Before(deadline) {
-		if len(c.Router.Members()) == n && c.Router.Ready(context.Background()) == nil && c.allServe() {
+		if why = c.served(n); why == nil {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("the cluster did not converge on %d shards in %v (members %v)", n, within, c.Router.Members())
+	t.Fatalf("the cluster did not converge on %d shards in %v (members %v): %v", n, within, c.Router.Members(), why)
 }
 
-// allServe asks every player id in a sample (spread over all slots) who owns it.
-func (c *Cluster) allServe() bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	for i := range 64 {
-		if _, err := c.Game.WhoOwns(ctx, &ovenv1.PlayerRequest{PlayerId: fmt.Sprint(i * 7919)}); err != nil {
-			return false
-		}
+// served says why the cluster does not yet serve every slot with n shards, or nil. It
+// asks who owns a sample of players spread over all slots, all at once and each with its
+// own timeout: the elastic tests run it beside a load that keeps the machine busy, where
+// one call can take hundreds of milliseconds (a sweep of sequential calls under one
+// deadline timed out while every shard served).
+func (c *Cluster) served(n int) error {
+	if got := len(c.Router.Members()); got != n {
+		return fmt.Errorf("the routing map names %d shards", got)
 	}
-	return true
+	if err := c.Router.Ready(context.Background()); err != nil {
+		return fmt.Errorf("router not ready: %w", err)
+	}
+	errs := make([]error, 64)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() {
+			id := fmt.Sprint(i * 7919)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if _, err := c.Game.WhoOwns(ctx, &ovenv1.PlayerRequest{PlayerId: id}); err != nil {
+				errs[i] = fmt.Errorf("player %s: %w", id, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // link starts the store links and returns the shards' database and Redis URLs through them.
