@@ -41,6 +41,14 @@ const (
 	MinBroadcast = time.Minute
 	MaxBroadcast = 30 * 24 * time.Hour
 
+	// MaxEventDuration bounds how long a live event runs, MaxEventLead how far ahead it
+	// may be scheduled; MaxEventLives, MaxEventRegen and MaxExpectedLoad bound its values.
+	MaxEventDuration       = 31 * 24 * time.Hour
+	MaxEventLead           = 366 * 24 * time.Hour
+	MaxEventLives    int64 = 100
+	MaxEventRegen    int64 = 24 * 3600
+	MaxExpectedLoad        = 1000.0
+
 	// MaxClockAdvance is the longest single step of the dev clock: enough to cross any
 	// week or expiry in a test, small enough that a typo cannot throw the stack years ahead.
 	MaxClockAdvance = 400 * 24 * time.Hour

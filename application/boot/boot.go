@@ -31,6 +31,7 @@ import (
 	"github.com/ovengames/oven/application/client"
 	"github.com/ovengames/oven/application/cluster"
 	"github.com/ovengames/oven/application/economy"
+	"github.com/ovengames/oven/application/events"
 	"github.com/ovengames/oven/application/fence"
 	"github.com/ovengames/oven/application/fence/pgfence"
 	"github.com/ovengames/oven/application/friends"
@@ -211,6 +212,10 @@ func wire(ctx context.Context, cfg Config, st *stores, router *client.Router, re
 	if err := broadcasts.Refresh(ctx, clock.Now()); err != nil {
 		return nil, err
 	}
+	calendar := events.NewCalendar(st.db)
+	if err := calendar.Refresh(ctx, clock.Now()); err != nil {
+		return nil, err
+	}
 	banned, err := bans.New(ctx, st.db, cfg.BanRefresh, log)
 	if err != nil {
 		return nil, err
@@ -221,19 +226,20 @@ func wire(ctx context.Context, cfg Config, st *stores, router *client.Router, re
 	board := leaderboard.NewStore(rdb)
 	routed := ovenv1.NewGameClient(router)
 	doc := func() *gamedata.Document { return gd.Current().Doc }
+	lifeRules := calendar.LifeRules(doc)
 	sh := &shard{group: group, table: cluster.NewTable(), raisers: []fence.Raiser{pgfence.Raiser{DB: st.db}, rdb}, banned: banned,
 		bcasts: broadcasts, gd: gd, players: players.NewStore(st.db, group), friends: friends.New(st.db, group, cfg.FriendLimit, 10*time.Second),
 		jan: janitor.New(st.db, janitor.Config{Tables: janitor.WithRetention(janitor.Defaults(cfg.RetentionPlays, cfg.RetentionLedger), "audit_log", cfg.RetentionAudit), Logger: log})}
 	sh.game = shardsrv.NewServer(shardsrv.Deps{
-		ID: cfg.ID, Members: cfg.Members, Clock: clock, GameData: gd, Players: sh.players,
+		ID: cfg.ID, Members: cfg.Members, Clock: clock, GameData: gd, LifeRules: lifeRules, Calendar: calendar, Players: sh.players,
 		Lives: lives.NewStore(rdb), Leaderboard: board,
 		Shop: &shop.Shop{DB: st.db, Players: sh.players, Metrics: econ},
-		Plays: plays.New(plays.Deps{DB: st.db, Writes: group, Redis: rdb, Clock: clock, GameData: doc, Leaderboard: board, Players: sh.players,
+		Plays: plays.New(plays.Deps{DB: st.db, Writes: group, Redis: rdb, Clock: clock, GameData: doc, LifeRules: lifeRules, Leaderboard: board, Players: sh.players,
 			Metrics: econ, Log: log, Hooks: cfg.PlayHooks, RecoverAfter: cfg.RecoverAfter}),
 		Friends: sh.friends,
 		Social:  social.New(social.Deps{Redis: rdb, Clock: clock, GameData: doc, Friends: sh.friends, Deliver: routed, Metrics: econ}),
 		Mailbox: mailbox.NewService(mailbox.Deps{Couchbase: st.cb, Broadcasts: broadcasts, Players: sh.players, DB: st.db, Writes: group, Redis: rdb,
-			Clock: clock, GameData: doc, Metrics: econ, Log: log, AfterClaimMarked: cfg.AfterClaimMarked, AfterCredit: cfg.AfterCredit}),
+			Clock: clock, GameData: doc, LifeRules: lifeRules, Metrics: econ, Log: log, AfterClaimMarked: cfg.AfterClaimMarked, AfterCredit: cfg.AfterCredit}),
 		Game: routed, Redis: rdb, Log: log, Ready: st.problems,
 	})
 	if cfg.DevClock {
@@ -268,6 +274,7 @@ func (sh *shard) background(ctx, bg context.Context, wg *sync.WaitGroup, cfg Con
 	wg.Go(func() { sh.banned.Run(bg) })
 	wg.Go(func() { sh.jan.Run(bg, time.Hour) })
 	wg.Go(func() { sh.bcasts.Run(bg, time.Second, sh.game.Clock, log) })
+	wg.Go(func() { sh.game.Calendar.Run(bg, time.Second, sh.game.Clock, log) })
 	wg.Go(func() { sh.game.Plays.RunRecovery(bg, cfg.RecoveryInterval, owned) })
 	return nil
 }

@@ -13,17 +13,26 @@ import (
 	"github.com/ovengames/oven/application/redisdb"
 )
 
-// Rules are the published game data's life rules.
+// Rules are the life rules in force at one instant: the published game data's, as the
+// live events change them (package events).
 type Rules struct {
 	Max   int64
 	Regen time.Duration
+	// InfiniteUntil is when infinite lives stop (zero: not in force): until then a play
+	// takes no life.
+	InfiniteUntil time.Time
 }
+
+// Infinite reports whether infinite lives are in force at now.
+func (r Rules) Infinite(now time.Time) bool { return now.Before(r.InfiniteUntil) }
 
 // State is a player's lives at one moment.
 type State struct {
 	Count  int64
 	Max    int64
 	NextAt time.Time // zero when Count >= Max
+	// InfiniteUntil is when infinite lives stop (zero: not in force).
+	InfiniteUntil time.Time
 }
 
 // Store is the Redis store of lives.
@@ -41,7 +50,7 @@ func (s *Store) Get(ctx context.Context, playerID string, r Rules, now time.Time
 	if err != nil {
 		return State{}, fmt.Errorf("lives: %w", err)
 	}
-	return FromScript(res[1], res[2], r.Max), nil
+	return r.State(res[1], res[2]), nil
 }
 
 // Take removes one life (a write: ctx carries the player's fence token); no_lives (with the wait until the next one) when there is none.
@@ -65,12 +74,12 @@ func (s *Store) change(ctx context.Context, playerID string, r Rules, now time.T
 	if err != nil {
 		return State{}, false, fmt.Errorf("lives: %w", err)
 	}
-	return FromScript(res[1], res[2], r.Max), res[0] == 1, nil
+	return r.State(res[1], res[2]), res[0] == 1, nil
 }
 
-// FromScript builds a State from a script's count and next_life_at_ms.
-func FromScript(count, nextMS, max int64) State {
-	st := State{Count: count, Max: max}
+// State builds the State a script answered (its count and next_life_at_ms) under r.
+func (r Rules) State(count, nextMS int64) State {
+	st := State{Count: count, Max: r.Max, InfiniteUntil: r.InfiniteUntil}
 	if nextMS > 0 {
 		st.NextAt = time.UnixMilli(nextMS)
 	}
@@ -95,6 +104,6 @@ func (s *Store) QueueGet(ctx context.Context, pipe *redisdb.Pipe, playerID strin
 		if err != nil {
 			return State{}, fmt.Errorf("lives: %w", err)
 		}
-		return FromScript(res[1], res[2], r.Max), nil
+		return r.State(res[1], res[2]), nil
 	}
 }

@@ -83,8 +83,10 @@ type Deps struct {
 	Redis    *redisdb.DB
 	Clock    oven.Clock
 	GameData func() *gamedata.Document
-	Metrics  *economy.Metrics
-	Log      *slog.Logger
+	// LifeRules gives the life rules in force at an instant (events.Calendar.LifeRules).
+	LifeRules func(now time.Time) lives.Rules
+	Metrics   *economy.Metrics
+	Log       *slog.Logger
 	// AfterClaimMarked runs after step 1 of an accept; an error aborts there, as a
 	// crash would (tests only).
 	AfterClaimMarked func() error
@@ -108,10 +110,6 @@ func NewService(deps Deps) *Service {
 
 func (s *Service) docKey(playerID string) string     { return s.Couchbase.prefix + "mb:" + playerID }
 func (s *Service) claimedKey(playerID string) string { return s.Redis.Claimed(playerID) }
-
-func rules(d *gamedata.Document) lives.Rules {
-	return lives.Rules{Max: d.Lives.Max, Regen: time.Duration(d.Lives.RegenSeconds) * time.Second}
-}
 
 // load reads a mailbox; a missing document is an empty mailbox with cas 0.
 func (s *Service) load(ctx context.Context, playerID string) (*doc, gocb.Cas, error) {
@@ -265,7 +263,7 @@ func lifeClaimID(mailID string, n int) string {
 }
 
 func (s *Service) creditLives(ctx context.Context, playerID string, pairs []any, now time.Time) error {
-	r := rules(s.GameData())
+	r := s.LifeRules(now)
 	args := append([]any{now.UnixMilli(), r.Max, r.Regen.Milliseconds()}, pairs...)
 	res, err := s.Redis.Run(ctx, redisdb.MailClaim, []string{s.Redis.Lives(playerID), s.claimedKey(playerID)}, args...).Slice()
 	if err != nil {

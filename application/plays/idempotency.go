@@ -80,7 +80,8 @@ func (s *Service) answer(ctx context.Context, playerID, playID string, p *play) 
 	if err != nil {
 		return nil, "", err
 	}
-	lv, err := lives.NewStore(s.Redis).Get(ctx, playerID, rules(s.GameData()), s.Clock.Now())
+	now := s.Clock.Now()
+	lv, err := lives.NewStore(s.Redis).Get(ctx, playerID, s.LifeRules(now), now)
 	if err != nil {
 		return nil, "", err
 	}

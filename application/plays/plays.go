@@ -87,10 +87,13 @@ type Deps struct {
 	DB *pgxpool.Pool
 	// Writes sends the fenced one-statement writes (charges, settlements, arbitration):
 	// the owner's group commit (pggroup), or DB when nil.
-	Writes      pgfence.DB
-	Redis       *redisdb.DB
-	Clock       oven.Clock // the game clock
-	GameData    func() *gamedata.Document
+	Writes   pgfence.DB
+	Redis    *redisdb.DB
+	Clock    oven.Clock // the game clock
+	GameData func() *gamedata.Document
+	// LifeRules gives the life rules in force at an instant of the game clock (the game
+	// data's, as live events change them: events.Calendar.LifeRules).
+	LifeRules   func(now time.Time) lives.Rules
 	Leaderboard *leaderboard.Store
 	Players     *players.Store // cached profiles: read on start, invalidated on every write
 	Metrics     *economy.Metrics
@@ -127,10 +130,6 @@ func (s *Service) playKey(playerID, playID string) string {
 func (s *Service) index(ctx context.Context, op, playerID, playID string, realMS int64) error {
 	return s.Redis.Run(ctx, redisdb.PlayIndex, []string{s.Redis.Pending(cluster.SlotOf(playerID))},
 		op, playerID+"/"+playID, realMS).Err()
-}
-
-func rules(d *gamedata.Document) lives.Rules {
-	return lives.Rules{Max: d.Lives.Max, Regen: time.Duration(d.Lives.RegenSeconds) * time.Second}
 }
 
 // NewPlayID returns a play id; it encodes the real start time, which names the SQL
@@ -186,7 +185,11 @@ func (s *Service) Start(ctx context.Context, playerID, cookieID, petID string, b
 			return nil, fmt.Errorf("plays: pending index: %w", err)
 		}
 	}
-	r := rules(doc)
+	r := s.LifeRules(now)
+	take := 1
+	if r.Infinite(now) {
+		take = 0 // an infinite-lives event or modifier: the play costs no life
+	}
 	spaceTTL := time.Duration(doc.Plays.TTLSeconds)*time.Second + 24*time.Hour
 	keys := []string{s.livesKey(playerID), s.playKey(playerID, st.PlayID)}
 	if key != "" {
@@ -198,11 +201,11 @@ func (s *Service) Start(ctx context.Context, playerID, cookieID, petID string, b
 	}
 	res, err := s.Redis.Run(ctx, redisdb.PlayStart, keys,
 		now.UnixMilli(), r.Max, r.Regen.Milliseconds(), status, st.Seed, cookieID, petID,
-		strings.Join(boosts, ","), cost, spaceTTL.Milliseconds(), st.PlayID, keyed).Int64Slice()
+		strings.Join(boosts, ","), cost, spaceTTL.Milliseconds(), st.PlayID, keyed, take).Int64Slice()
 	if err != nil {
 		return nil, fmt.Errorf("plays: start: %w", err)
 	}
-	st.Lives = lives.FromScript(res[1], res[2], r.Max)
+	st.Lives = r.State(res[1], res[2])
 	if res[0] != 1 {
 		s.unindex(ctx, playerID, st.PlayID, cost)
 		if res[0] == 2 { // another owner started with this key meanwhile (a failover)
@@ -290,14 +293,14 @@ func (s *Service) unindex(ctx context.Context, playerID, playID string, cost int
 
 // resolve flips a pending play to open, or voids it and gives the life back.
 func (s *Service) resolve(ctx context.Context, playerID, playID, outcome string) (lives.State, error) {
-	doc := s.GameData()
-	r := rules(doc)
+	now := s.Clock.Now()
+	r := s.LifeRules(now)
 	res, err := s.Redis.Run(ctx, redisdb.PlayResolve, []string{s.livesKey(playerID), s.playKey(playerID, playID)},
-		outcome, s.Clock.Now().UnixMilli(), r.Max, r.Regen.Milliseconds()).Int64Slice()
+		outcome, now.UnixMilli(), r.Max, r.Regen.Milliseconds()).Int64Slice()
 	if err != nil {
 		return lives.State{}, fmt.Errorf("plays: resolve: %w", err)
 	}
-	return lives.FromScript(res[1], res[2], r.Max), nil
+	return r.State(res[1], res[2]), nil
 }
 
 func boostCost(doc *gamedata.Document, boosts []string) (int64, error) {

@@ -82,7 +82,7 @@ func livesArgs(delta int) []any { return []any{now, 5, 720000, delta} }
 func startPlay(status string) func(ctx context.Context, db *redisdb.DB) error {
 	return func(ctx context.Context, db *redisdb.DB) error {
 		return db.Run(ctx, redisdb.PlayStart, []string{db.Lives(player), db.Play(player, "pl1")},
-			now, 5, 720000, status, 7, "c1", "", "b1", 100, 86400000).Err()
+			now, 5, 720000, status, 7, "c1", "", "b1", 100, 86400000, "pl1", "", 1).Err()
 	}
 }
 
@@ -97,7 +97,7 @@ var fencedCases = map[string]scriptCase{
 		args: livesArgs(-1)},
 	"play start": {script: redisdb.PlayStart,
 		keys: func(db *redisdb.DB) []string { return []string{db.Lives(player), db.Play(player, "pl2")} },
-		args: []any{now, 5, 720000, "pending", 7, "c1", "", "b1", 100, 86400000}},
+		args: []any{now, 5, 720000, "pending", 7, "c1", "", "b1", 100, 86400000, "pl2", "", 1}},
 	"play resolve": {script: redisdb.PlayResolve, setup: startPlay("pending"),
 		keys: func(db *redisdb.DB) []string { return []string{db.Lives(player), db.Play(player, "pl1")} },
 		args: []any{"void", now, 5, 720000}},
@@ -407,5 +407,38 @@ func TestPipeDoesNotRerunAfterAFailure(t *testing.T) {
 	}
 	if got := dump(t, db); len(got) != 0 {
 		t.Errorf("the script ran anyway: %v", got)
+	}
+}
+
+// A play started under infinite lives takes no life, and voiding it gives none back; a
+// play that took one gives it back.
+func TestPlayStartedUnderInfiniteLivesRefundsNothing(t *testing.T) {
+	db := newDB(t, single)
+	ctx := at(1)
+	if err := db.RaiseFences(context.Background(), []int{slot}, 1); err != nil {
+		t.Fatal(err)
+	}
+	run := func(s *redisdb.Script, keys []string, args ...any) []int64 {
+		t.Helper()
+		res, err := db.Run(ctx, s, keys, args...).Int64Slice()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	lv := db.Lives(player)
+	run(redisdb.LivesChange, []string{lv}, livesArgs(-2)...) // 3 of 5 left
+	for _, tc := range []struct {
+		play       string
+		take, want int64 // lives after the start and after the void
+	}{{"inf", 0, 3}, {"paid", 1, 3}} {
+		keys := []string{lv, db.Play(player, tc.play)}
+		res := run(redisdb.PlayStart, keys, now, 5, 720000, "pending", 7, "c1", "", "b1", 100, 86400000, tc.play, "", tc.take)
+		if res[0] != 1 || res[1] != 3-tc.take {
+			t.Errorf("%s: start answered %v, want ok with %d lives", tc.play, res, 3-tc.take)
+		}
+		if res := run(redisdb.PlayResolve, keys, "void", now, 5, 720000); res[0] != 1 || res[1] != tc.want {
+			t.Errorf("%s: void answered %v, want %d lives", tc.play, res, tc.want)
+		}
 	}
 }

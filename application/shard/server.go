@@ -13,6 +13,7 @@ import (
 
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/cluster"
+	"github.com/ovengames/oven/application/events"
 	"github.com/ovengames/oven/application/friends"
 	"github.com/ovengames/oven/application/gamedata"
 	"github.com/ovengames/oven/application/leaderboard"
@@ -28,10 +29,14 @@ import (
 
 // Deps are what a Server works with.
 type Deps struct {
-	ID          string
-	Members     cluster.Source
-	Clock       *oven.OffsetClock
-	GameData    *gamedata.Cache
+	ID       string
+	Members  cluster.Source
+	Clock    *oven.OffsetClock
+	GameData *gamedata.Cache
+	// LifeRules gives the life rules in force at an instant (events.Calendar.LifeRules).
+	LifeRules func(now time.Time) lives.Rules
+	// Calendar is the live-events calendar (player-visible events).
+	Calendar    *events.Calendar
 	Players     *players.Store
 	Lives       *lives.Store
 	Leaderboard *leaderboard.Store
@@ -57,11 +62,6 @@ var _ ovenv1.GameServer = (*Server)(nil)
 
 // NewServer returns a Server over deps.
 func NewServer(deps Deps) *Server { return &Server{Deps: deps} }
-
-func (s *Server) rules() lives.Rules {
-	d := s.GameData.Current().Doc
-	return lives.Rules{Max: d.Lives.Max, Regen: time.Duration(d.Lives.RegenSeconds) * time.Second}
-}
 
 // AuthGuest maps a device to its player.
 func (s *Server) AuthGuest(ctx context.Context, req *ovenv1.AuthGuestRequest) (*ovenv1.AuthGuestResponse, error) {
@@ -133,7 +133,7 @@ func (s *Server) profile(ctx context.Context, playerID string) (*ovenv1.Profile,
 func (s *Server) redisState(ctx context.Context, playerID string) (lives.State, int64, int64, error) {
 	now := s.Clock.Now()
 	pipe := s.Redis.Pipeline()
-	lv := s.Lives.QueueGet(ctx, pipe, playerID, s.rules(), now)
+	lv := s.Lives.QueueGet(ctx, pipe, playerID, s.LifeRules(now), now)
 	weekly := s.Leaderboard.QueueBest(ctx, pipe, playerID, now)
 	points := s.Social.QueueGiftPoints(ctx, pipe, playerID)
 	pipe.Exec(ctx) // errors are read per command below
@@ -153,6 +153,9 @@ func livesProto(st lives.State) *ovenv1.Lives {
 	l := &ovenv1.Lives{Count: st.Count, Max: st.Max}
 	if !st.NextAt.IsZero() {
 		l.NextLifeAtMs = st.NextAt.UnixMilli()
+	}
+	if !st.InfiniteUntil.IsZero() {
+		l.InfiniteUntilMs = st.InfiniteUntil.UnixMilli()
 	}
 	return l
 }

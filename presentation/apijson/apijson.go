@@ -130,13 +130,32 @@ func ErrorOf(h http.Header, err error) (int, ErrorBody) {
 // Lives is a player's lives.
 type Lives struct {
 	Count      int64   `json:"count"`
-	Max        int64   `json:"max"`
+	Max        int64   `json:"max"` // the effective maximum (a lives_max event raises it)
 	NextLifeAt *string `json:"next_life_at"`
+	// InfiniteUntil is when infinite lives stop; null when they are not in force.
+	InfiniteUntil *string `json:"infinite_until"`
 }
 
 // RenderLives renders proto lives (a missing message reads as zeros, not a nil dereference).
 func RenderLives(l *ovenv1.Lives) Lives {
-	return Lives{Count: l.GetCount(), Max: l.GetMax(), NextLifeAt: OptionalTime(l.GetNextLifeAtMs())}
+	return Lives{Count: l.GetCount(), Max: l.GetMax(), NextLifeAt: OptionalTime(l.GetNextLifeAtMs()),
+		InfiniteUntil: OptionalTime(l.GetInfiniteUntilMs())}
+}
+
+// Event is a live event as players see it (GET /v1/events); the GMS adds its own fields.
+type Event struct {
+	ID       string  `json:"id"`
+	Kind     string  `json:"kind"`
+	Title    string  `json:"title"`
+	StartsAt string  `json:"starts_at"`
+	EndsAt   *string `json:"ends_at"` // null for a push sent at starts_at
+	Value    int64   `json:"value"`
+}
+
+// RenderEvent renders a proto event for players.
+func RenderEvent(e *ovenv1.LiveEvent) Event {
+	return Event{ID: e.GetId(), Kind: e.GetKind(), Title: e.GetTitle(), StartsAt: Time(e.GetStartsAtMs()),
+		EndsAt: OptionalTime(e.GetEndsAtMs()), Value: e.GetValue()}
 }
 
 // Owned is a player's cookies and pets.

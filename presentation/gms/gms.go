@@ -96,6 +96,10 @@ func New(cfg Config) http.Handler {
 		r.Post("/gifts/broadcast", s.handle(s.createBroadcast))
 		r.Get("/gifts/broadcast", s.handle(s.broadcasts))
 		r.Get("/audit", s.handle(s.audit))
+		r.Get("/events", s.handle(s.events))
+		r.Post("/events", s.handle(s.createEvent))
+		r.Patch("/events/{id}", s.handle(s.updateEvent))
+		r.Post("/events/{id}/cancel", s.handle(s.cancelEvent))
 	})
 	return r
 }

@@ -344,3 +344,11 @@ func (f *fakeGame) AroundMe(_ context.Context, in *ovenv1.PlayerRequest, _ ...gr
 	b.Rank, b.Score = 42, 1200
 	return reply(f, "AroundMe", b), nil
 }
+
+func (f *fakeGame) ListEvents(_ context.Context, in *ovenv1.ListEventsRequest, _ ...grpc.CallOption) (*ovenv1.EventList, error) {
+	if err := f.record("ListEvents", in); err != nil {
+		return nil, err
+	}
+	return &ovenv1.EventList{Events: []*ovenv1.LiveEvent{{Id: "e-1", Kind: "infinite_lives", Title: "Weekend",
+		StartsAtMs: 1772445600000, EndsAtMs: 1772452800000, Message: "internal", Status: "running"}}}, nil
+}

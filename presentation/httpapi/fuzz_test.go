@@ -43,6 +43,7 @@ var clientRoutes = []route{
 	{"GET", "/v1/leaderboard/friends"},
 	{"GET", "/v1/leaderboard/global?limit={id}"},
 	{"GET", "/v1/leaderboard/global/me"},
+	{"GET", "/v1/events"},
 	{"POST", "/v1/dev/clock"},
 }
 

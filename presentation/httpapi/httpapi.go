@@ -136,6 +136,7 @@ func (s *server) routes(r chi.Router, cfg Config) {
 		r.Get("/v1/leaderboard/friends", s.handle(s.friendsLeaderboard))
 		r.Get("/v1/leaderboard/global", s.handle(s.globalLeaderboard))
 		r.Get("/v1/leaderboard/global/me", s.handle(s.aroundMe))
+		r.Get("/v1/events", s.handle(s.listEvents))
 		// Registered only when enabled, so that in production the route answers exactly
 		// like an unknown one and does not reveal itself.
 		if cfg.DevClock {

@@ -170,7 +170,7 @@ func TestAuthFlow(t *testing.T) {
 	}
 	want := map[string]any{
 		"player_id": "p-device-0001", "name": "Guest", "level": 1.0, "exp": 0.0, "coins": 1000.0,
-		"gift_points": 0.0, "lives": map[string]any{"count": 5.0, "max": 5.0, "next_life_at": nil},
+		"gift_points": 0.0, "lives": map[string]any{"count": 5.0, "max": 5.0, "next_life_at": nil, "infinite_until": nil},
 		"best_score": 0.0, "weekly_best": 0.0,
 		"owned": map[string]any{"cookies": []any{"brave"}, "pets": []any{}},
 	}
@@ -386,7 +386,7 @@ func TestPlays(t *testing.T) {
 	}
 	wantStart := map[string]any{
 		"play_id": "play-1", "started_at": "2026-03-02T10:00:00Z", "seed": 42.0, "coins": 900.0,
-		"lives": map[string]any{"count": 4.0, "max": 5.0, "next_life_at": "2026-03-02T10:12:00Z"},
+		"lives": map[string]any{"count": 4.0, "max": 5.0, "next_life_at": "2026-03-02T10:12:00Z", "infinite_until": nil},
 	}
 	if diff := cmp.Diff(wantStart, decodeMap(t, res.body)); diff != "" {
 		t.Errorf("start (-want +got):\n%s", diff)

@@ -90,7 +90,7 @@ func TestSocialRoutes(t *testing.T) {
 			name: "accept one", method: "POST", path: "/v1/mailbox/m-1/accept",
 			wantStatus: http.StatusOK,
 			want: map[string]any{
-				"lives": map[string]any{"count": 6.0, "max": 5.0, "next_life_at": nil}, "coins": 1000.0,
+				"lives": map[string]any{"count": 6.0, "max": 5.0, "next_life_at": nil, "infinite_until": nil}, "coins": 1000.0,
 			},
 			wantCall: call{"AcceptMail", &ovenv1.AcceptMailRequest{PlayerId: "p-1", MailId: "m-1"}},
 		},
@@ -99,7 +99,7 @@ func TestSocialRoutes(t *testing.T) {
 			wantStatus: http.StatusOK,
 			want: map[string]any{
 				"accepted": 2.0, "coins": 1500.0,
-				"lives": map[string]any{"count": 3.0, "max": 5.0, "next_life_at": "2026-03-02T10:12:00Z"},
+				"lives": map[string]any{"count": 3.0, "max": 5.0, "next_life_at": "2026-03-02T10:12:00Z", "infinite_until": nil},
 			},
 			wantCall: call{"AcceptAllMail", &ovenv1.PlayerRequest{PlayerId: "p-1"}},
 		},
@@ -144,6 +144,14 @@ func TestSocialRoutes(t *testing.T) {
 				map[string]any{"rank": 42.0, "player_id": "p-1", "name": "Guest", "score": 1200.0},
 			}},
 			wantCall: call{"AroundMe", &ovenv1.PlayerRequest{PlayerId: "p-1"}},
+		},
+		{
+			// Players see an event's public fields only (not the GMS's message or status).
+			name: "events", method: "GET", path: "/v1/events",
+			wantStatus: http.StatusOK,
+			want: map[string]any{"events": []any{map[string]any{"id": "e-1", "kind": "infinite_lives", "title": "Weekend",
+				"starts_at": "2026-03-02T10:00:00Z", "ends_at": "2026-03-02T12:00:00Z", "value": 0.0}}},
+			wantCall: call{"ListEvents", &ovenv1.ListEventsRequest{PlayerId: "p-1"}},
 		},
 	}
 	for _, tt := range tests {
@@ -263,6 +271,7 @@ func TestSocialUnauthenticated(t *testing.T) {
 		{"GET", "/v1/leaderboard/friends"},
 		{"GET", "/v1/leaderboard/global?limit=5"},
 		{"GET", "/v1/leaderboard/global/me"},
+		{"GET", "/v1/events"},
 	}
 	for _, rt := range routes {
 		t.Run(rt.method+" "+rt.path, func(t *testing.T) {

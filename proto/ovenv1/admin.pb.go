@@ -1571,6 +1571,282 @@ func (x *AdminBroadcastRequest) GetDurationS() int64 {
 	return 0
 }
 
+type LiveEventRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Auth  *AdminAuth             `protobuf:"bytes,1,opt,name=auth,proto3" json:"auth,omitempty"`
+	// id, status, cancelled_at_ms, created_by and updated_by are ignored.
+	Event         *LiveEvent `protobuf:"bytes,2,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LiveEventRequest) Reset() {
+	*x = LiveEventRequest{}
+	mi := &file_proto_ovenv1_admin_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LiveEventRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LiveEventRequest) ProtoMessage() {}
+
+func (x *LiveEventRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_admin_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LiveEventRequest.ProtoReflect.Descriptor instead.
+func (*LiveEventRequest) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_admin_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *LiveEventRequest) GetAuth() *AdminAuth {
+	if x != nil {
+		return x.Auth
+	}
+	return nil
+}
+
+func (x *LiveEventRequest) GetEvent() *LiveEvent {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+// LiveEventPatch changes only the fields that are set.
+type LiveEventPatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Auth          *AdminAuth             `protobuf:"bytes,1,opt,name=auth,proto3" json:"auth,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Kind          *string                `protobuf:"bytes,3,opt,name=kind,proto3,oneof" json:"kind,omitempty"`
+	Title         *string                `protobuf:"bytes,4,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	StartsAtMs    *int64                 `protobuf:"varint,5,opt,name=starts_at_ms,json=startsAtMs,proto3,oneof" json:"starts_at_ms,omitempty"`
+	EndsAtMs      *int64                 `protobuf:"varint,6,opt,name=ends_at_ms,json=endsAtMs,proto3,oneof" json:"ends_at_ms,omitempty"`
+	Value         *int64                 `protobuf:"varint,7,opt,name=value,proto3,oneof" json:"value,omitempty"`
+	Message       *string                `protobuf:"bytes,8,opt,name=message,proto3,oneof" json:"message,omitempty"`
+	Audience      *string                `protobuf:"bytes,9,opt,name=audience,proto3,oneof" json:"audience,omitempty"`
+	ExpectedLoad  *float64               `protobuf:"fixed64,10,opt,name=expected_load,json=expectedLoad,proto3,oneof" json:"expected_load,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LiveEventPatch) Reset() {
+	*x = LiveEventPatch{}
+	mi := &file_proto_ovenv1_admin_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LiveEventPatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LiveEventPatch) ProtoMessage() {}
+
+func (x *LiveEventPatch) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_admin_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LiveEventPatch.ProtoReflect.Descriptor instead.
+func (*LiveEventPatch) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_admin_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *LiveEventPatch) GetAuth() *AdminAuth {
+	if x != nil {
+		return x.Auth
+	}
+	return nil
+}
+
+func (x *LiveEventPatch) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *LiveEventPatch) GetKind() string {
+	if x != nil && x.Kind != nil {
+		return *x.Kind
+	}
+	return ""
+}
+
+func (x *LiveEventPatch) GetTitle() string {
+	if x != nil && x.Title != nil {
+		return *x.Title
+	}
+	return ""
+}
+
+func (x *LiveEventPatch) GetStartsAtMs() int64 {
+	if x != nil && x.StartsAtMs != nil {
+		return *x.StartsAtMs
+	}
+	return 0
+}
+
+func (x *LiveEventPatch) GetEndsAtMs() int64 {
+	if x != nil && x.EndsAtMs != nil {
+		return *x.EndsAtMs
+	}
+	return 0
+}
+
+func (x *LiveEventPatch) GetValue() int64 {
+	if x != nil && x.Value != nil {
+		return *x.Value
+	}
+	return 0
+}
+
+func (x *LiveEventPatch) GetMessage() string {
+	if x != nil && x.Message != nil {
+		return *x.Message
+	}
+	return ""
+}
+
+func (x *LiveEventPatch) GetAudience() string {
+	if x != nil && x.Audience != nil {
+		return *x.Audience
+	}
+	return ""
+}
+
+func (x *LiveEventPatch) GetExpectedLoad() float64 {
+	if x != nil && x.ExpectedLoad != nil {
+		return *x.ExpectedLoad
+	}
+	return 0
+}
+
+type LiveEventIdRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Auth          *AdminAuth             `protobuf:"bytes,1,opt,name=auth,proto3" json:"auth,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LiveEventIdRequest) Reset() {
+	*x = LiveEventIdRequest{}
+	mi := &file_proto_ovenv1_admin_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LiveEventIdRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LiveEventIdRequest) ProtoMessage() {}
+
+func (x *LiveEventIdRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_admin_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LiveEventIdRequest.ProtoReflect.Descriptor instead.
+func (*LiveEventIdRequest) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_admin_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *LiveEventIdRequest) GetAuth() *AdminAuth {
+	if x != nil {
+		return x.Auth
+	}
+	return nil
+}
+
+func (x *LiveEventIdRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type LiveEventResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Set when the change did not validate (nothing was written).
+	Problems []*ValidationProblem `protobuf:"bytes,1,rep,name=problems,proto3" json:"problems,omitempty"`
+	// The event as stored; unset when there are problems.
+	Event         *LiveEvent `protobuf:"bytes,2,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LiveEventResponse) Reset() {
+	*x = LiveEventResponse{}
+	mi := &file_proto_ovenv1_admin_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LiveEventResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LiveEventResponse) ProtoMessage() {}
+
+func (x *LiveEventResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_admin_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LiveEventResponse.ProtoReflect.Descriptor instead.
+func (*LiveEventResponse) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_admin_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *LiveEventResponse) GetProblems() []*ValidationProblem {
+	if x != nil {
+		return x.Problems
+	}
+	return nil
+}
+
+func (x *LiveEventResponse) GetEvent() *LiveEvent {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
 var File_proto_ovenv1_admin_proto protoreflect.FileDescriptor
 
 const file_proto_ovenv1_admin_proto_rawDesc = "" +
@@ -1688,7 +1964,40 @@ const file_proto_ovenv1_admin_proto_rawDesc = "" +
 	"\x06amount\x18\x03 \x01(\x03R\x06amount\x12\x18\n" +
 	"\amessage\x18\x04 \x01(\tR\amessage\x12\x1d\n" +
 	"\n" +
-	"duration_s\x18\x05 \x01(\x03R\tdurationS2\x81\b\n" +
+	"duration_s\x18\x05 \x01(\x03R\tdurationS\"d\n" +
+	"\x10LiveEventRequest\x12&\n" +
+	"\x04auth\x18\x01 \x01(\v2\x12.oven.v1.AdminAuthR\x04auth\x12(\n" +
+	"\x05event\x18\x02 \x01(\v2\x12.oven.v1.LiveEventR\x05event\"\xb3\x03\n" +
+	"\x0eLiveEventPatch\x12&\n" +
+	"\x04auth\x18\x01 \x01(\v2\x12.oven.v1.AdminAuthR\x04auth\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x17\n" +
+	"\x04kind\x18\x03 \x01(\tH\x00R\x04kind\x88\x01\x01\x12\x19\n" +
+	"\x05title\x18\x04 \x01(\tH\x01R\x05title\x88\x01\x01\x12%\n" +
+	"\fstarts_at_ms\x18\x05 \x01(\x03H\x02R\n" +
+	"startsAtMs\x88\x01\x01\x12!\n" +
+	"\n" +
+	"ends_at_ms\x18\x06 \x01(\x03H\x03R\bendsAtMs\x88\x01\x01\x12\x19\n" +
+	"\x05value\x18\a \x01(\x03H\x04R\x05value\x88\x01\x01\x12\x1d\n" +
+	"\amessage\x18\b \x01(\tH\x05R\amessage\x88\x01\x01\x12\x1f\n" +
+	"\baudience\x18\t \x01(\tH\x06R\baudience\x88\x01\x01\x12(\n" +
+	"\rexpected_load\x18\n" +
+	" \x01(\x01H\aR\fexpectedLoad\x88\x01\x01B\a\n" +
+	"\x05_kindB\b\n" +
+	"\x06_titleB\x0f\n" +
+	"\r_starts_at_msB\r\n" +
+	"\v_ends_at_msB\b\n" +
+	"\x06_valueB\n" +
+	"\n" +
+	"\b_messageB\v\n" +
+	"\t_audienceB\x10\n" +
+	"\x0e_expected_load\"L\n" +
+	"\x12LiveEventIdRequest\x12&\n" +
+	"\x04auth\x18\x01 \x01(\v2\x12.oven.v1.AdminAuthR\x04auth\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"u\n" +
+	"\x11LiveEventResponse\x126\n" +
+	"\bproblems\x18\x01 \x03(\v2\x1a.oven.v1.ValidationProblemR\bproblems\x12(\n" +
+	"\x05event\x18\x02 \x01(\v2\x12.oven.v1.LiveEventR\x05event2\x9c\n" +
+	"\n" +
 	"\x05Admin\x125\n" +
 	"\x05Login\x12\x15.oven.v1.LoginRequest\x1a\x15.oven.v1.AdminSession\x12:\n" +
 	"\n" +
@@ -1708,7 +2017,11 @@ const file_proto_ovenv1_admin_proto_rawDesc = "" +
 	"\n" +
 	"GiftPlayer\x12\x1a.oven.v1.GiftPlayerRequest\x1a\x1b.oven.v1.GiftPlayerResponse\x12I\n" +
 	"\x0fCreateBroadcast\x12\x1e.oven.v1.AdminBroadcastRequest\x1a\x16.oven.v1.BroadcastInfo\x12?\n" +
-	"\x0eListBroadcasts\x12\x15.oven.v1.AdminRequest\x1a\x16.oven.v1.BroadcastListB/Z-github.com/ovengames/oven/proto/ovenv1;ovenv1b\x06proto3"
+	"\x0eListBroadcasts\x12\x15.oven.v1.AdminRequest\x1a\x16.oven.v1.BroadcastList\x12;\n" +
+	"\x0eListLiveEvents\x12\x15.oven.v1.AdminRequest\x1a\x12.oven.v1.EventList\x12H\n" +
+	"\x0fCreateLiveEvent\x12\x19.oven.v1.LiveEventRequest\x1a\x1a.oven.v1.LiveEventResponse\x12F\n" +
+	"\x0fUpdateLiveEvent\x12\x17.oven.v1.LiveEventPatch\x1a\x1a.oven.v1.LiveEventResponse\x12J\n" +
+	"\x0fCancelLiveEvent\x12\x1b.oven.v1.LiveEventIdRequest\x1a\x1a.oven.v1.LiveEventResponseB/Z-github.com/ovengames/oven/proto/ovenv1;ovenv1b\x06proto3"
 
 var (
 	file_proto_ovenv1_admin_proto_rawDescOnce sync.Once
@@ -1722,7 +2035,7 @@ func file_proto_ovenv1_admin_proto_rawDescGZIP() []byte {
 	return file_proto_ovenv1_admin_proto_rawDescData
 }
 
-var file_proto_ovenv1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_proto_ovenv1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_proto_ovenv1_admin_proto_goTypes = []any{
 	(*AdminAuth)(nil),             // 0: oven.v1.AdminAuth
 	(*AdminEmpty)(nil),            // 1: oven.v1.AdminEmpty
@@ -1749,11 +2062,17 @@ var file_proto_ovenv1_admin_proto_goTypes = []any{
 	(*GiftPlayerRequest)(nil),     // 22: oven.v1.GiftPlayerRequest
 	(*GiftPlayerResponse)(nil),    // 23: oven.v1.GiftPlayerResponse
 	(*AdminBroadcastRequest)(nil), // 24: oven.v1.AdminBroadcastRequest
-	(*Profile)(nil),               // 25: oven.v1.Profile
-	(*MailItem)(nil),              // 26: oven.v1.MailItem
-	(*GameData)(nil),              // 27: oven.v1.GameData
-	(*BroadcastInfo)(nil),         // 28: oven.v1.BroadcastInfo
-	(*BroadcastList)(nil),         // 29: oven.v1.BroadcastList
+	(*LiveEventRequest)(nil),      // 25: oven.v1.LiveEventRequest
+	(*LiveEventPatch)(nil),        // 26: oven.v1.LiveEventPatch
+	(*LiveEventIdRequest)(nil),    // 27: oven.v1.LiveEventIdRequest
+	(*LiveEventResponse)(nil),     // 28: oven.v1.LiveEventResponse
+	(*Profile)(nil),               // 29: oven.v1.Profile
+	(*MailItem)(nil),              // 30: oven.v1.MailItem
+	(*LiveEvent)(nil),             // 31: oven.v1.LiveEvent
+	(*GameData)(nil),              // 32: oven.v1.GameData
+	(*BroadcastInfo)(nil),         // 33: oven.v1.BroadcastInfo
+	(*BroadcastList)(nil),         // 34: oven.v1.BroadcastList
+	(*EventList)(nil),             // 35: oven.v1.EventList
 }
 var file_proto_ovenv1_admin_proto_depIdxs = []int32{
 	0,  // 0: oven.v1.AdminRequest.auth:type_name -> oven.v1.AdminAuth
@@ -1765,51 +2084,65 @@ var file_proto_ovenv1_admin_proto_depIdxs = []int32{
 	12, // 6: oven.v1.ListVersionsResponse.versions:type_name -> oven.v1.GameDataVersionInfo
 	0,  // 7: oven.v1.GetVersionRequest.auth:type_name -> oven.v1.AdminAuth
 	0,  // 8: oven.v1.AdminPlayerRequest.auth:type_name -> oven.v1.AdminAuth
-	25, // 9: oven.v1.AdminPlayer.profile:type_name -> oven.v1.Profile
+	29, // 9: oven.v1.AdminPlayer.profile:type_name -> oven.v1.Profile
 	16, // 10: oven.v1.AdminPlayer.recent_plays:type_name -> oven.v1.PlayRecord
-	26, // 11: oven.v1.AdminPlayer.mailbox:type_name -> oven.v1.MailItem
+	30, // 11: oven.v1.AdminPlayer.mailbox:type_name -> oven.v1.MailItem
 	0,  // 12: oven.v1.SetBannedRequest.auth:type_name -> oven.v1.AdminAuth
 	0,  // 13: oven.v1.ListAuditRequest.auth:type_name -> oven.v1.AdminAuth
 	20, // 14: oven.v1.ListAuditResponse.entries:type_name -> oven.v1.AuditEntry
 	0,  // 15: oven.v1.GiftPlayerRequest.auth:type_name -> oven.v1.AdminAuth
 	0,  // 16: oven.v1.AdminBroadcastRequest.auth:type_name -> oven.v1.AdminAuth
-	2,  // 17: oven.v1.Admin.Login:input_type -> oven.v1.LoginRequest
-	4,  // 18: oven.v1.Admin.GetSession:input_type -> oven.v1.AdminRequest
-	4,  // 19: oven.v1.Admin.Logout:input_type -> oven.v1.AdminRequest
-	4,  // 20: oven.v1.Admin.GetDraft:input_type -> oven.v1.AdminRequest
-	6,  // 21: oven.v1.Admin.ValidateDraft:input_type -> oven.v1.DraftRequest
-	6,  // 22: oven.v1.Admin.PutDraft:input_type -> oven.v1.DraftRequest
-	4,  // 23: oven.v1.Admin.Publish:input_type -> oven.v1.AdminRequest
-	10, // 24: oven.v1.Admin.Rollback:input_type -> oven.v1.RollbackRequest
-	11, // 25: oven.v1.Admin.ListVersions:input_type -> oven.v1.ListVersionsRequest
-	14, // 26: oven.v1.Admin.GetVersion:input_type -> oven.v1.GetVersionRequest
-	15, // 27: oven.v1.Admin.GetPlayer:input_type -> oven.v1.AdminPlayerRequest
-	18, // 28: oven.v1.Admin.SetBanned:input_type -> oven.v1.SetBannedRequest
-	19, // 29: oven.v1.Admin.ListAudit:input_type -> oven.v1.ListAuditRequest
-	22, // 30: oven.v1.Admin.GiftPlayer:input_type -> oven.v1.GiftPlayerRequest
-	24, // 31: oven.v1.Admin.CreateBroadcast:input_type -> oven.v1.AdminBroadcastRequest
-	4,  // 32: oven.v1.Admin.ListBroadcasts:input_type -> oven.v1.AdminRequest
-	3,  // 33: oven.v1.Admin.Login:output_type -> oven.v1.AdminSession
-	3,  // 34: oven.v1.Admin.GetSession:output_type -> oven.v1.AdminSession
-	1,  // 35: oven.v1.Admin.Logout:output_type -> oven.v1.AdminEmpty
-	5,  // 36: oven.v1.Admin.GetDraft:output_type -> oven.v1.GameDataDraft
-	8,  // 37: oven.v1.Admin.ValidateDraft:output_type -> oven.v1.DraftResponse
-	8,  // 38: oven.v1.Admin.PutDraft:output_type -> oven.v1.DraftResponse
-	9,  // 39: oven.v1.Admin.Publish:output_type -> oven.v1.PublishResponse
-	9,  // 40: oven.v1.Admin.Rollback:output_type -> oven.v1.PublishResponse
-	13, // 41: oven.v1.Admin.ListVersions:output_type -> oven.v1.ListVersionsResponse
-	27, // 42: oven.v1.Admin.GetVersion:output_type -> oven.v1.GameData
-	17, // 43: oven.v1.Admin.GetPlayer:output_type -> oven.v1.AdminPlayer
-	17, // 44: oven.v1.Admin.SetBanned:output_type -> oven.v1.AdminPlayer
-	21, // 45: oven.v1.Admin.ListAudit:output_type -> oven.v1.ListAuditResponse
-	23, // 46: oven.v1.Admin.GiftPlayer:output_type -> oven.v1.GiftPlayerResponse
-	28, // 47: oven.v1.Admin.CreateBroadcast:output_type -> oven.v1.BroadcastInfo
-	29, // 48: oven.v1.Admin.ListBroadcasts:output_type -> oven.v1.BroadcastList
-	33, // [33:49] is the sub-list for method output_type
-	17, // [17:33] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	0,  // 17: oven.v1.LiveEventRequest.auth:type_name -> oven.v1.AdminAuth
+	31, // 18: oven.v1.LiveEventRequest.event:type_name -> oven.v1.LiveEvent
+	0,  // 19: oven.v1.LiveEventPatch.auth:type_name -> oven.v1.AdminAuth
+	0,  // 20: oven.v1.LiveEventIdRequest.auth:type_name -> oven.v1.AdminAuth
+	7,  // 21: oven.v1.LiveEventResponse.problems:type_name -> oven.v1.ValidationProblem
+	31, // 22: oven.v1.LiveEventResponse.event:type_name -> oven.v1.LiveEvent
+	2,  // 23: oven.v1.Admin.Login:input_type -> oven.v1.LoginRequest
+	4,  // 24: oven.v1.Admin.GetSession:input_type -> oven.v1.AdminRequest
+	4,  // 25: oven.v1.Admin.Logout:input_type -> oven.v1.AdminRequest
+	4,  // 26: oven.v1.Admin.GetDraft:input_type -> oven.v1.AdminRequest
+	6,  // 27: oven.v1.Admin.ValidateDraft:input_type -> oven.v1.DraftRequest
+	6,  // 28: oven.v1.Admin.PutDraft:input_type -> oven.v1.DraftRequest
+	4,  // 29: oven.v1.Admin.Publish:input_type -> oven.v1.AdminRequest
+	10, // 30: oven.v1.Admin.Rollback:input_type -> oven.v1.RollbackRequest
+	11, // 31: oven.v1.Admin.ListVersions:input_type -> oven.v1.ListVersionsRequest
+	14, // 32: oven.v1.Admin.GetVersion:input_type -> oven.v1.GetVersionRequest
+	15, // 33: oven.v1.Admin.GetPlayer:input_type -> oven.v1.AdminPlayerRequest
+	18, // 34: oven.v1.Admin.SetBanned:input_type -> oven.v1.SetBannedRequest
+	19, // 35: oven.v1.Admin.ListAudit:input_type -> oven.v1.ListAuditRequest
+	22, // 36: oven.v1.Admin.GiftPlayer:input_type -> oven.v1.GiftPlayerRequest
+	24, // 37: oven.v1.Admin.CreateBroadcast:input_type -> oven.v1.AdminBroadcastRequest
+	4,  // 38: oven.v1.Admin.ListBroadcasts:input_type -> oven.v1.AdminRequest
+	4,  // 39: oven.v1.Admin.ListLiveEvents:input_type -> oven.v1.AdminRequest
+	25, // 40: oven.v1.Admin.CreateLiveEvent:input_type -> oven.v1.LiveEventRequest
+	26, // 41: oven.v1.Admin.UpdateLiveEvent:input_type -> oven.v1.LiveEventPatch
+	27, // 42: oven.v1.Admin.CancelLiveEvent:input_type -> oven.v1.LiveEventIdRequest
+	3,  // 43: oven.v1.Admin.Login:output_type -> oven.v1.AdminSession
+	3,  // 44: oven.v1.Admin.GetSession:output_type -> oven.v1.AdminSession
+	1,  // 45: oven.v1.Admin.Logout:output_type -> oven.v1.AdminEmpty
+	5,  // 46: oven.v1.Admin.GetDraft:output_type -> oven.v1.GameDataDraft
+	8,  // 47: oven.v1.Admin.ValidateDraft:output_type -> oven.v1.DraftResponse
+	8,  // 48: oven.v1.Admin.PutDraft:output_type -> oven.v1.DraftResponse
+	9,  // 49: oven.v1.Admin.Publish:output_type -> oven.v1.PublishResponse
+	9,  // 50: oven.v1.Admin.Rollback:output_type -> oven.v1.PublishResponse
+	13, // 51: oven.v1.Admin.ListVersions:output_type -> oven.v1.ListVersionsResponse
+	32, // 52: oven.v1.Admin.GetVersion:output_type -> oven.v1.GameData
+	17, // 53: oven.v1.Admin.GetPlayer:output_type -> oven.v1.AdminPlayer
+	17, // 54: oven.v1.Admin.SetBanned:output_type -> oven.v1.AdminPlayer
+	21, // 55: oven.v1.Admin.ListAudit:output_type -> oven.v1.ListAuditResponse
+	23, // 56: oven.v1.Admin.GiftPlayer:output_type -> oven.v1.GiftPlayerResponse
+	33, // 57: oven.v1.Admin.CreateBroadcast:output_type -> oven.v1.BroadcastInfo
+	34, // 58: oven.v1.Admin.ListBroadcasts:output_type -> oven.v1.BroadcastList
+	35, // 59: oven.v1.Admin.ListLiveEvents:output_type -> oven.v1.EventList
+	28, // 60: oven.v1.Admin.CreateLiveEvent:output_type -> oven.v1.LiveEventResponse
+	28, // 61: oven.v1.Admin.UpdateLiveEvent:output_type -> oven.v1.LiveEventResponse
+	28, // 62: oven.v1.Admin.CancelLiveEvent:output_type -> oven.v1.LiveEventResponse
+	43, // [43:63] is the sub-list for method output_type
+	23, // [23:43] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_proto_ovenv1_admin_proto_init() }
@@ -1818,13 +2151,14 @@ func file_proto_ovenv1_admin_proto_init() {
 		return
 	}
 	file_proto_ovenv1_oven_proto_init()
+	file_proto_ovenv1_admin_proto_msgTypes[26].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_ovenv1_admin_proto_rawDesc), len(file_proto_ovenv1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

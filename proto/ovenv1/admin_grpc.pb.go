@@ -48,6 +48,10 @@ const (
 	Admin_GiftPlayer_FullMethodName      = "/oven.v1.Admin/GiftPlayer"
 	Admin_CreateBroadcast_FullMethodName = "/oven.v1.Admin/CreateBroadcast"
 	Admin_ListBroadcasts_FullMethodName  = "/oven.v1.Admin/ListBroadcasts"
+	Admin_ListLiveEvents_FullMethodName  = "/oven.v1.Admin/ListLiveEvents"
+	Admin_CreateLiveEvent_FullMethodName = "/oven.v1.Admin/CreateLiveEvent"
+	Admin_UpdateLiveEvent_FullMethodName = "/oven.v1.Admin/UpdateLiveEvent"
+	Admin_CancelLiveEvent_FullMethodName = "/oven.v1.Admin/CancelLiveEvent"
 )
 
 // AdminClient is the client API for Admin service.
@@ -93,6 +97,14 @@ type AdminClient interface {
 	CreateBroadcast(ctx context.Context, in *AdminBroadcastRequest, opts ...grpc.CallOption) (*BroadcastInfo, error)
 	// ListBroadcasts lists recent broadcasts with how many players claimed each (viewer).
 	ListBroadcasts(ctx context.Context, in *AdminRequest, opts ...grpc.CallOption) (*BroadcastList, error)
+	// ListLiveEvents lists the calendar, newest start first, with each event's status (viewer).
+	ListLiveEvents(ctx context.Context, in *AdminRequest, opts ...grpc.CallOption) (*EventList, error)
+	// CreateLiveEvent schedules an event (publisher); problems when it does not validate.
+	CreateLiveEvent(ctx context.Context, in *LiveEventRequest, opts ...grpc.CallOption) (*LiveEventResponse, error)
+	// UpdateLiveEvent changes the set fields of an event that has not ended (publisher).
+	UpdateLiveEvent(ctx context.Context, in *LiveEventPatch, opts ...grpc.CallOption) (*LiveEventResponse, error)
+	// CancelLiveEvent ends an event now (publisher).
+	CancelLiveEvent(ctx context.Context, in *LiveEventIdRequest, opts ...grpc.CallOption) (*LiveEventResponse, error)
 }
 
 type adminClient struct {
@@ -263,6 +275,46 @@ func (c *adminClient) ListBroadcasts(ctx context.Context, in *AdminRequest, opts
 	return out, nil
 }
 
+func (c *adminClient) ListLiveEvents(ctx context.Context, in *AdminRequest, opts ...grpc.CallOption) (*EventList, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EventList)
+	err := c.cc.Invoke(ctx, Admin_ListLiveEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) CreateLiveEvent(ctx context.Context, in *LiveEventRequest, opts ...grpc.CallOption) (*LiveEventResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LiveEventResponse)
+	err := c.cc.Invoke(ctx, Admin_CreateLiveEvent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) UpdateLiveEvent(ctx context.Context, in *LiveEventPatch, opts ...grpc.CallOption) (*LiveEventResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LiveEventResponse)
+	err := c.cc.Invoke(ctx, Admin_UpdateLiveEvent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) CancelLiveEvent(ctx context.Context, in *LiveEventIdRequest, opts ...grpc.CallOption) (*LiveEventResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LiveEventResponse)
+	err := c.cc.Invoke(ctx, Admin_CancelLiveEvent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility.
@@ -306,6 +358,14 @@ type AdminServer interface {
 	CreateBroadcast(context.Context, *AdminBroadcastRequest) (*BroadcastInfo, error)
 	// ListBroadcasts lists recent broadcasts with how many players claimed each (viewer).
 	ListBroadcasts(context.Context, *AdminRequest) (*BroadcastList, error)
+	// ListLiveEvents lists the calendar, newest start first, with each event's status (viewer).
+	ListLiveEvents(context.Context, *AdminRequest) (*EventList, error)
+	// CreateLiveEvent schedules an event (publisher); problems when it does not validate.
+	CreateLiveEvent(context.Context, *LiveEventRequest) (*LiveEventResponse, error)
+	// UpdateLiveEvent changes the set fields of an event that has not ended (publisher).
+	UpdateLiveEvent(context.Context, *LiveEventPatch) (*LiveEventResponse, error)
+	// CancelLiveEvent ends an event now (publisher).
+	CancelLiveEvent(context.Context, *LiveEventIdRequest) (*LiveEventResponse, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -363,6 +423,18 @@ func (UnimplementedAdminServer) CreateBroadcast(context.Context, *AdminBroadcast
 }
 func (UnimplementedAdminServer) ListBroadcasts(context.Context, *AdminRequest) (*BroadcastList, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListBroadcasts not implemented")
+}
+func (UnimplementedAdminServer) ListLiveEvents(context.Context, *AdminRequest) (*EventList, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListLiveEvents not implemented")
+}
+func (UnimplementedAdminServer) CreateLiveEvent(context.Context, *LiveEventRequest) (*LiveEventResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateLiveEvent not implemented")
+}
+func (UnimplementedAdminServer) UpdateLiveEvent(context.Context, *LiveEventPatch) (*LiveEventResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateLiveEvent not implemented")
+}
+func (UnimplementedAdminServer) CancelLiveEvent(context.Context, *LiveEventIdRequest) (*LiveEventResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelLiveEvent not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 func (UnimplementedAdminServer) testEmbeddedByValue()               {}
@@ -673,6 +745,78 @@ func _Admin_ListBroadcasts_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_ListLiveEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AdminRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).ListLiveEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_ListLiveEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).ListLiveEvents(ctx, req.(*AdminRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_CreateLiveEvent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LiveEventRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).CreateLiveEvent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_CreateLiveEvent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).CreateLiveEvent(ctx, req.(*LiveEventRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_UpdateLiveEvent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LiveEventPatch)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).UpdateLiveEvent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_UpdateLiveEvent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).UpdateLiveEvent(ctx, req.(*LiveEventPatch))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_CancelLiveEvent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LiveEventIdRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).CancelLiveEvent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_CancelLiveEvent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).CancelLiveEvent(ctx, req.(*LiveEventIdRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Admin_ServiceDesc is the grpc.ServiceDesc for Admin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -743,6 +887,22 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListBroadcasts",
 			Handler:    _Admin_ListBroadcasts_Handler,
+		},
+		{
+			MethodName: "ListLiveEvents",
+			Handler:    _Admin_ListLiveEvents_Handler,
+		},
+		{
+			MethodName: "CreateLiveEvent",
+			Handler:    _Admin_CreateLiveEvent_Handler,
+		},
+		{
+			MethodName: "UpdateLiveEvent",
+			Handler:    _Admin_UpdateLiveEvent_Handler,
+		},
+		{
+			MethodName: "CancelLiveEvent",
+			Handler:    _Admin_CancelLiveEvent_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

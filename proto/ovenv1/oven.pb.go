@@ -32,6 +32,237 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type ListEventsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PlayerId      string                 `protobuf:"bytes,1,opt,name=player_id,json=playerId,proto3" json:"player_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEventsRequest) Reset() {
+	*x = ListEventsRequest{}
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEventsRequest) ProtoMessage() {}
+
+func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEventsRequest.ProtoReflect.Descriptor instead.
+func (*ListEventsRequest) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ListEventsRequest) GetPlayerId() string {
+	if x != nil {
+		return x.PlayerId
+	}
+	return ""
+}
+
+// LiveEvent is one calendar entry. Times are Unix milliseconds on the game clock;
+// ends_at_ms is 0 for a push sent at starts_at_ms.
+type LiveEvent struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Kind       string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Title      string                 `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	StartsAtMs int64                  `protobuf:"varint,4,opt,name=starts_at_ms,json=startsAtMs,proto3" json:"starts_at_ms,omitempty"`
+	EndsAtMs   int64                  `protobuf:"varint,5,opt,name=ends_at_ms,json=endsAtMs,proto3" json:"ends_at_ms,omitempty"`
+	Value      int64                  `protobuf:"varint,6,opt,name=value,proto3" json:"value,omitempty"`
+	// The GMS's fields.
+	Message       string  `protobuf:"bytes,7,opt,name=message,proto3" json:"message,omitempty"`
+	Audience      string  `protobuf:"bytes,8,opt,name=audience,proto3" json:"audience,omitempty"`
+	ExpectedLoad  float64 `protobuf:"fixed64,9,opt,name=expected_load,json=expectedLoad,proto3" json:"expected_load,omitempty"`
+	Status        string  `protobuf:"bytes,10,opt,name=status,proto3" json:"status,omitempty"`
+	CancelledAtMs int64   `protobuf:"varint,11,opt,name=cancelled_at_ms,json=cancelledAtMs,proto3" json:"cancelled_at_ms,omitempty"`
+	CreatedBy     string  `protobuf:"bytes,12,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	UpdatedBy     string  `protobuf:"bytes,13,opt,name=updated_by,json=updatedBy,proto3" json:"updated_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LiveEvent) Reset() {
+	*x = LiveEvent{}
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LiveEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LiveEvent) ProtoMessage() {}
+
+func (x *LiveEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LiveEvent.ProtoReflect.Descriptor instead.
+func (*LiveEvent) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *LiveEvent) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *LiveEvent) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *LiveEvent) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *LiveEvent) GetStartsAtMs() int64 {
+	if x != nil {
+		return x.StartsAtMs
+	}
+	return 0
+}
+
+func (x *LiveEvent) GetEndsAtMs() int64 {
+	if x != nil {
+		return x.EndsAtMs
+	}
+	return 0
+}
+
+func (x *LiveEvent) GetValue() int64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *LiveEvent) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *LiveEvent) GetAudience() string {
+	if x != nil {
+		return x.Audience
+	}
+	return ""
+}
+
+func (x *LiveEvent) GetExpectedLoad() float64 {
+	if x != nil {
+		return x.ExpectedLoad
+	}
+	return 0
+}
+
+func (x *LiveEvent) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *LiveEvent) GetCancelledAtMs() int64 {
+	if x != nil {
+		return x.CancelledAtMs
+	}
+	return 0
+}
+
+func (x *LiveEvent) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
+func (x *LiveEvent) GetUpdatedBy() string {
+	if x != nil {
+		return x.UpdatedBy
+	}
+	return ""
+}
+
+type EventList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Events        []*LiveEvent           `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EventList) Reset() {
+	*x = EventList{}
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventList) ProtoMessage() {}
+
+func (x *EventList) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventList.ProtoReflect.Descriptor instead.
+func (*EventList) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *EventList) GetEvents() []*LiveEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
 type AuthGuestRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	DeviceId      string                 `protobuf:"bytes,1,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
@@ -41,7 +272,7 @@ type AuthGuestRequest struct {
 
 func (x *AuthGuestRequest) Reset() {
 	*x = AuthGuestRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[0]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -53,7 +284,7 @@ func (x *AuthGuestRequest) String() string {
 func (*AuthGuestRequest) ProtoMessage() {}
 
 func (x *AuthGuestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[0]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -66,7 +297,7 @@ func (x *AuthGuestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthGuestRequest.ProtoReflect.Descriptor instead.
 func (*AuthGuestRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{0}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *AuthGuestRequest) GetDeviceId() string {
@@ -86,7 +317,7 @@ type AuthGuestResponse struct {
 
 func (x *AuthGuestResponse) Reset() {
 	*x = AuthGuestResponse{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[1]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -98,7 +329,7 @@ func (x *AuthGuestResponse) String() string {
 func (*AuthGuestResponse) ProtoMessage() {}
 
 func (x *AuthGuestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[1]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -111,7 +342,7 @@ func (x *AuthGuestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthGuestResponse.ProtoReflect.Descriptor instead.
 func (*AuthGuestResponse) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{1}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *AuthGuestResponse) GetPlayerId() string {
@@ -137,7 +368,7 @@ type PlayerRequest struct {
 
 func (x *PlayerRequest) Reset() {
 	*x = PlayerRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[2]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -149,7 +380,7 @@ func (x *PlayerRequest) String() string {
 func (*PlayerRequest) ProtoMessage() {}
 
 func (x *PlayerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[2]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -162,7 +393,7 @@ func (x *PlayerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlayerRequest.ProtoReflect.Descriptor instead.
 func (*PlayerRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{2}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *PlayerRequest) GetPlayerId() string {
@@ -182,7 +413,7 @@ type UpdateMeRequest struct {
 
 func (x *UpdateMeRequest) Reset() {
 	*x = UpdateMeRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[3]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -194,7 +425,7 @@ func (x *UpdateMeRequest) String() string {
 func (*UpdateMeRequest) ProtoMessage() {}
 
 func (x *UpdateMeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[3]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -207,7 +438,7 @@ func (x *UpdateMeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateMeRequest.ProtoReflect.Descriptor instead.
 func (*UpdateMeRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{3}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *UpdateMeRequest) GetPlayerId() string {
@@ -229,14 +460,16 @@ type Lives struct {
 	Count int64                  `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
 	Max   int64                  `protobuf:"varint,2,opt,name=max,proto3" json:"max,omitempty"`
 	// Unix milliseconds of the next regenerated life; 0 when count >= max.
-	NextLifeAtMs  int64 `protobuf:"varint,3,opt,name=next_life_at_ms,json=nextLifeAtMs,proto3" json:"next_life_at_ms,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	NextLifeAtMs int64 `protobuf:"varint,3,opt,name=next_life_at_ms,json=nextLifeAtMs,proto3" json:"next_life_at_ms,omitempty"`
+	// Unix milliseconds when infinite lives stop; 0 when not in force.
+	InfiniteUntilMs int64 `protobuf:"varint,4,opt,name=infinite_until_ms,json=infiniteUntilMs,proto3" json:"infinite_until_ms,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Lives) Reset() {
 	*x = Lives{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[4]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -248,7 +481,7 @@ func (x *Lives) String() string {
 func (*Lives) ProtoMessage() {}
 
 func (x *Lives) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[4]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -261,7 +494,7 @@ func (x *Lives) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lives.ProtoReflect.Descriptor instead.
 func (*Lives) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{4}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Lives) GetCount() int64 {
@@ -281,6 +514,13 @@ func (x *Lives) GetMax() int64 {
 func (x *Lives) GetNextLifeAtMs() int64 {
 	if x != nil {
 		return x.NextLifeAtMs
+	}
+	return 0
+}
+
+func (x *Lives) GetInfiniteUntilMs() int64 {
+	if x != nil {
+		return x.InfiniteUntilMs
 	}
 	return 0
 }
@@ -306,7 +546,7 @@ type Profile struct {
 
 func (x *Profile) Reset() {
 	*x = Profile{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[5]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -318,7 +558,7 @@ func (x *Profile) String() string {
 func (*Profile) ProtoMessage() {}
 
 func (x *Profile) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[5]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -331,7 +571,7 @@ func (x *Profile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Profile.ProtoReflect.Descriptor instead.
 func (*Profile) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{5}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Profile) GetPlayerId() string {
@@ -427,7 +667,7 @@ type GetGameDataRequest struct {
 
 func (x *GetGameDataRequest) Reset() {
 	*x = GetGameDataRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[6]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -439,7 +679,7 @@ func (x *GetGameDataRequest) String() string {
 func (*GetGameDataRequest) ProtoMessage() {}
 
 func (x *GetGameDataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[6]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -452,7 +692,7 @@ func (x *GetGameDataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGameDataRequest.ProtoReflect.Descriptor instead.
 func (*GetGameDataRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{6}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetGameDataRequest) GetVersion() int64 {
@@ -473,7 +713,7 @@ type GameData struct {
 
 func (x *GameData) Reset() {
 	*x = GameData{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[7]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -485,7 +725,7 @@ func (x *GameData) String() string {
 func (*GameData) ProtoMessage() {}
 
 func (x *GameData) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[7]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -498,7 +738,7 @@ func (x *GameData) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GameData.ProtoReflect.Descriptor instead.
 func (*GameData) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{7}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GameData) GetVersion() int64 {
@@ -525,7 +765,7 @@ type BuyItemRequest struct {
 
 func (x *BuyItemRequest) Reset() {
 	*x = BuyItemRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[8]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -537,7 +777,7 @@ func (x *BuyItemRequest) String() string {
 func (*BuyItemRequest) ProtoMessage() {}
 
 func (x *BuyItemRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[8]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -550,7 +790,7 @@ func (x *BuyItemRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuyItemRequest.ProtoReflect.Descriptor instead.
 func (*BuyItemRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{8}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *BuyItemRequest) GetPlayerId() string {
@@ -583,7 +823,7 @@ type StartPlayRequest struct {
 
 func (x *StartPlayRequest) Reset() {
 	*x = StartPlayRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[9]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -595,7 +835,7 @@ func (x *StartPlayRequest) String() string {
 func (*StartPlayRequest) ProtoMessage() {}
 
 func (x *StartPlayRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[9]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -608,7 +848,7 @@ func (x *StartPlayRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartPlayRequest.ProtoReflect.Descriptor instead.
 func (*StartPlayRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{9}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StartPlayRequest) GetPlayerId() string {
@@ -659,7 +899,7 @@ type StartPlayResponse struct {
 
 func (x *StartPlayResponse) Reset() {
 	*x = StartPlayResponse{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[10]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -671,7 +911,7 @@ func (x *StartPlayResponse) String() string {
 func (*StartPlayResponse) ProtoMessage() {}
 
 func (x *StartPlayResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[10]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -684,7 +924,7 @@ func (x *StartPlayResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartPlayResponse.ProtoReflect.Descriptor instead.
 func (*StartPlayResponse) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{10}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StartPlayResponse) GetPlayId() string {
@@ -736,7 +976,7 @@ type SettlePlayRequest struct {
 
 func (x *SettlePlayRequest) Reset() {
 	*x = SettlePlayRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[11]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -748,7 +988,7 @@ func (x *SettlePlayRequest) String() string {
 func (*SettlePlayRequest) ProtoMessage() {}
 
 func (x *SettlePlayRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[11]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -761,7 +1001,7 @@ func (x *SettlePlayRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettlePlayRequest.ProtoReflect.Descriptor instead.
 func (*SettlePlayRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{11}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SettlePlayRequest) GetPlayerId() string {
@@ -822,7 +1062,7 @@ type SettlePlayResponse struct {
 
 func (x *SettlePlayResponse) Reset() {
 	*x = SettlePlayResponse{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[12]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -834,7 +1074,7 @@ func (x *SettlePlayResponse) String() string {
 func (*SettlePlayResponse) ProtoMessage() {}
 
 func (x *SettlePlayResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[12]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -847,7 +1087,7 @@ func (x *SettlePlayResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettlePlayResponse.ProtoReflect.Descriptor instead.
 func (*SettlePlayResponse) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{12}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SettlePlayResponse) GetCoinsEarned() int64 {
@@ -915,7 +1155,7 @@ type AdvanceClockRequest struct {
 
 func (x *AdvanceClockRequest) Reset() {
 	*x = AdvanceClockRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[13]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -927,7 +1167,7 @@ func (x *AdvanceClockRequest) String() string {
 func (*AdvanceClockRequest) ProtoMessage() {}
 
 func (x *AdvanceClockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[13]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -940,7 +1180,7 @@ func (x *AdvanceClockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdvanceClockRequest.ProtoReflect.Descriptor instead.
 func (*AdvanceClockRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{13}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AdvanceClockRequest) GetAdvanceMs() int64 {
@@ -958,7 +1198,7 @@ type ReadyRequest struct {
 
 func (x *ReadyRequest) Reset() {
 	*x = ReadyRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[14]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -970,7 +1210,7 @@ func (x *ReadyRequest) String() string {
 func (*ReadyRequest) ProtoMessage() {}
 
 func (x *ReadyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[14]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -983,7 +1223,7 @@ func (x *ReadyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadyRequest.ProtoReflect.Descriptor instead.
 func (*ReadyRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{14}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{17}
 }
 
 type ReadyResponse struct {
@@ -997,7 +1237,7 @@ type ReadyResponse struct {
 
 func (x *ReadyResponse) Reset() {
 	*x = ReadyResponse{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[15]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1009,7 +1249,7 @@ func (x *ReadyResponse) String() string {
 func (*ReadyResponse) ProtoMessage() {}
 
 func (x *ReadyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[15]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1022,7 +1262,7 @@ func (x *ReadyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadyResponse.ProtoReflect.Descriptor instead.
 func (*ReadyResponse) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{15}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReadyResponse) GetShardId() string {
@@ -1048,7 +1288,7 @@ type SetClockRequest struct {
 
 func (x *SetClockRequest) Reset() {
 	*x = SetClockRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[16]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1060,7 +1300,7 @@ func (x *SetClockRequest) String() string {
 func (*SetClockRequest) ProtoMessage() {}
 
 func (x *SetClockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[16]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1073,7 +1313,7 @@ func (x *SetClockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetClockRequest.ProtoReflect.Descriptor instead.
 func (*SetClockRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{16}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SetClockRequest) GetOffsetMs() int64 {
@@ -1092,7 +1332,7 @@ type SetClockResponse struct {
 
 func (x *SetClockResponse) Reset() {
 	*x = SetClockResponse{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[17]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1104,7 +1344,7 @@ func (x *SetClockResponse) String() string {
 func (*SetClockResponse) ProtoMessage() {}
 
 func (x *SetClockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[17]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1117,7 +1357,7 @@ func (x *SetClockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetClockResponse.ProtoReflect.Descriptor instead.
 func (*SetClockResponse) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{17}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SetClockResponse) GetNowMs() int64 {
@@ -1137,7 +1377,7 @@ type WhoOwnsResponse struct {
 
 func (x *WhoOwnsResponse) Reset() {
 	*x = WhoOwnsResponse{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[18]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1149,7 +1389,7 @@ func (x *WhoOwnsResponse) String() string {
 func (*WhoOwnsResponse) ProtoMessage() {}
 
 func (x *WhoOwnsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[18]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1162,7 +1402,7 @@ func (x *WhoOwnsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhoOwnsResponse.ProtoReflect.Descriptor instead.
 func (*WhoOwnsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{18}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WhoOwnsResponse) GetShardId() string {
@@ -1189,7 +1429,7 @@ type FriendRequest struct {
 
 func (x *FriendRequest) Reset() {
 	*x = FriendRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[19]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1201,7 +1441,7 @@ func (x *FriendRequest) String() string {
 func (*FriendRequest) ProtoMessage() {}
 
 func (x *FriendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[19]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1214,7 +1454,7 @@ func (x *FriendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FriendRequest.ProtoReflect.Descriptor instead.
 func (*FriendRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{19}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *FriendRequest) GetPlayerId() string {
@@ -1239,7 +1479,7 @@ type FriendResponse struct {
 
 func (x *FriendResponse) Reset() {
 	*x = FriendResponse{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[20]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1251,7 +1491,7 @@ func (x *FriendResponse) String() string {
 func (*FriendResponse) ProtoMessage() {}
 
 func (x *FriendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[20]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1264,7 +1504,7 @@ func (x *FriendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FriendResponse.ProtoReflect.Descriptor instead.
 func (*FriendResponse) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{20}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{23}
 }
 
 type Friend struct {
@@ -1281,7 +1521,7 @@ type Friend struct {
 
 func (x *Friend) Reset() {
 	*x = Friend{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[21]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1293,7 +1533,7 @@ func (x *Friend) String() string {
 func (*Friend) ProtoMessage() {}
 
 func (x *Friend) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[21]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1306,7 +1546,7 @@ func (x *Friend) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Friend.ProtoReflect.Descriptor instead.
 func (*Friend) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{21}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Friend) GetPlayerId() string {
@@ -1353,7 +1593,7 @@ type FriendList struct {
 
 func (x *FriendList) Reset() {
 	*x = FriendList{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[22]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1365,7 +1605,7 @@ func (x *FriendList) String() string {
 func (*FriendList) ProtoMessage() {}
 
 func (x *FriendList) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[22]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1378,7 +1618,7 @@ func (x *FriendList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FriendList.ProtoReflect.Descriptor instead.
 func (*FriendList) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{22}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *FriendList) GetFriends() []*Friend {
@@ -1398,7 +1638,7 @@ type SendLifeResponse struct {
 
 func (x *SendLifeResponse) Reset() {
 	*x = SendLifeResponse{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[23]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1410,7 +1650,7 @@ func (x *SendLifeResponse) String() string {
 func (*SendLifeResponse) ProtoMessage() {}
 
 func (x *SendLifeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[23]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1423,7 +1663,7 @@ func (x *SendLifeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendLifeResponse.ProtoReflect.Descriptor instead.
 func (*SendLifeResponse) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{23}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SendLifeResponse) GetGiftPoints() int64 {
@@ -1451,7 +1691,7 @@ type SendLivesResponse struct {
 
 func (x *SendLivesResponse) Reset() {
 	*x = SendLivesResponse{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[24]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1463,7 +1703,7 @@ func (x *SendLivesResponse) String() string {
 func (*SendLivesResponse) ProtoMessage() {}
 
 func (x *SendLivesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[24]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1476,7 +1716,7 @@ func (x *SendLivesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendLivesResponse.ProtoReflect.Descriptor instead.
 func (*SendLivesResponse) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{24}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SendLivesResponse) GetSent() []string {
@@ -1515,7 +1755,7 @@ type MailItem struct {
 
 func (x *MailItem) Reset() {
 	*x = MailItem{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[25]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1527,7 +1767,7 @@ func (x *MailItem) String() string {
 func (*MailItem) ProtoMessage() {}
 
 func (x *MailItem) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[25]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1540,7 +1780,7 @@ func (x *MailItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MailItem.ProtoReflect.Descriptor instead.
 func (*MailItem) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{25}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *MailItem) GetId() string {
@@ -1601,7 +1841,7 @@ type Mailbox struct {
 
 func (x *Mailbox) Reset() {
 	*x = Mailbox{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[26]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1613,7 +1853,7 @@ func (x *Mailbox) String() string {
 func (*Mailbox) ProtoMessage() {}
 
 func (x *Mailbox) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[26]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1626,7 +1866,7 @@ func (x *Mailbox) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Mailbox.ProtoReflect.Descriptor instead.
 func (*Mailbox) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{26}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Mailbox) GetItems() []*MailItem {
@@ -1646,7 +1886,7 @@ type AcceptMailRequest struct {
 
 func (x *AcceptMailRequest) Reset() {
 	*x = AcceptMailRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[27]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1658,7 +1898,7 @@ func (x *AcceptMailRequest) String() string {
 func (*AcceptMailRequest) ProtoMessage() {}
 
 func (x *AcceptMailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[27]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1671,7 +1911,7 @@ func (x *AcceptMailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptMailRequest.ProtoReflect.Descriptor instead.
 func (*AcceptMailRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{27}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *AcceptMailRequest) GetPlayerId() string {
@@ -1699,7 +1939,7 @@ type AcceptMailResponse struct {
 
 func (x *AcceptMailResponse) Reset() {
 	*x = AcceptMailResponse{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[28]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1711,7 +1951,7 @@ func (x *AcceptMailResponse) String() string {
 func (*AcceptMailResponse) ProtoMessage() {}
 
 func (x *AcceptMailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[28]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1724,7 +1964,7 @@ func (x *AcceptMailResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptMailResponse.ProtoReflect.Descriptor instead.
 func (*AcceptMailResponse) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{28}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *AcceptMailResponse) GetAccepted() int64 {
@@ -1761,7 +2001,7 @@ type DeliverMailRequest struct {
 
 func (x *DeliverMailRequest) Reset() {
 	*x = DeliverMailRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[29]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1773,7 +2013,7 @@ func (x *DeliverMailRequest) String() string {
 func (*DeliverMailRequest) ProtoMessage() {}
 
 func (x *DeliverMailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[29]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1786,7 +2026,7 @@ func (x *DeliverMailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverMailRequest.ProtoReflect.Descriptor instead.
 func (*DeliverMailRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{29}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DeliverMailRequest) GetPlayerId() string {
@@ -1820,7 +2060,7 @@ type DeliverMailResponse struct {
 
 func (x *DeliverMailResponse) Reset() {
 	*x = DeliverMailResponse{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[30]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1832,7 +2072,7 @@ func (x *DeliverMailResponse) String() string {
 func (*DeliverMailResponse) ProtoMessage() {}
 
 func (x *DeliverMailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[30]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1845,7 +2085,7 @@ func (x *DeliverMailResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverMailResponse.ProtoReflect.Descriptor instead.
 func (*DeliverMailResponse) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{30}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DeliverMailResponse) GetDelivered() bool {
@@ -1865,7 +2105,7 @@ type GlobalLeaderboardRequest struct {
 
 func (x *GlobalLeaderboardRequest) Reset() {
 	*x = GlobalLeaderboardRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[31]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1877,7 +2117,7 @@ func (x *GlobalLeaderboardRequest) String() string {
 func (*GlobalLeaderboardRequest) ProtoMessage() {}
 
 func (x *GlobalLeaderboardRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[31]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1890,7 +2130,7 @@ func (x *GlobalLeaderboardRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GlobalLeaderboardRequest.ProtoReflect.Descriptor instead.
 func (*GlobalLeaderboardRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{31}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GlobalLeaderboardRequest) GetPlayerId() string {
@@ -1919,7 +2159,7 @@ type LeaderboardEntry struct {
 
 func (x *LeaderboardEntry) Reset() {
 	*x = LeaderboardEntry{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[32]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1931,7 +2171,7 @@ func (x *LeaderboardEntry) String() string {
 func (*LeaderboardEntry) ProtoMessage() {}
 
 func (x *LeaderboardEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[32]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1944,7 +2184,7 @@ func (x *LeaderboardEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaderboardEntry.ProtoReflect.Descriptor instead.
 func (*LeaderboardEntry) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{32}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *LeaderboardEntry) GetRank() int64 {
@@ -1989,7 +2229,7 @@ type Leaderboard struct {
 
 func (x *Leaderboard) Reset() {
 	*x = Leaderboard{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[33]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2001,7 +2241,7 @@ func (x *Leaderboard) String() string {
 func (*Leaderboard) ProtoMessage() {}
 
 func (x *Leaderboard) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[33]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2014,7 +2254,7 @@ func (x *Leaderboard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Leaderboard.ProtoReflect.Descriptor instead.
 func (*Leaderboard) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{33}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Leaderboard) GetWeek() string {
@@ -2068,7 +2308,7 @@ type BroadcastInfo struct {
 
 func (x *BroadcastInfo) Reset() {
 	*x = BroadcastInfo{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[34]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2080,7 +2320,7 @@ func (x *BroadcastInfo) String() string {
 func (*BroadcastInfo) ProtoMessage() {}
 
 func (x *BroadcastInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[34]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2093,7 +2333,7 @@ func (x *BroadcastInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastInfo.ProtoReflect.Descriptor instead.
 func (*BroadcastInfo) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{34}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *BroadcastInfo) GetId() string {
@@ -2161,7 +2401,7 @@ type BroadcastList struct {
 
 func (x *BroadcastList) Reset() {
 	*x = BroadcastList{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[35]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2173,7 +2413,7 @@ func (x *BroadcastList) String() string {
 func (*BroadcastList) ProtoMessage() {}
 
 func (x *BroadcastList) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[35]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2186,7 +2426,7 @@ func (x *BroadcastList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastList.ProtoReflect.Descriptor instead.
 func (*BroadcastList) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{35}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *BroadcastList) GetBroadcasts() []*BroadcastInfo {
@@ -2200,7 +2440,30 @@ var File_proto_ovenv1_oven_proto protoreflect.FileDescriptor
 
 const file_proto_ovenv1_oven_proto_rawDesc = "" +
 	"\n" +
-	"\x17proto/ovenv1/oven.proto\x12\aoven.v1\"/\n" +
+	"\x17proto/ovenv1/oven.proto\x12\aoven.v1\"0\n" +
+	"\x11ListEventsRequest\x12\x1b\n" +
+	"\tplayer_id\x18\x01 \x01(\tR\bplayerId\"\xf4\x02\n" +
+	"\tLiveEvent\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x14\n" +
+	"\x05title\x18\x03 \x01(\tR\x05title\x12 \n" +
+	"\fstarts_at_ms\x18\x04 \x01(\x03R\n" +
+	"startsAtMs\x12\x1c\n" +
+	"\n" +
+	"ends_at_ms\x18\x05 \x01(\x03R\bendsAtMs\x12\x14\n" +
+	"\x05value\x18\x06 \x01(\x03R\x05value\x12\x18\n" +
+	"\amessage\x18\a \x01(\tR\amessage\x12\x1a\n" +
+	"\baudience\x18\b \x01(\tR\baudience\x12#\n" +
+	"\rexpected_load\x18\t \x01(\x01R\fexpectedLoad\x12\x16\n" +
+	"\x06status\x18\n" +
+	" \x01(\tR\x06status\x12&\n" +
+	"\x0fcancelled_at_ms\x18\v \x01(\x03R\rcancelledAtMs\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\f \x01(\tR\tcreatedBy\x12\x1d\n" +
+	"\n" +
+	"updated_by\x18\r \x01(\tR\tupdatedBy\"7\n" +
+	"\tEventList\x12*\n" +
+	"\x06events\x18\x01 \x03(\v2\x12.oven.v1.LiveEventR\x06events\"/\n" +
 	"\x10AuthGuestRequest\x12\x1b\n" +
 	"\tdevice_id\x18\x01 \x01(\tR\bdeviceId\"J\n" +
 	"\x11AuthGuestResponse\x12\x1b\n" +
@@ -2210,11 +2473,12 @@ const file_proto_ovenv1_oven_proto_rawDesc = "" +
 	"\tplayer_id\x18\x01 \x01(\tR\bplayerId\"B\n" +
 	"\x0fUpdateMeRequest\x12\x1b\n" +
 	"\tplayer_id\x18\x01 \x01(\tR\bplayerId\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\"V\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\x82\x01\n" +
 	"\x05Lives\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x10\n" +
 	"\x03max\x18\x02 \x01(\x03R\x03max\x12%\n" +
-	"\x0fnext_life_at_ms\x18\x03 \x01(\x03R\fnextLifeAtMs\"\xe0\x02\n" +
+	"\x0fnext_life_at_ms\x18\x03 \x01(\x03R\fnextLifeAtMs\x12*\n" +
+	"\x11infinite_until_ms\x18\x04 \x01(\x03R\x0finfiniteUntilMs\"\xe0\x02\n" +
 	"\aProfile\x12\x1b\n" +
 	"\tplayer_id\x18\x01 \x01(\tR\bplayerId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
@@ -2365,7 +2629,7 @@ const file_proto_ovenv1_oven_proto_rawDesc = "" +
 	"\rBroadcastList\x126\n" +
 	"\n" +
 	"broadcasts\x18\x01 \x03(\v2\x16.oven.v1.BroadcastInfoR\n" +
-	"broadcasts2\x8e\f\n" +
+	"broadcasts2\xcc\f\n" +
 	"\x04Game\x12B\n" +
 	"\tAuthGuest\x12\x19.oven.v1.AuthGuestRequest\x1a\x1a.oven.v1.AuthGuestResponse\x121\n" +
 	"\x05GetMe\x12\x16.oven.v1.PlayerRequest\x1a\x10.oven.v1.Profile\x126\n" +
@@ -2392,7 +2656,9 @@ const file_proto_ovenv1_oven_proto_rawDesc = "" +
 	"\x12FriendsLeaderboard\x12\x16.oven.v1.PlayerRequest\x1a\x14.oven.v1.Leaderboard\x12L\n" +
 	"\x11GlobalLeaderboard\x12!.oven.v1.GlobalLeaderboardRequest\x1a\x14.oven.v1.Leaderboard\x128\n" +
 	"\bAroundMe\x12\x16.oven.v1.PlayerRequest\x1a\x14.oven.v1.Leaderboard\x12;\n" +
-	"\aWhoOwns\x12\x16.oven.v1.PlayerRequest\x1a\x18.oven.v1.WhoOwnsResponseB/Z-github.com/ovengames/oven/proto/ovenv1;ovenv1b\x06proto3"
+	"\aWhoOwns\x12\x16.oven.v1.PlayerRequest\x1a\x18.oven.v1.WhoOwnsResponse\x12<\n" +
+	"\n" +
+	"ListEvents\x12\x1a.oven.v1.ListEventsRequest\x1a\x12.oven.v1.EventListB/Z-github.com/ovengames/oven/proto/ovenv1;ovenv1b\x06proto3"
 
 var (
 	file_proto_ovenv1_oven_proto_rawDescOnce sync.Once
@@ -2406,107 +2672,113 @@ func file_proto_ovenv1_oven_proto_rawDescGZIP() []byte {
 	return file_proto_ovenv1_oven_proto_rawDescData
 }
 
-var file_proto_ovenv1_oven_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_proto_ovenv1_oven_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_proto_ovenv1_oven_proto_goTypes = []any{
-	(*AuthGuestRequest)(nil),         // 0: oven.v1.AuthGuestRequest
-	(*AuthGuestResponse)(nil),        // 1: oven.v1.AuthGuestResponse
-	(*PlayerRequest)(nil),            // 2: oven.v1.PlayerRequest
-	(*UpdateMeRequest)(nil),          // 3: oven.v1.UpdateMeRequest
-	(*Lives)(nil),                    // 4: oven.v1.Lives
-	(*Profile)(nil),                  // 5: oven.v1.Profile
-	(*GetGameDataRequest)(nil),       // 6: oven.v1.GetGameDataRequest
-	(*GameData)(nil),                 // 7: oven.v1.GameData
-	(*BuyItemRequest)(nil),           // 8: oven.v1.BuyItemRequest
-	(*StartPlayRequest)(nil),         // 9: oven.v1.StartPlayRequest
-	(*StartPlayResponse)(nil),        // 10: oven.v1.StartPlayResponse
-	(*SettlePlayRequest)(nil),        // 11: oven.v1.SettlePlayRequest
-	(*SettlePlayResponse)(nil),       // 12: oven.v1.SettlePlayResponse
-	(*AdvanceClockRequest)(nil),      // 13: oven.v1.AdvanceClockRequest
-	(*ReadyRequest)(nil),             // 14: oven.v1.ReadyRequest
-	(*ReadyResponse)(nil),            // 15: oven.v1.ReadyResponse
-	(*SetClockRequest)(nil),          // 16: oven.v1.SetClockRequest
-	(*SetClockResponse)(nil),         // 17: oven.v1.SetClockResponse
-	(*WhoOwnsResponse)(nil),          // 18: oven.v1.WhoOwnsResponse
-	(*FriendRequest)(nil),            // 19: oven.v1.FriendRequest
-	(*FriendResponse)(nil),           // 20: oven.v1.FriendResponse
-	(*Friend)(nil),                   // 21: oven.v1.Friend
-	(*FriendList)(nil),               // 22: oven.v1.FriendList
-	(*SendLifeResponse)(nil),         // 23: oven.v1.SendLifeResponse
-	(*SendLivesResponse)(nil),        // 24: oven.v1.SendLivesResponse
-	(*MailItem)(nil),                 // 25: oven.v1.MailItem
-	(*Mailbox)(nil),                  // 26: oven.v1.Mailbox
-	(*AcceptMailRequest)(nil),        // 27: oven.v1.AcceptMailRequest
-	(*AcceptMailResponse)(nil),       // 28: oven.v1.AcceptMailResponse
-	(*DeliverMailRequest)(nil),       // 29: oven.v1.DeliverMailRequest
-	(*DeliverMailResponse)(nil),      // 30: oven.v1.DeliverMailResponse
-	(*GlobalLeaderboardRequest)(nil), // 31: oven.v1.GlobalLeaderboardRequest
-	(*LeaderboardEntry)(nil),         // 32: oven.v1.LeaderboardEntry
-	(*Leaderboard)(nil),              // 33: oven.v1.Leaderboard
-	(*BroadcastInfo)(nil),            // 34: oven.v1.BroadcastInfo
-	(*BroadcastList)(nil),            // 35: oven.v1.BroadcastList
+	(*ListEventsRequest)(nil),        // 0: oven.v1.ListEventsRequest
+	(*LiveEvent)(nil),                // 1: oven.v1.LiveEvent
+	(*EventList)(nil),                // 2: oven.v1.EventList
+	(*AuthGuestRequest)(nil),         // 3: oven.v1.AuthGuestRequest
+	(*AuthGuestResponse)(nil),        // 4: oven.v1.AuthGuestResponse
+	(*PlayerRequest)(nil),            // 5: oven.v1.PlayerRequest
+	(*UpdateMeRequest)(nil),          // 6: oven.v1.UpdateMeRequest
+	(*Lives)(nil),                    // 7: oven.v1.Lives
+	(*Profile)(nil),                  // 8: oven.v1.Profile
+	(*GetGameDataRequest)(nil),       // 9: oven.v1.GetGameDataRequest
+	(*GameData)(nil),                 // 10: oven.v1.GameData
+	(*BuyItemRequest)(nil),           // 11: oven.v1.BuyItemRequest
+	(*StartPlayRequest)(nil),         // 12: oven.v1.StartPlayRequest
+	(*StartPlayResponse)(nil),        // 13: oven.v1.StartPlayResponse
+	(*SettlePlayRequest)(nil),        // 14: oven.v1.SettlePlayRequest
+	(*SettlePlayResponse)(nil),       // 15: oven.v1.SettlePlayResponse
+	(*AdvanceClockRequest)(nil),      // 16: oven.v1.AdvanceClockRequest
+	(*ReadyRequest)(nil),             // 17: oven.v1.ReadyRequest
+	(*ReadyResponse)(nil),            // 18: oven.v1.ReadyResponse
+	(*SetClockRequest)(nil),          // 19: oven.v1.SetClockRequest
+	(*SetClockResponse)(nil),         // 20: oven.v1.SetClockResponse
+	(*WhoOwnsResponse)(nil),          // 21: oven.v1.WhoOwnsResponse
+	(*FriendRequest)(nil),            // 22: oven.v1.FriendRequest
+	(*FriendResponse)(nil),           // 23: oven.v1.FriendResponse
+	(*Friend)(nil),                   // 24: oven.v1.Friend
+	(*FriendList)(nil),               // 25: oven.v1.FriendList
+	(*SendLifeResponse)(nil),         // 26: oven.v1.SendLifeResponse
+	(*SendLivesResponse)(nil),        // 27: oven.v1.SendLivesResponse
+	(*MailItem)(nil),                 // 28: oven.v1.MailItem
+	(*Mailbox)(nil),                  // 29: oven.v1.Mailbox
+	(*AcceptMailRequest)(nil),        // 30: oven.v1.AcceptMailRequest
+	(*AcceptMailResponse)(nil),       // 31: oven.v1.AcceptMailResponse
+	(*DeliverMailRequest)(nil),       // 32: oven.v1.DeliverMailRequest
+	(*DeliverMailResponse)(nil),      // 33: oven.v1.DeliverMailResponse
+	(*GlobalLeaderboardRequest)(nil), // 34: oven.v1.GlobalLeaderboardRequest
+	(*LeaderboardEntry)(nil),         // 35: oven.v1.LeaderboardEntry
+	(*Leaderboard)(nil),              // 36: oven.v1.Leaderboard
+	(*BroadcastInfo)(nil),            // 37: oven.v1.BroadcastInfo
+	(*BroadcastList)(nil),            // 38: oven.v1.BroadcastList
 }
 var file_proto_ovenv1_oven_proto_depIdxs = []int32{
-	4,  // 0: oven.v1.Profile.lives:type_name -> oven.v1.Lives
-	4,  // 1: oven.v1.StartPlayResponse.lives:type_name -> oven.v1.Lives
-	21, // 2: oven.v1.FriendList.friends:type_name -> oven.v1.Friend
-	25, // 3: oven.v1.Mailbox.items:type_name -> oven.v1.MailItem
-	4,  // 4: oven.v1.AcceptMailResponse.lives:type_name -> oven.v1.Lives
-	25, // 5: oven.v1.DeliverMailRequest.item:type_name -> oven.v1.MailItem
-	32, // 6: oven.v1.Leaderboard.entries:type_name -> oven.v1.LeaderboardEntry
-	34, // 7: oven.v1.BroadcastList.broadcasts:type_name -> oven.v1.BroadcastInfo
-	0,  // 8: oven.v1.Game.AuthGuest:input_type -> oven.v1.AuthGuestRequest
-	2,  // 9: oven.v1.Game.GetMe:input_type -> oven.v1.PlayerRequest
-	3,  // 10: oven.v1.Game.UpdateMe:input_type -> oven.v1.UpdateMeRequest
-	6,  // 11: oven.v1.Game.GetGameData:input_type -> oven.v1.GetGameDataRequest
-	8,  // 12: oven.v1.Game.BuyItem:input_type -> oven.v1.BuyItemRequest
-	9,  // 13: oven.v1.Game.StartPlay:input_type -> oven.v1.StartPlayRequest
-	11, // 14: oven.v1.Game.SettlePlay:input_type -> oven.v1.SettlePlayRequest
-	13, // 15: oven.v1.Game.AdvanceClock:input_type -> oven.v1.AdvanceClockRequest
-	16, // 16: oven.v1.Game.SetClock:input_type -> oven.v1.SetClockRequest
-	14, // 17: oven.v1.Game.Ready:input_type -> oven.v1.ReadyRequest
-	19, // 18: oven.v1.Game.AddFriend:input_type -> oven.v1.FriendRequest
-	19, // 19: oven.v1.Game.RemoveFriend:input_type -> oven.v1.FriendRequest
-	2,  // 20: oven.v1.Game.ListFriends:input_type -> oven.v1.PlayerRequest
-	19, // 21: oven.v1.Game.SendLife:input_type -> oven.v1.FriendRequest
-	2,  // 22: oven.v1.Game.SendLives:input_type -> oven.v1.PlayerRequest
-	2,  // 23: oven.v1.Game.ListMailbox:input_type -> oven.v1.PlayerRequest
-	27, // 24: oven.v1.Game.AcceptMail:input_type -> oven.v1.AcceptMailRequest
-	2,  // 25: oven.v1.Game.AcceptAllMail:input_type -> oven.v1.PlayerRequest
-	29, // 26: oven.v1.Game.DeliverMail:input_type -> oven.v1.DeliverMailRequest
-	2,  // 27: oven.v1.Game.FriendsChanged:input_type -> oven.v1.PlayerRequest
-	2,  // 28: oven.v1.Game.FriendsLeaderboard:input_type -> oven.v1.PlayerRequest
-	31, // 29: oven.v1.Game.GlobalLeaderboard:input_type -> oven.v1.GlobalLeaderboardRequest
-	2,  // 30: oven.v1.Game.AroundMe:input_type -> oven.v1.PlayerRequest
-	2,  // 31: oven.v1.Game.WhoOwns:input_type -> oven.v1.PlayerRequest
-	1,  // 32: oven.v1.Game.AuthGuest:output_type -> oven.v1.AuthGuestResponse
-	5,  // 33: oven.v1.Game.GetMe:output_type -> oven.v1.Profile
-	5,  // 34: oven.v1.Game.UpdateMe:output_type -> oven.v1.Profile
-	7,  // 35: oven.v1.Game.GetGameData:output_type -> oven.v1.GameData
-	5,  // 36: oven.v1.Game.BuyItem:output_type -> oven.v1.Profile
-	10, // 37: oven.v1.Game.StartPlay:output_type -> oven.v1.StartPlayResponse
-	12, // 38: oven.v1.Game.SettlePlay:output_type -> oven.v1.SettlePlayResponse
-	17, // 39: oven.v1.Game.AdvanceClock:output_type -> oven.v1.SetClockResponse
-	17, // 40: oven.v1.Game.SetClock:output_type -> oven.v1.SetClockResponse
-	15, // 41: oven.v1.Game.Ready:output_type -> oven.v1.ReadyResponse
-	20, // 42: oven.v1.Game.AddFriend:output_type -> oven.v1.FriendResponse
-	20, // 43: oven.v1.Game.RemoveFriend:output_type -> oven.v1.FriendResponse
-	22, // 44: oven.v1.Game.ListFriends:output_type -> oven.v1.FriendList
-	23, // 45: oven.v1.Game.SendLife:output_type -> oven.v1.SendLifeResponse
-	24, // 46: oven.v1.Game.SendLives:output_type -> oven.v1.SendLivesResponse
-	26, // 47: oven.v1.Game.ListMailbox:output_type -> oven.v1.Mailbox
-	28, // 48: oven.v1.Game.AcceptMail:output_type -> oven.v1.AcceptMailResponse
-	28, // 49: oven.v1.Game.AcceptAllMail:output_type -> oven.v1.AcceptMailResponse
-	30, // 50: oven.v1.Game.DeliverMail:output_type -> oven.v1.DeliverMailResponse
-	20, // 51: oven.v1.Game.FriendsChanged:output_type -> oven.v1.FriendResponse
-	33, // 52: oven.v1.Game.FriendsLeaderboard:output_type -> oven.v1.Leaderboard
-	33, // 53: oven.v1.Game.GlobalLeaderboard:output_type -> oven.v1.Leaderboard
-	33, // 54: oven.v1.Game.AroundMe:output_type -> oven.v1.Leaderboard
-	18, // 55: oven.v1.Game.WhoOwns:output_type -> oven.v1.WhoOwnsResponse
-	32, // [32:56] is the sub-list for method output_type
-	8,  // [8:32] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	1,  // 0: oven.v1.EventList.events:type_name -> oven.v1.LiveEvent
+	7,  // 1: oven.v1.Profile.lives:type_name -> oven.v1.Lives
+	7,  // 2: oven.v1.StartPlayResponse.lives:type_name -> oven.v1.Lives
+	24, // 3: oven.v1.FriendList.friends:type_name -> oven.v1.Friend
+	28, // 4: oven.v1.Mailbox.items:type_name -> oven.v1.MailItem
+	7,  // 5: oven.v1.AcceptMailResponse.lives:type_name -> oven.v1.Lives
+	28, // 6: oven.v1.DeliverMailRequest.item:type_name -> oven.v1.MailItem
+	35, // 7: oven.v1.Leaderboard.entries:type_name -> oven.v1.LeaderboardEntry
+	37, // 8: oven.v1.BroadcastList.broadcasts:type_name -> oven.v1.BroadcastInfo
+	3,  // 9: oven.v1.Game.AuthGuest:input_type -> oven.v1.AuthGuestRequest
+	5,  // 10: oven.v1.Game.GetMe:input_type -> oven.v1.PlayerRequest
+	6,  // 11: oven.v1.Game.UpdateMe:input_type -> oven.v1.UpdateMeRequest
+	9,  // 12: oven.v1.Game.GetGameData:input_type -> oven.v1.GetGameDataRequest
+	11, // 13: oven.v1.Game.BuyItem:input_type -> oven.v1.BuyItemRequest
+	12, // 14: oven.v1.Game.StartPlay:input_type -> oven.v1.StartPlayRequest
+	14, // 15: oven.v1.Game.SettlePlay:input_type -> oven.v1.SettlePlayRequest
+	16, // 16: oven.v1.Game.AdvanceClock:input_type -> oven.v1.AdvanceClockRequest
+	19, // 17: oven.v1.Game.SetClock:input_type -> oven.v1.SetClockRequest
+	17, // 18: oven.v1.Game.Ready:input_type -> oven.v1.ReadyRequest
+	22, // 19: oven.v1.Game.AddFriend:input_type -> oven.v1.FriendRequest
+	22, // 20: oven.v1.Game.RemoveFriend:input_type -> oven.v1.FriendRequest
+	5,  // 21: oven.v1.Game.ListFriends:input_type -> oven.v1.PlayerRequest
+	22, // 22: oven.v1.Game.SendLife:input_type -> oven.v1.FriendRequest
+	5,  // 23: oven.v1.Game.SendLives:input_type -> oven.v1.PlayerRequest
+	5,  // 24: oven.v1.Game.ListMailbox:input_type -> oven.v1.PlayerRequest
+	30, // 25: oven.v1.Game.AcceptMail:input_type -> oven.v1.AcceptMailRequest
+	5,  // 26: oven.v1.Game.AcceptAllMail:input_type -> oven.v1.PlayerRequest
+	32, // 27: oven.v1.Game.DeliverMail:input_type -> oven.v1.DeliverMailRequest
+	5,  // 28: oven.v1.Game.FriendsChanged:input_type -> oven.v1.PlayerRequest
+	5,  // 29: oven.v1.Game.FriendsLeaderboard:input_type -> oven.v1.PlayerRequest
+	34, // 30: oven.v1.Game.GlobalLeaderboard:input_type -> oven.v1.GlobalLeaderboardRequest
+	5,  // 31: oven.v1.Game.AroundMe:input_type -> oven.v1.PlayerRequest
+	5,  // 32: oven.v1.Game.WhoOwns:input_type -> oven.v1.PlayerRequest
+	0,  // 33: oven.v1.Game.ListEvents:input_type -> oven.v1.ListEventsRequest
+	4,  // 34: oven.v1.Game.AuthGuest:output_type -> oven.v1.AuthGuestResponse
+	8,  // 35: oven.v1.Game.GetMe:output_type -> oven.v1.Profile
+	8,  // 36: oven.v1.Game.UpdateMe:output_type -> oven.v1.Profile
+	10, // 37: oven.v1.Game.GetGameData:output_type -> oven.v1.GameData
+	8,  // 38: oven.v1.Game.BuyItem:output_type -> oven.v1.Profile
+	13, // 39: oven.v1.Game.StartPlay:output_type -> oven.v1.StartPlayResponse
+	15, // 40: oven.v1.Game.SettlePlay:output_type -> oven.v1.SettlePlayResponse
+	20, // 41: oven.v1.Game.AdvanceClock:output_type -> oven.v1.SetClockResponse
+	20, // 42: oven.v1.Game.SetClock:output_type -> oven.v1.SetClockResponse
+	18, // 43: oven.v1.Game.Ready:output_type -> oven.v1.ReadyResponse
+	23, // 44: oven.v1.Game.AddFriend:output_type -> oven.v1.FriendResponse
+	23, // 45: oven.v1.Game.RemoveFriend:output_type -> oven.v1.FriendResponse
+	25, // 46: oven.v1.Game.ListFriends:output_type -> oven.v1.FriendList
+	26, // 47: oven.v1.Game.SendLife:output_type -> oven.v1.SendLifeResponse
+	27, // 48: oven.v1.Game.SendLives:output_type -> oven.v1.SendLivesResponse
+	29, // 49: oven.v1.Game.ListMailbox:output_type -> oven.v1.Mailbox
+	31, // 50: oven.v1.Game.AcceptMail:output_type -> oven.v1.AcceptMailResponse
+	31, // 51: oven.v1.Game.AcceptAllMail:output_type -> oven.v1.AcceptMailResponse
+	33, // 52: oven.v1.Game.DeliverMail:output_type -> oven.v1.DeliverMailResponse
+	23, // 53: oven.v1.Game.FriendsChanged:output_type -> oven.v1.FriendResponse
+	36, // 54: oven.v1.Game.FriendsLeaderboard:output_type -> oven.v1.Leaderboard
+	36, // 55: oven.v1.Game.GlobalLeaderboard:output_type -> oven.v1.Leaderboard
+	36, // 56: oven.v1.Game.AroundMe:output_type -> oven.v1.Leaderboard
+	21, // 57: oven.v1.Game.WhoOwns:output_type -> oven.v1.WhoOwnsResponse
+	2,  // 58: oven.v1.Game.ListEvents:output_type -> oven.v1.EventList
+	34, // [34:59] is the sub-list for method output_type
+	9,  // [9:34] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_proto_ovenv1_oven_proto_init() }
@@ -2520,7 +2792,7 @@ func file_proto_ovenv1_oven_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_ovenv1_oven_proto_rawDesc), len(file_proto_ovenv1_oven_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   36,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

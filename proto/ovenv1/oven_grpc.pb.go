@@ -54,6 +54,7 @@ const (
 	Game_GlobalLeaderboard_FullMethodName  = "/oven.v1.Game/GlobalLeaderboard"
 	Game_AroundMe_FullMethodName           = "/oven.v1.Game/AroundMe"
 	Game_WhoOwns_FullMethodName            = "/oven.v1.Game/WhoOwns"
+	Game_ListEvents_FullMethodName         = "/oven.v1.Game/ListEvents"
 )
 
 // GameClient is the client API for Game service.
@@ -110,6 +111,9 @@ type GameClient interface {
 	AroundMe(ctx context.Context, in *PlayerRequest, opts ...grpc.CallOption) (*Leaderboard, error)
 	// WhoOwns reports which shard owns a player (diagnostics and tests).
 	WhoOwns(ctx context.Context, in *PlayerRequest, opts ...grpc.CallOption) (*WhoOwnsResponse, error)
+	// ListEvents returns the live events running now or starting within 7 days, soonest
+	// first (push campaigns are not listed). Routed by the caller's id, like GlobalLeaderboard.
+	ListEvents(ctx context.Context, in *ListEventsRequest, opts ...grpc.CallOption) (*EventList, error)
 }
 
 type gameClient struct {
@@ -360,6 +364,16 @@ func (c *gameClient) WhoOwns(ctx context.Context, in *PlayerRequest, opts ...grp
 	return out, nil
 }
 
+func (c *gameClient) ListEvents(ctx context.Context, in *ListEventsRequest, opts ...grpc.CallOption) (*EventList, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EventList)
+	err := c.cc.Invoke(ctx, Game_ListEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // GameServer is the server API for Game service.
 // All implementations must embed UnimplementedGameServer
 // for forward compatibility.
@@ -414,6 +428,9 @@ type GameServer interface {
 	AroundMe(context.Context, *PlayerRequest) (*Leaderboard, error)
 	// WhoOwns reports which shard owns a player (diagnostics and tests).
 	WhoOwns(context.Context, *PlayerRequest) (*WhoOwnsResponse, error)
+	// ListEvents returns the live events running now or starting within 7 days, soonest
+	// first (push campaigns are not listed). Routed by the caller's id, like GlobalLeaderboard.
+	ListEvents(context.Context, *ListEventsRequest) (*EventList, error)
 	mustEmbedUnimplementedGameServer()
 }
 
@@ -495,6 +512,9 @@ func (UnimplementedGameServer) AroundMe(context.Context, *PlayerRequest) (*Leade
 }
 func (UnimplementedGameServer) WhoOwns(context.Context, *PlayerRequest) (*WhoOwnsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method WhoOwns not implemented")
+}
+func (UnimplementedGameServer) ListEvents(context.Context, *ListEventsRequest) (*EventList, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListEvents not implemented")
 }
 func (UnimplementedGameServer) mustEmbedUnimplementedGameServer() {}
 func (UnimplementedGameServer) testEmbeddedByValue()              {}
@@ -949,6 +969,24 @@ func _Game_WhoOwns_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Game_ListEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GameServer).ListEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Game_ListEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GameServer).ListEvents(ctx, req.(*ListEventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Game_ServiceDesc is the grpc.ServiceDesc for Game service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1051,6 +1089,10 @@ var Game_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "WhoOwns",
 			Handler:    _Game_WhoOwns_Handler,
+		},
+		{
+			MethodName: "ListEvents",
+			Handler:    _Game_ListEvents_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

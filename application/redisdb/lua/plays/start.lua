@@ -2,23 +2,27 @@
 -- that the key started this play.
 -- KEYS[1] lives, KEYS[2] play, KEYS[3] (optional) the start's idempotency key.
 -- ARGV: now_ms (game), max, regen_ms, status, seed, cookie, pet, boosts (comma-separated),
--- cost, space_ttl_ms, play_id, and the play the key names now ('' for none).
+-- cost, space_ttl_ms, play_id, the play the key names now ('' for none), and take (1, or 0
+-- while infinite lives are in force: the play takes no life).
 -- Returns {ok (1/0; 2 when the key names another play by now), count, next_life_at_ms}.
 if KEYS[3] and (redis.call('GET', KEYS[3]) or '') ~= ARGV[12] then
   return {2, 0, 0}
 end
 local now, max, regen = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local c, t = lives_load(KEYS[1], now, max, regen)
-local before = c
-local ok
-ok, c, t = lives_add(c, t, -1, now, max)
-if not ok then
-  return {0, c, lives_next(c, t, max, regen)}
+local before, take = c, tonumber(ARGV[13])
+if take == 1 then
+  local ok
+  ok, c, t = lives_add(c, t, -1, now, max)
+  if not ok then
+    return {0, c, lives_next(c, t, max, regen)}
+  end
+  lives_store(KEYS[1], c, t, max, regen)
 end
-lives_store(KEYS[1], c, t, max, regen)
--- lc (lives before the take) bounds the refund if this play is voided later.
+-- lc (lives before the take) bounds the refund if this play is voided later; lt says
+-- whether a life was taken at all.
 redis.call('HSET', KEYS[2], 'st', ARGV[4], 't0', now, 'seed', ARGV[5], 'cookie', ARGV[6],
-  'pet', ARGV[7], 'boosts', ARGV[8], 'cost', ARGV[9], 'lc', before)
+  'pet', ARGV[7], 'boosts', ARGV[8], 'cost', ARGV[9], 'lc', before, 'lt', take)
 redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[10]))
 if KEYS[3] then
   redis.call('SET', KEYS[3], ARGV[11], 'PX', tonumber(ARGV[10]))
