@@ -43,6 +43,10 @@ const (
 
 	// MaxEventDuration bounds how long a live event runs, MaxEventLead how far ahead it
 	// may be scheduled; MaxEventLives, MaxEventRegen and MaxExpectedLoad bound its values.
+	// MinGiftInfinite and MaxGiftInfinite bound a gifted infinite-lives modifier.
+	MinGiftInfinite = time.Minute
+	MaxGiftInfinite = 30 * 24 * time.Hour
+
 	MaxEventDuration       = 31 * 24 * time.Hour
 	MaxEventLead           = 366 * 24 * time.Hour
 	MaxEventLives    int64 = 100

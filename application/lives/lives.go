@@ -45,12 +45,12 @@ func NewStore(db *redisdb.DB) *Store { return &Store{db: db} }
 
 // Get returns the player's lives at now.
 func (s *Store) Get(ctx context.Context, playerID string, r Rules, now time.Time) (State, error) {
-	res, err := s.db.Run(ctx, redisdb.LivesGet, []string{s.db.Lives(playerID)},
+	res, err := s.db.Run(ctx, redisdb.LivesGet, s.readKeys(playerID),
 		now.UnixMilli(), r.Max, r.Regen.Milliseconds()).Int64Slice()
 	if err != nil {
 		return State{}, fmt.Errorf("lives: %w", err)
 	}
-	return r.State(res[1], res[2]), nil
+	return r.State(res[1], res[2]).Gifted(res[3]), nil
 }
 
 // Take removes one life (a write: ctx carries the player's fence token); no_lives (with the wait until the next one) when there is none.
@@ -86,6 +86,20 @@ func (r Rules) State(count, nextMS int64) State {
 	return st
 }
 
+// Gifted returns st with a player's gifted infinite lives running until untilMS (0:
+// none) folded in: infinite lives run until the later of the event's end and the gift's.
+func (st State) Gifted(untilMS int64) State {
+	if u := time.UnixMilli(untilMS); untilMS > 0 && u.After(st.InfiniteUntil) {
+		st.InfiniteUntil = u
+	}
+	return st
+}
+
+// readKeys are the keys LivesGet reads: the lives and the gifted infinite lives.
+func (s *Store) readKeys(playerID string) []string {
+	return []string{s.db.Lives(playerID), s.db.Infinite(playerID)}
+}
+
 // NoLives is the no_lives error for st, telling how long until the next life.
 func NoLives(st State, now time.Time) error {
 	e := oven.Errorf(oven.ENoLives, "no lives left")
@@ -98,12 +112,12 @@ func NoLives(st State, now time.Time) error {
 // QueueGet queues a read of the player's lives on pipe (saving a round trip when a
 // caller reads several keys); the returned func gives the result after pipe.Exec.
 func (s *Store) QueueGet(ctx context.Context, pipe *redisdb.Pipe, playerID string, r Rules, now time.Time) func() (State, error) {
-	cmd := pipe.Run(ctx, redisdb.LivesGet, []string{s.db.Lives(playerID)}, now.UnixMilli(), r.Max, r.Regen.Milliseconds())
+	cmd := pipe.Run(ctx, redisdb.LivesGet, s.readKeys(playerID), now.UnixMilli(), r.Max, r.Regen.Milliseconds())
 	return func() (State, error) {
 		res, err := cmd.Int64Slice()
 		if err != nil {
 			return State{}, fmt.Errorf("lives: %w", err)
 		}
-		return r.State(res[1], res[2]), nil
+		return r.State(res[1], res[2]).Gifted(res[3]), nil
 	}
 }

@@ -31,10 +31,19 @@ type Broadcast struct {
 	Claims    int64 // filled by List
 }
 
-// CheckGift checks a mail item's kind, amount and message as Deliver would.
+// CheckGift checks a mail item's kind, amount, duration and message as Deliver would.
+// Infinite lives are a gift to one player only (not a broadcast): amount 1, for
+// oven.MinGiftInfinite to oven.MaxGiftInfinite.
 func CheckGift(it Item) error {
-	if err := validGift(it.Kind, it.Amount); err != nil {
+	if it.Kind == KindInfiniteLives {
+		if d := oven.Seconds(it.DurationS); it.Amount != 1 || d < oven.MinGiftInfinite || d > oven.MaxGiftInfinite {
+			return oven.Errorf(oven.EInvalid, "infinite lives are amount 1, for %d s to %d days",
+				int64(oven.MinGiftInfinite/time.Second), int64(oven.MaxGiftInfinite/(24*time.Hour)))
+		}
+	} else if err := validGift(it.Kind, it.Amount); err != nil {
 		return err
+	} else if it.DurationS != 0 {
+		return oven.Errorf(oven.EInvalid, "only infinite lives have a duration")
 	}
 	if len(it.Message) > 200 {
 		return oven.Errorf(oven.EInvalid, "message must be at most 200 bytes")

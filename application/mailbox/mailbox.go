@@ -30,6 +30,8 @@ import (
 const (
 	KindLife  = "life"
 	KindCoins = "coins"
+	// KindInfiniteLives is a GMS gift: accepting it starts infinite lives for DurationS.
+	KindInfiniteLives = "infinite_lives"
 )
 
 // Item is one piece of mail. Times are game-clock unix milliseconds.
@@ -41,6 +43,7 @@ type Item struct {
 	Message   string `json:"msg,omitempty"`
 	SentAt    int64  `json:"sent"`
 	ExpiresAt int64  `json:"exp"`
+	DurationS int64  `json:"dur,omitempty"` // KindInfiniteLives: how long they run once accepted
 }
 
 // doc is a player's mailbox document.
@@ -231,7 +234,7 @@ func (s *Service) finishClaims(ctx context.Context, playerID string, d *doc, cas
 
 // credit credits mail items exactly once per id (step 2).
 func (s *Service) credit(ctx context.Context, playerID string, items []Item, now time.Time) error {
-	var lifeArgs []any
+	var lifeArgs, infiniteArgs []any
 	var coins []Item
 	for _, it := range items {
 		switch it.Kind {
@@ -242,6 +245,14 @@ func (s *Service) credit(ctx context.Context, playerID string, items []Item, now
 			}
 		case KindCoins:
 			coins = append(coins, it)
+		case KindInfiniteLives:
+			infiniteArgs = append(infiniteArgs, it.ID, it.ExpiresAt, oven.Seconds(it.DurationS).Milliseconds())
+		}
+	}
+	if len(infiniteArgs) > 0 {
+		args := append([]any{now.UnixMilli()}, infiniteArgs...)
+		if err := s.Redis.Run(ctx, redisdb.MailInfinite, []string{s.Redis.Infinite(playerID), s.claimedKey(playerID)}, args...).Err(); err != nil {
+			return fmt.Errorf("mailbox: start infinite lives: %w", err)
 		}
 	}
 	if len(lifeArgs) > 0 {
@@ -388,7 +399,7 @@ func (s *Service) Deliver(ctx context.Context, playerID string, it Item, enforce
 
 // claimed reports whether a mail item was already accepted.
 func (s *Service) claimed(ctx context.Context, playerID string, it Item) (bool, error) {
-	if it.Kind == KindLife {
+	if it.Kind == KindLife || it.Kind == KindInfiniteLives { // credited in Redis, once per id
 		_, err := s.Redis.Client.ZScore(ctx, s.claimedKey(playerID), it.ID).Result()
 		if errors.Is(err, redis.Nil) {
 			return false, nil

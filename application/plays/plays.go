@@ -191,7 +191,7 @@ func (s *Service) Start(ctx context.Context, playerID, cookieID, petID string, b
 		take = 0 // an infinite-lives event or modifier: the play costs no life
 	}
 	spaceTTL := time.Duration(doc.Plays.TTLSeconds)*time.Second + 24*time.Hour
-	keys := []string{s.livesKey(playerID), s.playKey(playerID, st.PlayID)}
+	keys := []string{s.livesKey(playerID), s.playKey(playerID, st.PlayID), s.Redis.Infinite(playerID)}
 	if key != "" {
 		keys = append(keys, s.startKey(playerID, key))
 	}
@@ -205,7 +205,7 @@ func (s *Service) Start(ctx context.Context, playerID, cookieID, petID string, b
 	if err != nil {
 		return nil, fmt.Errorf("plays: start: %w", err)
 	}
-	st.Lives = r.State(res[1], res[2])
+	st.Lives = r.State(res[1], res[2]).Gifted(res[3])
 	if res[0] != 1 {
 		s.unindex(ctx, playerID, st.PlayID, cost)
 		if res[0] == 2 { // another owner started with this key meanwhile (a failover)

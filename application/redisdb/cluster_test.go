@@ -57,7 +57,7 @@ func TestScriptsOnRedisCluster(t *testing.T) {
 		}
 	})
 	t.Run("unfenced scripts", func(t *testing.T) {
-		got, err := db.Run(ctx, redisdb.LivesGet, []string{db.Lives(player)}, now, 5, 720000).Int64Slice()
+		got, err := db.Run(ctx, redisdb.LivesGet, []string{db.Lives(player), db.Infinite(player)}, now, 5, 720000).Int64Slice()
 		if err != nil || got[1] != 5 {
 			t.Errorf("lives get = %v, %v", got, err)
 		}

@@ -45,7 +45,7 @@ func TestGroupedCallersGetTheirOwnReplies(t *testing.T) {
 				epoch = 4
 			}
 			pipe := db.Pipeline()
-			get := pipe.Run(ctx, redisdb.LivesGet, []string{db.Lives(id)}, now, 5, 720000)
+			get := pipe.Run(ctx, redisdb.LivesGet, []string{db.Lives(id), db.Infinite(id)}, now, 5, 720000)
 			take := pipe.Run(fence.With(ctx, fence.Token{Slot: slots[i], Epoch: epoch}), redisdb.LivesChange,
 				[]string{db.Lives(id)}, livesArgs(-1)...)
 			_, errs[i] = pipe.Exec(ctx)

@@ -30,6 +30,7 @@ const (
 	KindCooldown   Kind = "cd"      // hash per sender→receiver pair; more = receiver
 	KindClaimed    Kind = "claimed" // sorted set of claimed mail ids
 	KindPlay       Kind = "play"    // hash per play; more = play id
+	KindInfinite   Kind = "inf"     // integer: unix ms (game clock) until which gifted infinite lives run
 )
 
 // Tag returns the prefix and hash tag every key of slot starts with.
@@ -57,6 +58,10 @@ func (k Keys) Fence(slot int) string { return k.Tag(slot) + "fence" }
 
 // Lives is the key of a player's lives.
 func (k Keys) Lives(playerID string) string { return k.player(KindLives, playerID) }
+
+// Infinite is the key of a player's gifted infinite lives (a GMS gift accepted from the
+// mailbox): until when they run.
+func (k Keys) Infinite(playerID string) string { return k.player(KindInfinite, playerID) }
 
 // GiftPoints is the key of a player's gift points.
 func (k Keys) GiftPoints(playerID string) string { return k.player(KindGiftPoints, playerID) }

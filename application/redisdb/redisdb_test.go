@@ -81,7 +81,7 @@ func livesArgs(delta int) []any { return []any{now, 5, 720000, delta} }
 
 func startPlay(status string) func(ctx context.Context, db *redisdb.DB) error {
 	return func(ctx context.Context, db *redisdb.DB) error {
-		return db.Run(ctx, redisdb.PlayStart, []string{db.Lives(player), db.Play(player, "pl1")},
+		return db.Run(ctx, redisdb.PlayStart, []string{db.Lives(player), db.Play(player, "pl1"), db.Infinite(player)},
 			now, 5, 720000, status, 7, "c1", "", "b1", 100, 86400000, "pl1", "", 1).Err()
 	}
 }
@@ -96,7 +96,7 @@ var fencedCases = map[string]scriptCase{
 	"lives take": {script: redisdb.LivesChange, keys: func(db *redisdb.DB) []string { return []string{db.Lives(player)} },
 		args: livesArgs(-1)},
 	"play start": {script: redisdb.PlayStart,
-		keys: func(db *redisdb.DB) []string { return []string{db.Lives(player), db.Play(player, "pl2")} },
+		keys: func(db *redisdb.DB) []string { return []string{db.Lives(player), db.Play(player, "pl2"), db.Infinite(player)} },
 		args: []any{now, 5, 720000, "pending", 7, "c1", "", "b1", 100, 86400000, "pl2", "", 1}},
 	"play resolve": {script: redisdb.PlayResolve, setup: startPlay("pending"),
 		keys: func(db *redisdb.DB) []string { return []string{db.Lives(player), db.Play(player, "pl1")} },
@@ -119,6 +119,9 @@ var fencedCases = map[string]scriptCase{
 	"mail claim": {script: redisdb.MailClaim,
 		keys: func(db *redisdb.DB) []string { return []string{db.Lives(player), db.Claimed(player)} },
 		args: []any{now, 5, 720000, "m1", now + 3600000}},
+	"mail infinite": {script: redisdb.MailInfinite,
+		keys: func(db *redisdb.DB) []string { return []string{db.Infinite(player), db.Claimed(player)} },
+		args: []any{now, "m1", now + 3600000, 7200000}},
 	"mail mark": {script: redisdb.MailMark,
 		keys: func(db *redisdb.DB) []string { return []string{db.Claimed(player)} },
 		args: []any{now, "m1", now + 3600000}},
@@ -307,7 +310,7 @@ func TestPipeReloadsForgottenScripts(t *testing.T) {
 		t.Fatal(err)
 	}
 	pipe := db.Pipeline()
-	get := pipe.Run(ctx, redisdb.LivesGet, []string{db.Lives(player)}, now, 5, 720000)
+	get := pipe.Run(ctx, redisdb.LivesGet, []string{db.Lives(player), db.Infinite(player)}, now, 5, 720000)
 	take := pipe.Run(at(5), redisdb.LivesChange, []string{db.Lives(player)}, livesArgs(-1)...)
 	stale := pipe.Run(at(4), redisdb.LivesChange, []string{db.Lives(player)}, livesArgs(-1)...)
 	if _, err := pipe.Exec(ctx); err == nil {
@@ -432,7 +435,7 @@ func TestPlayStartedUnderInfiniteLivesRefundsNothing(t *testing.T) {
 		play       string
 		take, want int64 // lives after the start and after the void
 	}{{"inf", 0, 3}, {"paid", 1, 3}} {
-		keys := []string{lv, db.Play(player, tc.play)}
+		keys := []string{lv, db.Play(player, tc.play), db.Infinite(player)}
 		res := run(redisdb.PlayStart, keys, now, 5, 720000, "pending", 7, "c1", "", "b1", 100, 86400000, tc.play, "", tc.take)
 		if res[0] != 1 || res[1] != 3-tc.take {
 			t.Errorf("%s: start answered %v, want ok with %d lives", tc.play, res, 3-tc.take)
@@ -440,5 +443,42 @@ func TestPlayStartedUnderInfiniteLivesRefundsNothing(t *testing.T) {
 		if res := run(redisdb.PlayResolve, keys, "void", now, 5, 720000); res[0] != 1 || res[1] != tc.want {
 			t.Errorf("%s: void answered %v, want %d lives", tc.play, res, tc.want)
 		}
+	}
+}
+
+// Gifted infinite lives start once per mail id and add up; while they run a start takes
+// no life and LivesGet says until when.
+func TestGiftedInfiniteLives(t *testing.T) {
+	db := newDB(t, single)
+	ctx := at(1)
+	if err := db.RaiseFences(context.Background(), []int{slot}, 1); err != nil {
+		t.Fatal(err)
+	}
+	gift := func(ids ...string) []any {
+		t.Helper()
+		args := []any{now}
+		for _, id := range ids {
+			args = append(args, id, now+3600000, 600000) // 10 minutes each
+		}
+		res, err := db.Run(ctx, redisdb.MailInfinite, []string{db.Infinite(player), db.Claimed(player)}, args...).Slice()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if res := gift("g1", "g2"); res[0].(int64) != now+1200000 || len(res) != 3 {
+		t.Errorf("two gifts: %v, want 20 minutes from now and both ids", res)
+	}
+	if res := gift("g1"); res[0].(int64) != now+1200000 || len(res) != 1 {
+		t.Errorf("the same gift again: %v, want nothing added", res)
+	}
+	keys := []string{db.Lives(player), db.Play(player, "p1"), db.Infinite(player)}
+	res, err := db.Run(ctx, redisdb.PlayStart, keys, now, 5, 720000, "open", 7, "c1", "", "", 0, 86400000, "p1", "", 1).Int64Slice()
+	if err != nil || res[0] != 1 || res[1] != 5 || res[3] != now+1200000 {
+		t.Errorf("start under gifted infinite lives: %v (%v), want 5 lives kept", res, err)
+	}
+	get, err := db.Run(ctx, redisdb.LivesGet, []string{db.Lives(player), db.Infinite(player)}, now+1200000, 5, 720000).Int64Slice()
+	if err != nil || get[3] != 0 {
+		t.Errorf("at the gift's end: %v (%v), want no infinite lives", get, err)
 	}
 }

@@ -3,13 +3,14 @@ package redisdb
 // The scripts. Each file under lua/ says its keys, arguments and reply; the keys of a
 // fenced script are all in one slot (the token's), and Run adds the fence ahead of them.
 var (
-	// LivesGet reads a player's lives: KEYS lives; ARGV now_ms, max, regen_ms.
+	// LivesGet reads a player's lives: KEYS lives, gifted infinite lives; ARGV now_ms, max, regen_ms.
 	LivesGet = newScript(false, "lives/lives.lua", "lives/get.lua")
 	// LivesChange adds to or takes from a player's lives: KEYS lives; ARGV now_ms, max,
 	// regen_ms, delta.
 	LivesChange = newScript(true, "lives/lives.lua", "lives/change.lua")
 
-	// PlayStart takes a life and writes the play: KEYS lives, play.
+	// PlayStart takes a life (none under infinite lives) and writes the play: KEYS lives,
+	// play, gifted infinite lives[, start key].
 	PlayStart = newScript(true, "lives/lives.lua", "plays/start.lua")
 	// PlayResolve opens or voids a pending play: KEYS lives, play.
 	PlayResolve = newScript(true, "lives/lives.lua", "plays/resolve.lua")
@@ -26,9 +27,11 @@ var (
 	SocialRelease = newScript(true, "social/release.lua")
 
 	// MailClaim credits mailed lives once per mail id: KEYS lives, claimed.
-	MailClaim = newScript(true, "lives/lives.lua", "mailbox/claim.lua")
+	MailClaim = newScript(true, "lives/lives.lua", "mailbox/claims.lua", "mailbox/claim.lua")
+	// MailInfinite starts gifted infinite lives once per mail id: KEYS infinite, claimed.
+	MailInfinite = newScript(true, "mailbox/claims.lua", "mailbox/infinite.lua")
 	// MailMark marks mail ids claimed (coins, credited in SQL): KEYS claimed.
-	MailMark = newScript(true, "mailbox/mark.lua")
+	MailMark = newScript(true, "mailbox/claims.lua", "mailbox/mark.lua")
 
 	// GMSFailure counts a failed GMS login: KEYS counter; ARGV lockout_ms.
 	GMSFailure = newScript(false, "admins/fail.lua")
@@ -39,5 +42,5 @@ var (
 // All returns every script.
 func All() []*Script {
 	return []*Script{LivesGet, LivesChange, PlayStart, PlayResolve, PlayFinish, PlayIndex,
-		SocialReserve, SocialCommit, SocialRelease, MailClaim, MailMark, GMSFailure, raise}
+		SocialReserve, SocialCommit, SocialRelease, MailClaim, MailInfinite, MailMark, GMSFailure, raise}
 }

@@ -24,13 +24,16 @@ func (a *AdminServer) GiftPlayer(ctx context.Context, req *ovenv1.GiftPlayerRequ
 		return nil, err
 	}
 	now := a.Game.Clock.Now()
-	it := mailbox.Item{ID: oven.NewID(time.Now()), Kind: req.Kind, Amount: req.Amount, Message: req.Message,
+	it := mailbox.Item{ID: oven.NewID(time.Now()), Kind: req.Kind, Amount: req.Amount, Message: req.Message, DurationS: req.DurationS,
 		SentAt:    now.UnixMilli(),
 		ExpiresAt: now.Add(oven.Seconds(a.Game.GameData.Current().Doc.Mailbox.TTLSeconds)).UnixMilli()}
 	if err := mailbox.CheckGift(it); err != nil {
 		return nil, err
 	}
 	after := map[string]any{"mail_id": it.ID, "kind": it.Kind, "amount": it.Amount, "message": it.Message}
+	if it.DurationS != 0 {
+		after["duration_s"] = it.DurationS
+	}
 	if err := pgx.BeginFunc(ctx, a.DB, func(tx pgx.Tx) error {
 		return recorder(s.Username, "player.gift", req.PlayerId)(ctx, tx, nil, after)
 	}); err != nil {
@@ -78,7 +81,7 @@ func (a *AdminServer) ListBroadcasts(ctx context.Context, req *ovenv1.AdminReque
 func mailProto(items []mailbox.Item) []*ovenv1.MailItem {
 	out := make([]*ovenv1.MailItem, len(items))
 	for i, it := range items {
-		out[i] = &ovenv1.MailItem{Id: it.ID, Kind: it.Kind, Amount: it.Amount, FromPlayerId: it.From,
+		out[i] = &ovenv1.MailItem{Id: it.ID, Kind: it.Kind, Amount: it.Amount, FromPlayerId: it.From, DurationS: it.DurationS,
 			Message: it.Message, SentAtMs: it.SentAt, ExpiresAtMs: it.ExpiresAt}
 	}
 	return out

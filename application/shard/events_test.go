@@ -1,6 +1,7 @@
 package shard_test
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -178,3 +179,75 @@ func TestLivesMaxEventReachesEveryShardAndCancels(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// An operator's infinite-lives gift waits in the mailbox; accepting it starts the
+// modifier for that player only, once however often the accept is repeated (also after
+// a crash between the claim and the clear), and plays take no life until it ends.
+func TestGiftedInfiniteLivesStartWhenAcceptedOnce(t *testing.T) {
+	t.Parallel()
+	crashOnce := make(chan struct{}, 1)
+	crashOnce <- struct{}{}
+	c := env.Start(t, shardtest.Options{DevClock: true, AfterCredit: func() error {
+		select {
+		case <-crashOnce:
+			return errors.New("injected crash after the credit")
+		default:
+			return nil
+		}
+	}})
+	adm := ovenv1.NewAdminClient(c.Router)
+	op := admLogin(t, c, "events-gifter", admins.Operator)
+	id, other := guest(t, c, "events-gift-receiver"), guest(t, c, "events-gift-other")
+	for _, bad := range []*ovenv1.GiftPlayerRequest{
+		{Auth: op, PlayerId: id, Kind: "infinite_lives", Amount: 1, DurationS: 59},
+		{Auth: op, PlayerId: id, Kind: "infinite_lives", Amount: 2, DurationS: 3600},
+		{Auth: op, PlayerId: id, Kind: "coins", Amount: 5, DurationS: 3600},
+	} {
+		if _, err := adm.GiftPlayer(bg, bad); code(err) != oven.EInvalid {
+			t.Errorf("%v: %v, want invalid_argument", bad, err)
+		}
+	}
+	g, err := adm.GiftPlayer(bg, &ovenv1.GiftPlayerRequest{Auth: op, PlayerId: id, Kind: "infinite_lives", Amount: 1, DurationS: 3600, Message: "enjoy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	box, err := c.Game.ListMailbox(bg, &ovenv1.PlayerRequest{PlayerId: id})
+	if err != nil || len(box.Items) != 1 || box.Items[0].Kind != "infinite_lives" || box.Items[0].DurationS != 3600 || box.Items[0].Amount != 1 {
+		t.Fatalf("mailbox %v (%v)", box, err)
+	}
+	if _, err := start(c, id); err != nil { // before accepting: a life is taken
+		t.Fatal(err)
+	}
+	if _, err := c.Game.AcceptMail(bg, &ovenv1.AcceptMailRequest{PlayerId: id, MailId: g.MailId}); err == nil {
+		t.Fatal("the injected crash did not happen")
+	}
+	now := gameNow(t, c)
+	for range 2 { // the first finishes the crashed accept; the second finds it accepted
+		if _, err := c.Game.AcceptMail(bg, &ovenv1.AcceptMailRequest{PlayerId: id, MailId: g.MailId}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := livesOf(t, c, id)
+	if until := time.UnixMilli(l.InfiniteUntilMs); until.Before(now.Add(59*time.Minute)) || until.After(now.Add(time.Hour)) {
+		t.Fatalf("infinite until %v, want an hour after the accept (%v), counted once", until, now)
+	}
+	for range 3 {
+		if _, err := start(c, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := livesOf(t, c, id); got.Count != l.Count {
+		t.Errorf("three plays under gifted infinite lives: %d → %d lives", l.Count, got.Count)
+	}
+	if o := livesOf(t, c, other); o.InfiniteUntilMs != 0 {
+		t.Errorf("another player has infinite lives until %v", time.UnixMilli(o.InfiniteUntilMs))
+	}
+	advanceTo(t, c, time.UnixMilli(l.InfiniteUntilMs))
+	before := livesOf(t, c, id)
+	if _, err := start(c, id); err != nil {
+		t.Fatal(err)
+	}
+	if after := livesOf(t, c, id); after.Count != before.Count-1 || after.InfiniteUntilMs != 0 {
+		t.Errorf("after the gift ended: %d → %d lives, infinite until %d", before.Count, after.Count, after.InfiniteUntilMs)
+	}
+}

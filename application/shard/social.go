@@ -101,7 +101,7 @@ func (s *Server) DeliverMail(ctx context.Context, req *ovenv1.DeliverMailRequest
 		return nil, oven.Errorf(oven.EInvalid, "no mail item")
 	}
 	ok, err := s.Mailbox.Deliver(ctx, req.PlayerId, mailbox.Item{ID: it.Id, Kind: it.Kind, Amount: it.Amount,
-		From: it.FromPlayerId, Message: it.Message, SentAt: it.SentAtMs, ExpiresAt: it.ExpiresAtMs}, req.EnforceCapacity)
+		From: it.FromPlayerId, Message: it.Message, SentAt: it.SentAtMs, ExpiresAt: it.ExpiresAtMs, DurationS: it.DurationS}, req.EnforceCapacity)
 	if err != nil {
 		return nil, err
 	}

@@ -204,6 +204,8 @@ type Mail struct {
 	Message      string  `json:"message"`
 	SentAt       string  `json:"sent_at"`
 	ExpiresAt    *string `json:"expires_at"`
+	// DurationS is how long infinite lives run once accepted (kind "infinite_lives" only).
+	DurationS int64 `json:"duration_s,omitempty"`
 }
 
 // RenderMail renders a mail item.
@@ -213,5 +215,5 @@ func RenderMail(m *ovenv1.MailItem) Mail {
 		from = &id
 	}
 	return Mail{ID: m.GetId(), Kind: m.GetKind(), Amount: m.GetAmount(), FromPlayerID: from, Message: m.GetMessage(),
-		SentAt: Time(m.GetSentAtMs()), ExpiresAt: OptionalTime(m.GetExpiresAtMs())}
+		SentAt: Time(m.GetSentAtMs()), ExpiresAt: OptionalTime(m.GetExpiresAtMs()), DurationS: m.GetDurationS()}
 }

@@ -110,3 +110,49 @@ func TestEventCalendarOverHTTP(t *testing.T) {
 		}
 	}
 }
+
+// An infinite-lives gift over HTTP: amount left out, listed with its duration, and
+// accepting it shows in /v1/me.
+func TestInfiniteLivesGiftOverHTTP(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, 1)
+	s.addAdmin("op", admins.Operator)
+	op := s.browser()
+	op.login("op")
+	id, token := s.player("device-gms-infinite-gift")
+	if r := op.do("POST", "/gms/api/players/"+id+"/gifts", `{"kind":"infinite_lives","message":"x"}`); r.status != 400 {
+		t.Errorf("no duration: %d %s", r.status, r.body)
+	}
+	if r := op.do("POST", "/gms/api/players/"+id+"/gifts", `{"kind":"coins","amount":5,"duration_s":60}`); r.status != 400 {
+		t.Errorf("coins with a duration: %d %s", r.status, r.body)
+	}
+	r := op.do("POST", "/gms/api/players/"+id+"/gifts", `{"kind":"infinite_lives","duration_s":7200,"message":"weekend"}`)
+	var g struct {
+		MailID string `json:"mail_id"`
+	}
+	r.json(t, &g)
+	if r.status != 200 || g.MailID == "" {
+		t.Fatalf("gift: %d %s", r.status, r.body)
+	}
+	var box struct {
+		Items []struct {
+			ID, Kind  string
+			Amount    int64
+			DurationS int64 `json:"duration_s"`
+		}
+	}
+	s.client("GET", "/v1/mailbox", token).json(t, &box)
+	if len(box.Items) != 1 || box.Items[0].Kind != "infinite_lives" || box.Items[0].Amount != 1 || box.Items[0].DurationS != 7200 {
+		t.Fatalf("mailbox: %+v", box)
+	}
+	s.accept(token, g.MailID)
+	var me struct {
+		Lives struct {
+			InfiniteUntil *time.Time `json:"infinite_until"`
+		}
+	}
+	s.client("GET", "/v1/me", token).json(t, &me)
+	if u := me.Lives.InfiniteUntil; u == nil || time.Until(*u) < 119*time.Minute || time.Until(*u) > 2*time.Hour {
+		t.Errorf("infinite_until %v, want two hours from now", u)
+	}
+}

@@ -29,6 +29,30 @@ func (g giftRequest) check() error {
 	return nil
 }
 
+// playerGiftRequest is the body of a gift to one player: also infinite lives, with
+// duration_s and no amount (it is 1).
+type playerGiftRequest struct {
+	giftRequest
+	DurationS *int64 `json:"duration_s"`
+}
+
+func (g *playerGiftRequest) check() error {
+	if g.Kind != "infinite_lives" {
+		if g.DurationS != nil {
+			return oven.Errorf(oven.EInvalid, "only infinite_lives takes duration_s")
+		}
+		return g.giftRequest.check()
+	}
+	if g.DurationS == nil {
+		return oven.Errorf(oven.EInvalid, "duration_s is required")
+	}
+	if g.Amount == nil {
+		one := int64(1)
+		g.Amount = &one
+	}
+	return nil
+}
+
 type giftJSON struct {
 	MailID    string `json:"mail_id"`
 	ExpiresAt string `json:"expires_at"`
@@ -40,7 +64,7 @@ func (s *server) gift(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req giftRequest
+	var req playerGiftRequest
 	if err := apijson.Decode(r, &req); err != nil {
 		return err
 	}
@@ -50,7 +74,7 @@ func (s *server) gift(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := callCtx(r)
 	defer cancel()
 	resp, err := s.admin.GiftPlayer(ctx, &ovenv1.GiftPlayerRequest{Auth: auth(r), PlayerId: id,
-		Kind: req.Kind, Amount: *req.Amount, Message: req.Message})
+		Kind: req.Kind, Amount: *req.Amount, Message: req.Message, DurationS: deref(req.DurationS)})
 	if err != nil {
 		return grpcerr.FromCall("GiftPlayer", err)
 	}

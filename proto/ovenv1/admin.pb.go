@@ -1368,12 +1368,14 @@ func (x *ListAuditResponse) GetEntries() []*AuditEntry {
 }
 
 type GiftPlayerRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Auth          *AdminAuth             `protobuf:"bytes,1,opt,name=auth,proto3" json:"auth,omitempty"`
-	PlayerId      string                 `protobuf:"bytes,2,opt,name=player_id,json=playerId,proto3" json:"player_id,omitempty"`
-	Kind          string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"` // "life" or "coins"
-	Amount        int64                  `protobuf:"varint,4,opt,name=amount,proto3" json:"amount,omitempty"`
-	Message       string                 `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Auth     *AdminAuth             `protobuf:"bytes,1,opt,name=auth,proto3" json:"auth,omitempty"`
+	PlayerId string                 `protobuf:"bytes,2,opt,name=player_id,json=playerId,proto3" json:"player_id,omitempty"`
+	Kind     string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"` // "life", "coins" or "infinite_lives"
+	Amount   int64                  `protobuf:"varint,4,opt,name=amount,proto3" json:"amount,omitempty"`
+	Message  string                 `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	// For "infinite_lives": how long they run once accepted (amount is 1).
+	DurationS     int64 `protobuf:"varint,6,opt,name=duration_s,json=durationS,proto3" json:"duration_s,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1441,6 +1443,13 @@ func (x *GiftPlayerRequest) GetMessage() string {
 		return x.Message
 	}
 	return ""
+}
+
+func (x *GiftPlayerRequest) GetDurationS() int64 {
+	if x != nil {
+		return x.DurationS
+	}
+	return 0
 }
 
 type GiftPlayerResponse struct {
@@ -1948,13 +1957,15 @@ const file_proto_ovenv1_admin_proto_rawDesc = "" +
 	"\x06before\x18\x06 \x01(\fR\x06before\x12\x14\n" +
 	"\x05after\x18\a \x01(\fR\x05after\"B\n" +
 	"\x11ListAuditResponse\x12-\n" +
-	"\aentries\x18\x01 \x03(\v2\x13.oven.v1.AuditEntryR\aentries\"\x9e\x01\n" +
+	"\aentries\x18\x01 \x03(\v2\x13.oven.v1.AuditEntryR\aentries\"\xbd\x01\n" +
 	"\x11GiftPlayerRequest\x12&\n" +
 	"\x04auth\x18\x01 \x01(\v2\x12.oven.v1.AdminAuthR\x04auth\x12\x1b\n" +
 	"\tplayer_id\x18\x02 \x01(\tR\bplayerId\x12\x12\n" +
 	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x16\n" +
 	"\x06amount\x18\x04 \x01(\x03R\x06amount\x12\x18\n" +
-	"\amessage\x18\x05 \x01(\tR\amessage\"Q\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage\x12\x1d\n" +
+	"\n" +
+	"duration_s\x18\x06 \x01(\x03R\tdurationS\"Q\n" +
 	"\x12GiftPlayerResponse\x12\x17\n" +
 	"\amail_id\x18\x01 \x01(\tR\x06mailId\x12\"\n" +
 	"\rexpires_at_ms\x18\x02 \x01(\x03R\vexpiresAtMs\"\xa4\x01\n" +

@@ -1741,14 +1741,16 @@ func (x *SendLivesResponse) GetGiftPoints() int64 {
 }
 
 type MailItem struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"` // "life" or "coins"
-	Amount        int64                  `protobuf:"varint,3,opt,name=amount,proto3" json:"amount,omitempty"`
-	FromPlayerId  string                 `protobuf:"bytes,4,opt,name=from_player_id,json=fromPlayerId,proto3" json:"from_player_id,omitempty"`
-	Message       string                 `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
-	SentAtMs      int64                  `protobuf:"varint,6,opt,name=sent_at_ms,json=sentAtMs,proto3" json:"sent_at_ms,omitempty"`
-	ExpiresAtMs   int64                  `protobuf:"varint,7,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Id           string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Kind         string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"` // "life", "coins" or "infinite_lives"
+	Amount       int64                  `protobuf:"varint,3,opt,name=amount,proto3" json:"amount,omitempty"`
+	FromPlayerId string                 `protobuf:"bytes,4,opt,name=from_player_id,json=fromPlayerId,proto3" json:"from_player_id,omitempty"`
+	Message      string                 `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	SentAtMs     int64                  `protobuf:"varint,6,opt,name=sent_at_ms,json=sentAtMs,proto3" json:"sent_at_ms,omitempty"`
+	ExpiresAtMs  int64                  `protobuf:"varint,7,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	// How long infinite lives run once accepted (kind "infinite_lives" only).
+	DurationS     int64 `protobuf:"varint,8,opt,name=duration_s,json=durationS,proto3" json:"duration_s,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1828,6 +1830,13 @@ func (x *MailItem) GetSentAtMs() int64 {
 func (x *MailItem) GetExpiresAtMs() int64 {
 	if x != nil {
 		return x.ExpiresAtMs
+	}
+	return 0
+}
+
+func (x *MailItem) GetDurationS() int64 {
+	if x != nil {
+		return x.DurationS
 	}
 	return 0
 }
@@ -2574,7 +2583,7 @@ const file_proto_ovenv1_oven_proto_rawDesc = "" +
 	"\x04sent\x18\x01 \x03(\tR\x04sent\x12\x18\n" +
 	"\askipped\x18\x02 \x01(\x03R\askipped\x12\x1f\n" +
 	"\vgift_points\x18\x03 \x01(\x03R\n" +
-	"giftPoints\"\xc8\x01\n" +
+	"giftPoints\"\xe7\x01\n" +
 	"\bMailItem\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x16\n" +
@@ -2583,7 +2592,9 @@ const file_proto_ovenv1_oven_proto_rawDesc = "" +
 	"\amessage\x18\x05 \x01(\tR\amessage\x12\x1c\n" +
 	"\n" +
 	"sent_at_ms\x18\x06 \x01(\x03R\bsentAtMs\x12\"\n" +
-	"\rexpires_at_ms\x18\a \x01(\x03R\vexpiresAtMs\"2\n" +
+	"\rexpires_at_ms\x18\a \x01(\x03R\vexpiresAtMs\x12\x1d\n" +
+	"\n" +
+	"duration_s\x18\b \x01(\x03R\tdurationS\"2\n" +
 	"\aMailbox\x12'\n" +
 	"\x05items\x18\x01 \x03(\v2\x11.oven.v1.MailItemR\x05items\"I\n" +
 	"\x11AcceptMailRequest\x12\x1b\n" +

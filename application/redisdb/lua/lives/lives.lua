@@ -50,6 +50,15 @@ local function lives_store(key, c, t, max, regen)
   end
 end
 
+-- lives_gifted returns until when the player's gifted infinite lives run (0: not at now).
+local function lives_gifted(key, now)
+  local u = tonumber(redis.call('GET', key) or '0')
+  if u > now then
+    return u
+  end
+  return 0
+end
+
 local function lives_next(c, t, max, regen)
   if c < max then
     return t + regen

@@ -18,14 +18,7 @@ if credited > 0 then
   _, c, t = lives_add(c, t, credited, now, max)
   lives_store(KEYS[1], c, t, max, regen)
 end
--- A claim only matters while its mail could still be accepted; forget older ones.
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 86400000)
-if keep > 0 then
-  local ttl = keep - now + 86400000
-  if redis.call('PTTL', KEYS[2]) < ttl then
-    redis.call('PEXPIRE', KEYS[2], ttl)
-  end
-end
+claims_keep(KEYS[2], now, keep)
 local out = {credited, c, lives_next(c, t, max, regen)}
 for _, id in ipairs(fresh) do
   out[#out + 1] = id

@@ -7,11 +7,5 @@ for i = 2, #ARGV, 2 do
   n = n + redis.call('ZADD', KEYS[1], 'NX', exp, ARGV[i])
   if exp > keep then keep = exp end
 end
--- Space only, as in claim.lua: a claim matters while its mail could be accepted.
-if keep > 0 then
-  local ttl = keep - now + 86400000
-  if redis.call('PTTL', KEYS[1]) < ttl then
-    redis.call('PEXPIRE', KEYS[1], ttl)
-  end
-end
+claims_keep(KEYS[1], now, keep)
 return n
