@@ -95,9 +95,15 @@
     $("who").hidden = false;
     $("login-view").hidden = true;
     $("app").hidden = false;
+    // A button the role may not use is disabled; anything else (a form) is hidden.
     for (const b of document.querySelectorAll("[data-role]")) {
-      b.disabled = !can(b.dataset.role);
-      if (b.disabled) b.title = "needs the " + b.dataset.role + " role";
+      const allowed = can(b.dataset.role);
+      if (b instanceof HTMLButtonElement) {
+        b.disabled = !allowed;
+        b.title = allowed ? "" : "needs the " + b.dataset.role + " role";
+      } else {
+        b.hidden = !allowed;
+      }
     }
     showTab("gamedata");
   }
@@ -125,7 +131,7 @@
 
   // ---- tabs ----
 
-  const loaders = { gamedata: loadDraft, versions: loadVersions, players: () => $("player-id").focus(), broadcasts: loadBroadcasts, audit: loadAudit };
+  const loaders = { gamedata: loadDraft, versions: loadVersions, players: () => $("player-id").focus(), broadcasts: loadBroadcasts, calendar: loadCalendar, audit: loadAudit };
   function showTab(name) {
     for (const t of document.querySelectorAll("[data-tab]")) {
       const on = t.dataset.tab === name;
@@ -451,6 +457,282 @@
       await loadBroadcasts();
     } catch (err) { fail(err); } finally { $("broadcast-confirm-send").disabled = false; }
   });
+
+  // ---- calendar ----
+
+  const kinds = { infinite_lives: "Infinite lives", lives_max: "Raised max lives", lives_regen: "Faster regeneration", push: "Push message" };
+  // valueOf describes the value of the kinds that have one.
+  const valueOf = {
+    lives_max: { label: "New max lives", min: 1, max: 100 },
+    lives_regen: { label: "Seconds per life", min: 1, max: 86400 },
+  };
+  // The form's fields, by the API's names (which problems' paths use).
+  const eventFields = ["kind", "title", "starts_at", "ends_at", "value", "message", "audience", "expected_load"];
+  const statusBadge = { running: "badge good", scheduled: "badge warn", cancelled: "badge bad", ended: "badge" };
+  // editing: the event the form edits (null: a new one); baseline: the form as loaded
+  // from it; pending: the body waiting for the confirm click.
+  const calendar = { editing: null, baseline: null, pending: null };
+
+  // The calendar works in UTC: the datetime-local inputs hold UTC wall time.
+  const utc = (iso) => iso ? iso.slice(0, 16).replace("T", " ") + " UTC" : "–";
+  const fromLocalInput = (v) => v ? v + (v.length === 16 ? ":00Z" : "Z") : null;
+  const toLocalInput = (iso) => iso ? iso.slice(0, 16) : "";
+  const quoted = (title) => "“" + title + "”";
+
+  function eventValue(e) {
+    if (e.kind === "lives_max") return "max " + plural(e.value, "life", "lives");
+    if (e.kind === "lives_regen") return "1 life every " + e.value + " s";
+    return "–";
+  }
+
+  function eventPush(e) {
+    if (e.kind !== "push") return "–";
+    return el("span", {}, el("span", { class: "badge" }, e.audience === "lives_full" ? "lives full" : "all players"), " ", e.message);
+  }
+
+  async function loadCalendar() {
+    // An untouched form gets fresh default times.
+    if (!calendar.editing && $("event-title").value === "") defaultTimes();
+    await loadEvents();
+  }
+
+  async function loadEvents() {
+    try {
+      const { data } = await api("GET", "/events");
+      $("events").replaceChildren(...data.events.map(eventRow));
+      if (data.events.length === 0) {
+        $("events").append(el("tr", {}, el("td", { colspan: "10", class: "muted" }, "No events yet.")));
+      }
+      markEditedRow();
+    } catch (err) { fail(err); }
+  }
+  $("events-refresh").addEventListener("click", loadEvents);
+
+  function eventRow(e) {
+    const actions = el("td", { class: "row-actions" });
+    if ((e.status === "scheduled" || e.status === "running") && can("publisher")) {
+      actions.append(
+        el("button", { type: "button", class: "edit", onclick: () => editEvent(e) }, "Edit"), " ",
+        el("button", { type: "button", class: "cancel", onclick: () => confirmCancel(actions, e) }, "Cancel…"));
+    }
+    const load = e.expected_load > 1 ? el("span", { class: "badge warn", title: "asks for pre-warming" }, e.expected_load + "×") : e.expected_load + "×";
+    return el("tr", { "data-id": e.id },
+      el("td", { class: "title" }, e.title), el("td", { class: "kind" }, kinds[e.kind] || e.kind),
+      el("td", {}, utc(e.starts_at)), el("td", {}, utc(e.ends_at)), el("td", {}, eventValue(e)), el("td", {}, eventPush(e)),
+      el("td", {}, load),
+      el("td", {}, el("span", { class: "status " + (statusBadge[e.status] || "badge"), title: e.cancelled_at ? "cancelled " + utc(e.cancelled_at) : null }, e.status)),
+      el("td", {}, e.created_by, e.updated_by && e.updated_by !== e.created_by ? " (edited by " + e.updated_by + ")" : ""),
+      actions);
+  }
+
+  function markEditedRow() {
+    for (const r of $("events").querySelectorAll("tr[data-id]")) {
+      r.classList.toggle("current", !!calendar.editing && r.dataset.id === calendar.editing.id);
+    }
+  }
+
+  // Cancelling takes a second, deliberate click, like a rollback.
+  function confirmCancel(cell, e) {
+    cell.replaceChildren(
+      el("span", {}, (e.status === "running" ? "End " : "Call off ") + quoted(e.title) + " now? "),
+      el("button", { type: "button", class: "danger cancel-confirm", onclick: () => cancelEvent(e) }, "Cancel event"), " ",
+      el("button", { type: "button", onclick: loadEvents }, "Keep"));
+  }
+
+  async function cancelEvent(e) {
+    try {
+      await api("POST", "/events/" + encodeURIComponent(e.id) + "/cancel");
+      if (calendar.editing && calendar.editing.id === e.id) resetEventForm();
+      flash("Event " + quoted(e.title) + " cancelled.");
+    } catch (err) { fail(err); }
+    await loadEvents();
+  }
+
+  // showKindFields shows the fields the kind uses, the value labelled by its meaning.
+  function showKindFields() {
+    const kind = $("event-kind").value;
+    const v = valueOf[kind];
+    $("event-value-field").hidden = !v;
+    if (v) {
+      $("event-value-label").textContent = v.label + " (" + v.min + "-" + v.max + ")";
+      $("event-value").min = v.min;
+      $("event-value").max = v.max;
+    }
+    const push = kind === "push";
+    $("event-message-field").hidden = !push;
+    $("event-audience-field").hidden = !push;
+    $("event-ends-label").textContent = push ? "Ends (UTC, optional)" : "Ends (UTC)";
+  }
+  $("event-kind").addEventListener("change", showKindFields);
+
+  // defaultTimes proposes the next full hour, for a day.
+  function defaultTimes() {
+    const start = Math.ceil(Date.now() / 3600000) * 3600000;
+    $("event-starts").value = new Date(start).toISOString().slice(0, 16);
+    $("event-ends").value = new Date(start + 86400000).toISOString().slice(0, 16);
+  }
+
+  // eventBody reads the form as the API takes it. A kind without a value leaves it out;
+  // a kind other than push sends an empty message (dropping one if the kind changed).
+  function eventBody() {
+    const kind = $("event-kind").value;
+    const b = {
+      kind, title: $("event-title").value, starts_at: fromLocalInput($("event-starts").value),
+      ends_at: fromLocalInput($("event-ends").value), message: "", expected_load: amountOf($("event-load")),
+    };
+    if (valueOf[kind]) b.value = amountOf($("event-value"));
+    if (kind === "push") {
+      b.message = $("event-message").value;
+      b.audience = $("event-audience").value;
+    }
+    return b;
+  }
+
+  // checkEvent finds what the browser can tell without asking: missing fields, an end
+  // not after the start. The server checks the rest.
+  function checkEvent(b) {
+    const ps = [];
+    const need = (path, ok) => { if (!ok) ps.push({ path, message: "is required" }); };
+    need("title", b.title.trim() !== "");
+    need("starts_at", b.starts_at);
+    if (b.kind !== "push") need("ends_at", b.ends_at);
+    if ("value" in b) {
+      need("value", b.value !== null);
+      if (b.value !== null && !Number.isInteger(b.value)) ps.push({ path: "value", message: "must be a whole number" });
+    }
+    if (b.kind === "push") need("message", b.message !== "");
+    need("expected_load", b.expected_load !== null);
+    if (b.starts_at && b.ends_at && Date.parse(b.ends_at) <= Date.parse(b.starts_at)) {
+      ps.push({ path: "ends_at", message: "must be after starts_at" });
+    }
+    if (calendar.baseline && calendar.baseline.ends_at && !b.ends_at) {
+      ps.push({ path: "ends_at", message: "cannot be removed; cancel the event instead" });
+    }
+    return ps;
+  }
+
+  // showEventProblems puts each problem next to its field; one without a visible field
+  // is listed under the form.
+  function showEventProblems(problems) {
+    const byPath = new Map();
+    for (const p of problems) byPath.set(p.path, (byPath.has(p.path) ? byPath.get(p.path) + "; " : "") + p.message);
+    for (const f of eventFields) {
+      const box = $("event-problem-" + f);
+      const msg = box.parentElement.hidden ? undefined : byPath.get(f);
+      if (msg !== undefined) byPath.delete(f);
+      box.textContent = msg || "";
+      box.hidden = !msg;
+      box.previousElementSibling.classList.toggle("invalid", !!msg);
+    }
+    $("event-problems").replaceChildren(...[...byPath].map(([path, msg]) =>
+      el("li", { "data-path": path }, el("code", {}, path || "event"), " ", msg)));
+  }
+
+  // Changing a field clears its problem and any pending confirmation.
+  for (const f of eventFields) {
+    const box = $("event-problem-" + f);
+    box.previousElementSibling.addEventListener("input", () => {
+      box.hidden = true;
+      box.previousElementSibling.classList.remove("invalid");
+      $("event-confirm").hidden = true;
+    });
+  }
+
+  // changedFields is what a PATCH sends: the fields that differ from the form as loaded.
+  function changedFields(b, base) {
+    const out = {};
+    for (const f of eventFields) {
+      if (f in b && JSON.stringify(b[f]) !== JSON.stringify(base[f])) out[f] = b[f];
+    }
+    return out;
+  }
+
+  function eventSummary(b, change) {
+    if (calendar.editing) return "Change " + Object.keys(change).join(", ") + " of " + quoted(calendar.editing.title) + "?";
+    const who = b.kind !== "push" ? "for every player" : b.audience === "lives_full" ? "to players with full lives" : "to every player";
+    const value = valueOf[b.kind] ? ", " + valueOf[b.kind].label.toLowerCase() + " " + b.value : "";
+    return "Schedule " + kinds[b.kind].toLowerCase() + " " + quoted(b.title) + " " + who + ", " + utc(b.starts_at) +
+      (b.ends_at ? " → " + utc(b.ends_at) : "") + value + ", expected load " + b.expected_load + "×?";
+  }
+
+  $("event-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    $("event-confirm").hidden = true;
+    const b = eventBody();
+    const problems = checkEvent(b);
+    showEventProblems(problems);
+    if (problems.length) return;
+    let change = b;
+    if (calendar.editing) {
+      change = changedFields(b, calendar.baseline);
+      if (Object.keys(change).length === 0) { flash("Nothing changed.", true); return; }
+    } else if (b.ends_at === null) {
+      delete b.ends_at;
+    }
+    calendar.pending = change;
+    $("event-summary").textContent = eventSummary(b, change);
+    $("event-confirm-send").textContent = calendar.editing ? "Save now" : "Schedule now";
+    $("event-confirm").hidden = false;
+    $("event-confirm-send").focus();
+  });
+  $("event-confirm-cancel").addEventListener("click", () => { $("event-confirm").hidden = true; });
+  $("event-confirm-send").addEventListener("click", async () => {
+    const send = $("event-confirm-send");
+    send.disabled = true;
+    try {
+      if (calendar.editing) {
+        const { data } = await api("PATCH", "/events/" + encodeURIComponent(calendar.editing.id), calendar.pending);
+        flash("Event " + quoted(data.title) + " updated.");
+      } else {
+        await api("POST", "/events", calendar.pending);
+        flash("Event " + quoted(calendar.pending.title) + " scheduled.");
+      }
+      resetEventForm();
+      await loadEvents();
+    } catch (err) {
+      $("event-confirm").hidden = true;
+      if (err.problems.length) { showEventProblems(err.problems); flash("The event was not saved: it has problems.", true); }
+      else fail(err);
+    } finally { send.disabled = false; }
+  });
+
+  // editEvent loads an event into the form; saving sends only the fields changed.
+  function editEvent(e) {
+    calendar.editing = e;
+    $("event-kind").value = e.kind;
+    $("event-title").value = e.title;
+    $("event-starts").value = toLocalInput(e.starts_at);
+    $("event-ends").value = toLocalInput(e.ends_at);
+    $("event-value").value = valueOf[e.kind] ? String(e.value) : "";
+    $("event-message").value = e.message || "";
+    $("event-audience").value = e.audience || "all";
+    $("event-load").value = String(e.expected_load);
+    showKindFields();
+    calendar.baseline = eventBody();
+    $("event-form-title").textContent = "Edit " + quoted(e.title);
+    $("event-submit").textContent = "Save changes…";
+    $("event-reset").textContent = "Stop editing";
+    showEventProblems([]);
+    $("event-confirm").hidden = true;
+    markEditedRow();
+    $("event-form").scrollIntoView({ block: "nearest" });
+    $("event-title").focus();
+  }
+
+  function resetEventForm() {
+    calendar.editing = calendar.baseline = calendar.pending = null;
+    $("event-form").reset();
+    showKindFields();
+    defaultTimes();
+    $("event-form-title").textContent = "Schedule an event";
+    $("event-submit").textContent = "Schedule…";
+    $("event-reset").textContent = "Clear";
+    showEventProblems([]);
+    $("event-confirm").hidden = true;
+    markEditedRow();
+  }
+  $("event-reset").addEventListener("click", resetEventForm);
+  showKindFields();
 
   // ---- audit ----
 
