@@ -43,6 +43,12 @@ const (
 
 	// MaxEventDuration bounds how long a live event runs, MaxEventLead how far ahead it
 	// may be scheduled; MaxEventLives, MaxEventRegen and MaxExpectedLoad bound its values.
+	// MaxPushTokens is how many device tokens a player may hold; a token is
+	// MinPushToken to MaxPushToken printable ASCII characters.
+	MaxPushTokens = 5
+	MinPushToken  = 8
+	MaxPushToken  = 4096
+
 	// MinGiftInfinite and MaxGiftInfinite bound a gifted infinite-lives modifier.
 	MinGiftInfinite = time.Minute
 	MaxGiftInfinite = 30 * 24 * time.Hour

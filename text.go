@@ -60,3 +60,26 @@ func escapedRune(b []byte) (rune, bool) {
 	}
 	return r, true
 }
+
+// Push platforms: the provider a device token belongs to.
+const (
+	PushAPNs = "apns"
+	PushFCM  = "fcm"
+)
+
+// CheckPushToken refuses a device-token platform or token API.md rules out: checked by
+// the presentation tier where it enters and again by the owner shard.
+func CheckPushToken(platform, token string) error {
+	if platform != PushAPNs && platform != PushFCM {
+		return Errorf(EInvalid, `platform must be "apns" or "fcm"`)
+	}
+	if n := len(token); n < MinPushToken || n > MaxPushToken {
+		return Errorf(EInvalid, "token must be %d-%d characters", MinPushToken, MaxPushToken)
+	}
+	for i := 0; i < len(token); i++ {
+		if c := token[i]; c <= ' ' || c > '~' {
+			return Errorf(EInvalid, "token must be printable ASCII without spaces")
+		}
+	}
+	return nil
+}

@@ -43,6 +43,7 @@ import (
 	"github.com/ovengames/oven/application/pggroup"
 	"github.com/ovengames/oven/application/players"
 	"github.com/ovengames/oven/application/plays"
+	"github.com/ovengames/oven/application/push"
 	"github.com/ovengames/oven/application/redisdb"
 	shardsrv "github.com/ovengames/oven/application/shard"
 	"github.com/ovengames/oven/application/shop"
@@ -232,7 +233,8 @@ func wire(ctx context.Context, cfg Config, st *stores, router *client.Router, re
 		jan: janitor.New(st.db, janitor.Config{Tables: janitor.WithRetention(janitor.Defaults(cfg.RetentionPlays, cfg.RetentionLedger), "audit_log", cfg.RetentionAudit), Logger: log})}
 	sh.game = shardsrv.NewServer(shardsrv.Deps{
 		ID: cfg.ID, Members: cfg.Members, Clock: clock, GameData: gd, LifeRules: lifeRules, Calendar: calendar, Players: sh.players,
-		Lives: lives.NewStore(rdb), Leaderboard: board,
+		PushTokens: &push.Tokens{DB: st.db, Players: sh.players},
+		Lives:      lives.NewStore(rdb), Leaderboard: board,
 		Shop: &shop.Shop{DB: st.db, Players: sh.players, Metrics: econ},
 		Plays: plays.New(plays.Deps{DB: st.db, Writes: group, Redis: rdb, Clock: clock, GameData: doc, LifeRules: lifeRules, Leaderboard: board, Players: sh.players,
 			Metrics: econ, Log: log, Hooks: cfg.PlayHooks, RecoverAfter: cfg.RecoverAfter}),

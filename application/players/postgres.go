@@ -28,6 +28,8 @@ type Player struct {
 	Banned    bool
 	Cookies   []string
 	Pets      []string
+	// PushTokens is how many live device tokens the player holds (package push).
+	PushTokens int64
 }
 
 // Store is the PostgreSQL store of players.
@@ -144,12 +146,13 @@ func (s *Store) load(ctx context.Context, id string) (*Player, error) {
 	err = s.db.QueryRow(ctx, `
 		SELECT p.name, p.level, p.exp, p.best_score, p.banned, w.coins,
 		       coalesce(array_agg(i.item_id ORDER BY i.acquired_at, i.item_id) FILTER (WHERE i.kind = 'cookie'), '{}'),
-		       coalesce(array_agg(i.item_id ORDER BY i.acquired_at, i.item_id) FILTER (WHERE i.kind = 'pet'), '{}')
+		       coalesce(array_agg(i.item_id ORDER BY i.acquired_at, i.item_id) FILTER (WHERE i.kind = 'pet'), '{}'),
+		       (SELECT count(*) FROM push_tokens t WHERE t.player_id = p.player_id AND t.removed_at IS NULL AND t.disabled_at IS NULL)
 		FROM players p JOIN wallets w USING (player_id)
 		LEFT JOIN inventory i USING (player_id)
 		WHERE p.player_id = $1
 		GROUP BY p.player_id, w.coins`, pid).
-		Scan(&p.Name, &p.Level, &p.Exp, &p.BestScore, &p.Banned, &p.Coins, &p.Cookies, &p.Pets)
+		Scan(&p.Name, &p.Level, &p.Exp, &p.BestScore, &p.Banned, &p.Coins, &p.Cookies, &p.Pets, &p.PushTokens)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, oven.Errorf(oven.ENotFound, "no such player")
 	}

@@ -96,7 +96,9 @@ var fencedCases = map[string]scriptCase{
 	"lives take": {script: redisdb.LivesChange, keys: func(db *redisdb.DB) []string { return []string{db.Lives(player)} },
 		args: livesArgs(-1)},
 	"play start": {script: redisdb.PlayStart,
-		keys: func(db *redisdb.DB) []string { return []string{db.Lives(player), db.Play(player, "pl2"), db.Infinite(player)} },
+		keys: func(db *redisdb.DB) []string {
+			return []string{db.Lives(player), db.Play(player, "pl2"), db.Infinite(player)}
+		},
 		args: []any{now, 5, 720000, "pending", 7, "c1", "", "b1", 100, 86400000, "pl2", "", 1}},
 	"play resolve": {script: redisdb.PlayResolve, setup: startPlay("pending"),
 		keys: func(db *redisdb.DB) []string { return []string{db.Lives(player), db.Play(player, "pl1")} },

@@ -251,3 +251,42 @@ func TestGiftedInfiniteLivesStartWhenAcceptedOnce(t *testing.T) {
 		t.Errorf("after the gift ended: %d → %d lives, infinite until %d", before.Count, after.Count, after.InfiniteUntilMs)
 	}
 }
+
+// Device tokens: up to five live per player, registering one again revives it without
+// counting twice, removing one frees its place, and /v1/me counts them.
+func TestPushTokensPerPlayer(t *testing.T) {
+	t.Parallel()
+	c := env.Start(t, shardtest.Options{})
+	id := guest(t, c, "events-push-tokens")
+	reg := func(platform, token string) (int64, error) {
+		r, err := c.Game.RegisterPushToken(bg, &ovenv1.PushTokenRequest{PlayerId: id, Platform: platform, Token: token})
+		return r.GetPushTokens(), err
+	}
+	for i := range 5 {
+		if n, err := reg("apns", fmt.Sprintf("apns-token-%02d", i)); err != nil || n != int64(i+1) {
+			t.Fatalf("token %d: %d tokens (%v)", i, n, err)
+		}
+	}
+	if n, err := reg("apns", "apns-token-00"); err != nil || n != 5 {
+		t.Errorf("registering a held token again: %d tokens (%v), want 5", n, err)
+	}
+	if _, err := reg("fcm", "fcm-token-six"); code(err) != oven.EConflict {
+		t.Errorf("a sixth token: %v, want conflict", err)
+	}
+	if _, err := reg("hms", "token-of-another-kind"); code(err) != oven.EInvalid {
+		t.Errorf("an unknown platform: %v, want invalid_argument", err)
+	}
+	r, err := c.Game.RemovePushToken(bg, &ovenv1.PushTokenRequest{PlayerId: id, Platform: "apns", Token: "apns-token-03"})
+	if err != nil || r.PushTokens != 4 {
+		t.Fatalf("remove: %v (%v)", r, err)
+	}
+	if n, err := reg("fcm", "fcm-token-six"); err != nil || n != 5 {
+		t.Errorf("after a removal: %d tokens (%v), want 5", n, err)
+	}
+	if p := me(t, c, id); p.PushTokens != 5 {
+		t.Errorf("/me counts %d tokens, want 5", p.PushTokens)
+	}
+	if _, err := c.Game.RegisterPushToken(bg, &ovenv1.PushTokenRequest{PlayerId: "999999", Platform: "fcm", Token: "fcm-token-nobody"}); code(err) != oven.ENotFound {
+		t.Errorf("a token for nobody: %v, want not_found", err)
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/ovengames/oven/application/mailbox"
 	"github.com/ovengames/oven/application/players"
 	"github.com/ovengames/oven/application/plays"
+	"github.com/ovengames/oven/application/push"
 	"github.com/ovengames/oven/application/redisdb"
 	"github.com/ovengames/oven/application/shop"
 	"github.com/ovengames/oven/application/social"
@@ -37,6 +38,7 @@ type Deps struct {
 	LifeRules func(now time.Time) lives.Rules
 	// Calendar is the live-events calendar (player-visible events).
 	Calendar    *events.Calendar
+	PushTokens  *push.Tokens
 	Players     *players.Store
 	Lives       *lives.Store
 	Leaderboard *leaderboard.Store
@@ -125,6 +127,7 @@ func (s *Server) profile(ctx context.Context, playerID string) (*ovenv1.Profile,
 		WeeklyBest:   weekly,
 		OwnedCookies: p.Cookies,
 		OwnedPets:    p.Pets,
+		PushTokens:   p.PushTokens,
 		ServedBy:     s.ID,
 	}, nil
 }

@@ -176,6 +176,7 @@ type Me struct {
 	BestScore  int64  `json:"best_score"`
 	WeeklyBest int64  `json:"weekly_best"`
 	Owned      Owned  `json:"owned"`
+	PushTokens int64  `json:"push_tokens"` // device tokens registered for push notifications
 }
 
 // RenderMe renders a profile.
@@ -191,6 +192,7 @@ func RenderMe(p *ovenv1.Profile) Me {
 		BestScore:  p.GetBestScore(),
 		WeeklyBest: p.GetWeeklyBest(),
 		Owned:      Owned{Cookies: NonNil(p.GetOwnedCookies()), Pets: NonNil(p.GetOwnedPets())},
+		PushTokens: p.GetPushTokens(),
 	}
 }
 

@@ -508,7 +508,7 @@ func TestGiftRoutes(t *testing.T) {
 
 		{name: "player with mail", method: "GET", path: "/gms/api/players/p42", status: 200,
 			want: `{"player_id":"p42","name":"Ann","level":0,"exp":0,"coins":0,"gift_points":0,
-				"lives":{"count":5,"max":5,"next_life_at":null,"infinite_until":null},"best_score":0,"weekly_best":0,"owned":{"cookies":[],"pets":[]},"banned":false,
+				"lives":{"count":5,"max":5,"next_life_at":null,"infinite_until":null},"best_score":0,"weekly_best":0,"owned":{"cookies":[],"pets":[]},"push_tokens":0,"banned":false,
 				"mailbox":[
 					{"id":"m-2","kind":"coins","amount":500,"from_player_id":null,"message":"sorry","sent_at":"2025-03-01T09:30:00Z","expires_at":"2025-03-01T10:30:00Z"},
 					{"id":"m-1","kind":"life","amount":1,"from_player_id":"77","message":"","sent_at":"2025-03-01T09:29:00Z","expires_at":"2025-03-01T10:30:00Z"}],

@@ -352,3 +352,17 @@ func (f *fakeGame) ListEvents(_ context.Context, in *ovenv1.ListEventsRequest, _
 	return &ovenv1.EventList{Events: []*ovenv1.LiveEvent{{Id: "e-1", Kind: "infinite_lives", Title: "Weekend",
 		StartsAtMs: 1772445600000, EndsAtMs: 1772452800000, Message: "internal", Status: "running"}}}, nil
 }
+
+func (f *fakeGame) RegisterPushToken(_ context.Context, in *ovenv1.PushTokenRequest, _ ...grpc.CallOption) (*ovenv1.PushTokenResponse, error) {
+	if err := f.record("RegisterPushToken", in); err != nil {
+		return nil, err
+	}
+	return reply(f, "RegisterPushToken", &ovenv1.PushTokenResponse{PushTokens: 1}), nil
+}
+
+func (f *fakeGame) RemovePushToken(_ context.Context, in *ovenv1.PushTokenRequest, _ ...grpc.CallOption) (*ovenv1.PushTokenResponse, error) {
+	if err := f.record("RemovePushToken", in); err != nil {
+		return nil, err
+	}
+	return reply(f, "RemovePushToken", &ovenv1.PushTokenResponse{}), nil
+}

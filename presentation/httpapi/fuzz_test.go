@@ -44,6 +44,8 @@ var clientRoutes = []route{
 	{"GET", "/v1/leaderboard/global?limit={id}"},
 	{"GET", "/v1/leaderboard/global/me"},
 	{"GET", "/v1/events"},
+	{"PUT", "/v1/me/push-token"},
+	{"DELETE", "/v1/me/push-token"},
 	{"POST", "/v1/dev/clock"},
 }
 

@@ -117,6 +117,8 @@ func (s *server) routes(r chi.Router, cfg Config) {
 		r.Use(s.authenticate)
 		r.Get("/v1/me", s.handle(s.getMe))
 		r.Patch("/v1/me", s.handle(s.patchMe))
+		r.Put("/v1/me/push-token", s.handle(s.putPushToken))
+		r.Delete("/v1/me/push-token", s.handle(s.deletePushToken))
 		r.Get("/v1/gamedata", s.handle(s.getCurrentGamedata))
 		r.Get("/v1/gamedata/{version}", s.handle(s.getGamedataVersion))
 		r.Post("/v1/shop/buy", s.handle(s.buyItem))

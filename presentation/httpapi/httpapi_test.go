@@ -171,7 +171,7 @@ func TestAuthFlow(t *testing.T) {
 	want := map[string]any{
 		"player_id": "p-device-0001", "name": "Guest", "level": 1.0, "exp": 0.0, "coins": 1000.0,
 		"gift_points": 0.0, "lives": map[string]any{"count": 5.0, "max": 5.0, "next_life_at": nil, "infinite_until": nil},
-		"best_score": 0.0, "weekly_best": 0.0,
+		"best_score": 0.0, "weekly_best": 0.0, "push_tokens": 0.0,
 		"owned": map[string]any{"cookies": []any{"brave"}, "pets": []any{}},
 	}
 	if diff := cmp.Diff(want, decodeMap(t, res.body)); diff != "" {

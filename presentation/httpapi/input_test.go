@@ -51,6 +51,12 @@ func TestRefusedInputReachesNoShard(t *testing.T) {
 		{"string body", "POST", "/v1/plays", `"brave"`, tok, "must be a JSON object, not a string"},
 		{"null on an empty-body route", "POST", "/v1/friends/lives", `null`, tok, "empty or {}"},
 		{"number on an empty-body route", "PUT", "/v1/friends/p-2", `0`, tok, "empty or {}"},
+
+		// Device tokens.
+		{"push token on an unknown platform", "PUT", "/v1/me/push-token", `{"platform":"hms","token":"a1b2c3d4e5f6"}`, tok, `platform must be`},
+		{"push token too short", "PUT", "/v1/me/push-token", `{"platform":"apns","token":"a1b2c3"}`, tok, "token must be 8-4096"},
+		{"push token with a space", "DELETE", "/v1/me/push-token", `{"platform":"fcm","token":"a1b2 c3d4e5"}`, tok, "printable ASCII"},
+		{"push token too long", "PUT", "/v1/me/push-token", `{"platform":"fcm","token":"` + strings.Repeat("x", 4097) + `"}`, tok, "token must be 8-4096"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -44,6 +44,16 @@ func TestSocialRoutes(t *testing.T) {
 			wantCall:   call{"AddFriend", &ovenv1.FriendRequest{PlayerId: "p-1", FriendId: "p-2"}},
 		},
 		{
+			name: "register a push token", method: "PUT", path: "/v1/me/push-token", body: `{"platform":"apns","token":"a1b2c3d4e5f6"}`,
+			wantStatus: http.StatusNoContent,
+			wantCall:   call{"RegisterPushToken", &ovenv1.PushTokenRequest{PlayerId: "p-1", Platform: "apns", Token: "a1b2c3d4e5f6"}},
+		},
+		{
+			name: "remove a push token", method: "DELETE", path: "/v1/me/push-token", body: `{"platform":"fcm","token":"fcm:token-123"}`,
+			wantStatus: http.StatusNoContent,
+			wantCall:   call{"RemovePushToken", &ovenv1.PushTokenRequest{PlayerId: "p-1", Platform: "fcm", Token: "fcm:token-123"}},
+		},
+		{
 			name: "remove friend", method: "DELETE", path: "/v1/friends/p-2",
 			wantStatus: http.StatusNoContent,
 			wantCall:   call{"RemoveFriend", &ovenv1.FriendRequest{PlayerId: "p-1", FriendId: "p-2"}},
@@ -272,6 +282,8 @@ func TestSocialUnauthenticated(t *testing.T) {
 		{"GET", "/v1/leaderboard/global?limit=5"},
 		{"GET", "/v1/leaderboard/global/me"},
 		{"GET", "/v1/events"},
+		{"PUT", "/v1/me/push-token"},
+		{"DELETE", "/v1/me/push-token"},
 	}
 	for _, rt := range routes {
 		t.Run(rt.method+" "+rt.path, func(t *testing.T) {

@@ -32,6 +32,111 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type PushTokenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PlayerId      string                 `protobuf:"bytes,1,opt,name=player_id,json=playerId,proto3" json:"player_id,omitempty"`
+	Platform      string                 `protobuf:"bytes,2,opt,name=platform,proto3" json:"platform,omitempty"` // "apns" or "fcm"
+	Token         string                 `protobuf:"bytes,3,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushTokenRequest) Reset() {
+	*x = PushTokenRequest{}
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushTokenRequest) ProtoMessage() {}
+
+func (x *PushTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushTokenRequest.ProtoReflect.Descriptor instead.
+func (*PushTokenRequest) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *PushTokenRequest) GetPlayerId() string {
+	if x != nil {
+		return x.PlayerId
+	}
+	return ""
+}
+
+func (x *PushTokenRequest) GetPlatform() string {
+	if x != nil {
+		return x.Platform
+	}
+	return ""
+}
+
+func (x *PushTokenRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+type PushTokenResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The player's live tokens after the change.
+	PushTokens    int64 `protobuf:"varint,1,opt,name=push_tokens,json=pushTokens,proto3" json:"push_tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushTokenResponse) Reset() {
+	*x = PushTokenResponse{}
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushTokenResponse) ProtoMessage() {}
+
+func (x *PushTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushTokenResponse.ProtoReflect.Descriptor instead.
+func (*PushTokenResponse) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *PushTokenResponse) GetPushTokens() int64 {
+	if x != nil {
+		return x.PushTokens
+	}
+	return 0
+}
+
 type ListEventsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	PlayerId      string                 `protobuf:"bytes,1,opt,name=player_id,json=playerId,proto3" json:"player_id,omitempty"`
@@ -41,7 +146,7 @@ type ListEventsRequest struct {
 
 func (x *ListEventsRequest) Reset() {
 	*x = ListEventsRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[0]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -53,7 +158,7 @@ func (x *ListEventsRequest) String() string {
 func (*ListEventsRequest) ProtoMessage() {}
 
 func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[0]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -66,7 +171,7 @@ func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListEventsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{0}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ListEventsRequest) GetPlayerId() string {
@@ -100,7 +205,7 @@ type LiveEvent struct {
 
 func (x *LiveEvent) Reset() {
 	*x = LiveEvent{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[1]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -112,7 +217,7 @@ func (x *LiveEvent) String() string {
 func (*LiveEvent) ProtoMessage() {}
 
 func (x *LiveEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[1]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -125,7 +230,7 @@ func (x *LiveEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LiveEvent.ProtoReflect.Descriptor instead.
 func (*LiveEvent) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{1}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *LiveEvent) GetId() string {
@@ -228,7 +333,7 @@ type EventList struct {
 
 func (x *EventList) Reset() {
 	*x = EventList{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[2]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -240,7 +345,7 @@ func (x *EventList) String() string {
 func (*EventList) ProtoMessage() {}
 
 func (x *EventList) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[2]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -253,7 +358,7 @@ func (x *EventList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventList.ProtoReflect.Descriptor instead.
 func (*EventList) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{2}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *EventList) GetEvents() []*LiveEvent {
@@ -272,7 +377,7 @@ type AuthGuestRequest struct {
 
 func (x *AuthGuestRequest) Reset() {
 	*x = AuthGuestRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[3]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -284,7 +389,7 @@ func (x *AuthGuestRequest) String() string {
 func (*AuthGuestRequest) ProtoMessage() {}
 
 func (x *AuthGuestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[3]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -297,7 +402,7 @@ func (x *AuthGuestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthGuestRequest.ProtoReflect.Descriptor instead.
 func (*AuthGuestRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{3}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *AuthGuestRequest) GetDeviceId() string {
@@ -317,7 +422,7 @@ type AuthGuestResponse struct {
 
 func (x *AuthGuestResponse) Reset() {
 	*x = AuthGuestResponse{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[4]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -329,7 +434,7 @@ func (x *AuthGuestResponse) String() string {
 func (*AuthGuestResponse) ProtoMessage() {}
 
 func (x *AuthGuestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[4]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -342,7 +447,7 @@ func (x *AuthGuestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthGuestResponse.ProtoReflect.Descriptor instead.
 func (*AuthGuestResponse) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{4}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *AuthGuestResponse) GetPlayerId() string {
@@ -368,7 +473,7 @@ type PlayerRequest struct {
 
 func (x *PlayerRequest) Reset() {
 	*x = PlayerRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[5]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -380,7 +485,7 @@ func (x *PlayerRequest) String() string {
 func (*PlayerRequest) ProtoMessage() {}
 
 func (x *PlayerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[5]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -393,7 +498,7 @@ func (x *PlayerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlayerRequest.ProtoReflect.Descriptor instead.
 func (*PlayerRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{5}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PlayerRequest) GetPlayerId() string {
@@ -413,7 +518,7 @@ type UpdateMeRequest struct {
 
 func (x *UpdateMeRequest) Reset() {
 	*x = UpdateMeRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[6]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -425,7 +530,7 @@ func (x *UpdateMeRequest) String() string {
 func (*UpdateMeRequest) ProtoMessage() {}
 
 func (x *UpdateMeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[6]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -438,7 +543,7 @@ func (x *UpdateMeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateMeRequest.ProtoReflect.Descriptor instead.
 func (*UpdateMeRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{6}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UpdateMeRequest) GetPlayerId() string {
@@ -469,7 +574,7 @@ type Lives struct {
 
 func (x *Lives) Reset() {
 	*x = Lives{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[7]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -481,7 +586,7 @@ func (x *Lives) String() string {
 func (*Lives) ProtoMessage() {}
 
 func (x *Lives) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[7]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -494,7 +599,7 @@ func (x *Lives) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lives.ProtoReflect.Descriptor instead.
 func (*Lives) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{7}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Lives) GetCount() int64 {
@@ -539,14 +644,16 @@ type Profile struct {
 	OwnedCookies []string               `protobuf:"bytes,10,rep,name=owned_cookies,json=ownedCookies,proto3" json:"owned_cookies,omitempty"`
 	OwnedPets    []string               `protobuf:"bytes,11,rep,name=owned_pets,json=ownedPets,proto3" json:"owned_pets,omitempty"`
 	// The shard that served the call (diagnostics, not shown to clients).
-	ServedBy      string `protobuf:"bytes,12,opt,name=served_by,json=servedBy,proto3" json:"served_by,omitempty"`
+	ServedBy string `protobuf:"bytes,12,opt,name=served_by,json=servedBy,proto3" json:"served_by,omitempty"`
+	// How many device tokens the player has registered for push notifications.
+	PushTokens    int64 `protobuf:"varint,13,opt,name=push_tokens,json=pushTokens,proto3" json:"push_tokens,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Profile) Reset() {
 	*x = Profile{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[8]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -558,7 +665,7 @@ func (x *Profile) String() string {
 func (*Profile) ProtoMessage() {}
 
 func (x *Profile) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[8]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -571,7 +678,7 @@ func (x *Profile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Profile.ProtoReflect.Descriptor instead.
 func (*Profile) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{8}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Profile) GetPlayerId() string {
@@ -658,6 +765,13 @@ func (x *Profile) GetServedBy() string {
 	return ""
 }
 
+func (x *Profile) GetPushTokens() int64 {
+	if x != nil {
+		return x.PushTokens
+	}
+	return 0
+}
+
 type GetGameDataRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Version       int64                  `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
@@ -667,7 +781,7 @@ type GetGameDataRequest struct {
 
 func (x *GetGameDataRequest) Reset() {
 	*x = GetGameDataRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[9]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -679,7 +793,7 @@ func (x *GetGameDataRequest) String() string {
 func (*GetGameDataRequest) ProtoMessage() {}
 
 func (x *GetGameDataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[9]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -692,7 +806,7 @@ func (x *GetGameDataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGameDataRequest.ProtoReflect.Descriptor instead.
 func (*GetGameDataRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{9}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetGameDataRequest) GetVersion() int64 {
@@ -713,7 +827,7 @@ type GameData struct {
 
 func (x *GameData) Reset() {
 	*x = GameData{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[10]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -725,7 +839,7 @@ func (x *GameData) String() string {
 func (*GameData) ProtoMessage() {}
 
 func (x *GameData) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[10]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -738,7 +852,7 @@ func (x *GameData) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GameData.ProtoReflect.Descriptor instead.
 func (*GameData) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{10}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GameData) GetVersion() int64 {
@@ -765,7 +879,7 @@ type BuyItemRequest struct {
 
 func (x *BuyItemRequest) Reset() {
 	*x = BuyItemRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[11]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -777,7 +891,7 @@ func (x *BuyItemRequest) String() string {
 func (*BuyItemRequest) ProtoMessage() {}
 
 func (x *BuyItemRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[11]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -790,7 +904,7 @@ func (x *BuyItemRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuyItemRequest.ProtoReflect.Descriptor instead.
 func (*BuyItemRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{11}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *BuyItemRequest) GetPlayerId() string {
@@ -823,7 +937,7 @@ type StartPlayRequest struct {
 
 func (x *StartPlayRequest) Reset() {
 	*x = StartPlayRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[12]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -835,7 +949,7 @@ func (x *StartPlayRequest) String() string {
 func (*StartPlayRequest) ProtoMessage() {}
 
 func (x *StartPlayRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[12]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -848,7 +962,7 @@ func (x *StartPlayRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartPlayRequest.ProtoReflect.Descriptor instead.
 func (*StartPlayRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{12}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StartPlayRequest) GetPlayerId() string {
@@ -899,7 +1013,7 @@ type StartPlayResponse struct {
 
 func (x *StartPlayResponse) Reset() {
 	*x = StartPlayResponse{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[13]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -911,7 +1025,7 @@ func (x *StartPlayResponse) String() string {
 func (*StartPlayResponse) ProtoMessage() {}
 
 func (x *StartPlayResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[13]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -924,7 +1038,7 @@ func (x *StartPlayResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartPlayResponse.ProtoReflect.Descriptor instead.
 func (*StartPlayResponse) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{13}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StartPlayResponse) GetPlayId() string {
@@ -976,7 +1090,7 @@ type SettlePlayRequest struct {
 
 func (x *SettlePlayRequest) Reset() {
 	*x = SettlePlayRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[14]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -988,7 +1102,7 @@ func (x *SettlePlayRequest) String() string {
 func (*SettlePlayRequest) ProtoMessage() {}
 
 func (x *SettlePlayRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[14]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1001,7 +1115,7 @@ func (x *SettlePlayRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettlePlayRequest.ProtoReflect.Descriptor instead.
 func (*SettlePlayRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{14}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SettlePlayRequest) GetPlayerId() string {
@@ -1062,7 +1176,7 @@ type SettlePlayResponse struct {
 
 func (x *SettlePlayResponse) Reset() {
 	*x = SettlePlayResponse{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[15]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1074,7 +1188,7 @@ func (x *SettlePlayResponse) String() string {
 func (*SettlePlayResponse) ProtoMessage() {}
 
 func (x *SettlePlayResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[15]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1087,7 +1201,7 @@ func (x *SettlePlayResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettlePlayResponse.ProtoReflect.Descriptor instead.
 func (*SettlePlayResponse) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{15}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SettlePlayResponse) GetCoinsEarned() int64 {
@@ -1155,7 +1269,7 @@ type AdvanceClockRequest struct {
 
 func (x *AdvanceClockRequest) Reset() {
 	*x = AdvanceClockRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[16]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1167,7 +1281,7 @@ func (x *AdvanceClockRequest) String() string {
 func (*AdvanceClockRequest) ProtoMessage() {}
 
 func (x *AdvanceClockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[16]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1180,7 +1294,7 @@ func (x *AdvanceClockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdvanceClockRequest.ProtoReflect.Descriptor instead.
 func (*AdvanceClockRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{16}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AdvanceClockRequest) GetAdvanceMs() int64 {
@@ -1198,7 +1312,7 @@ type ReadyRequest struct {
 
 func (x *ReadyRequest) Reset() {
 	*x = ReadyRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[17]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1210,7 +1324,7 @@ func (x *ReadyRequest) String() string {
 func (*ReadyRequest) ProtoMessage() {}
 
 func (x *ReadyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[17]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1223,7 +1337,7 @@ func (x *ReadyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadyRequest.ProtoReflect.Descriptor instead.
 func (*ReadyRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{17}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{19}
 }
 
 type ReadyResponse struct {
@@ -1237,7 +1351,7 @@ type ReadyResponse struct {
 
 func (x *ReadyResponse) Reset() {
 	*x = ReadyResponse{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[18]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1249,7 +1363,7 @@ func (x *ReadyResponse) String() string {
 func (*ReadyResponse) ProtoMessage() {}
 
 func (x *ReadyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[18]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1262,7 +1376,7 @@ func (x *ReadyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadyResponse.ProtoReflect.Descriptor instead.
 func (*ReadyResponse) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{18}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ReadyResponse) GetShardId() string {
@@ -1288,7 +1402,7 @@ type SetClockRequest struct {
 
 func (x *SetClockRequest) Reset() {
 	*x = SetClockRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[19]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1300,7 +1414,7 @@ func (x *SetClockRequest) String() string {
 func (*SetClockRequest) ProtoMessage() {}
 
 func (x *SetClockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[19]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1313,7 +1427,7 @@ func (x *SetClockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetClockRequest.ProtoReflect.Descriptor instead.
 func (*SetClockRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{19}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SetClockRequest) GetOffsetMs() int64 {
@@ -1332,7 +1446,7 @@ type SetClockResponse struct {
 
 func (x *SetClockResponse) Reset() {
 	*x = SetClockResponse{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[20]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1344,7 +1458,7 @@ func (x *SetClockResponse) String() string {
 func (*SetClockResponse) ProtoMessage() {}
 
 func (x *SetClockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[20]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1357,7 +1471,7 @@ func (x *SetClockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetClockResponse.ProtoReflect.Descriptor instead.
 func (*SetClockResponse) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{20}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SetClockResponse) GetNowMs() int64 {
@@ -1377,7 +1491,7 @@ type WhoOwnsResponse struct {
 
 func (x *WhoOwnsResponse) Reset() {
 	*x = WhoOwnsResponse{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[21]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1389,7 +1503,7 @@ func (x *WhoOwnsResponse) String() string {
 func (*WhoOwnsResponse) ProtoMessage() {}
 
 func (x *WhoOwnsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[21]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1402,7 +1516,7 @@ func (x *WhoOwnsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhoOwnsResponse.ProtoReflect.Descriptor instead.
 func (*WhoOwnsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{21}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WhoOwnsResponse) GetShardId() string {
@@ -1429,7 +1543,7 @@ type FriendRequest struct {
 
 func (x *FriendRequest) Reset() {
 	*x = FriendRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[22]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1441,7 +1555,7 @@ func (x *FriendRequest) String() string {
 func (*FriendRequest) ProtoMessage() {}
 
 func (x *FriendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[22]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1454,7 +1568,7 @@ func (x *FriendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FriendRequest.ProtoReflect.Descriptor instead.
 func (*FriendRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{22}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *FriendRequest) GetPlayerId() string {
@@ -1479,7 +1593,7 @@ type FriendResponse struct {
 
 func (x *FriendResponse) Reset() {
 	*x = FriendResponse{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[23]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1491,7 +1605,7 @@ func (x *FriendResponse) String() string {
 func (*FriendResponse) ProtoMessage() {}
 
 func (x *FriendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[23]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1504,7 +1618,7 @@ func (x *FriendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FriendResponse.ProtoReflect.Descriptor instead.
 func (*FriendResponse) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{23}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{25}
 }
 
 type Friend struct {
@@ -1521,7 +1635,7 @@ type Friend struct {
 
 func (x *Friend) Reset() {
 	*x = Friend{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[24]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1533,7 +1647,7 @@ func (x *Friend) String() string {
 func (*Friend) ProtoMessage() {}
 
 func (x *Friend) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[24]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1546,7 +1660,7 @@ func (x *Friend) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Friend.ProtoReflect.Descriptor instead.
 func (*Friend) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{24}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Friend) GetPlayerId() string {
@@ -1593,7 +1707,7 @@ type FriendList struct {
 
 func (x *FriendList) Reset() {
 	*x = FriendList{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[25]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1605,7 +1719,7 @@ func (x *FriendList) String() string {
 func (*FriendList) ProtoMessage() {}
 
 func (x *FriendList) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[25]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1618,7 +1732,7 @@ func (x *FriendList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FriendList.ProtoReflect.Descriptor instead.
 func (*FriendList) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{25}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *FriendList) GetFriends() []*Friend {
@@ -1638,7 +1752,7 @@ type SendLifeResponse struct {
 
 func (x *SendLifeResponse) Reset() {
 	*x = SendLifeResponse{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[26]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1650,7 +1764,7 @@ func (x *SendLifeResponse) String() string {
 func (*SendLifeResponse) ProtoMessage() {}
 
 func (x *SendLifeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[26]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1663,7 +1777,7 @@ func (x *SendLifeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendLifeResponse.ProtoReflect.Descriptor instead.
 func (*SendLifeResponse) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{26}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SendLifeResponse) GetGiftPoints() int64 {
@@ -1691,7 +1805,7 @@ type SendLivesResponse struct {
 
 func (x *SendLivesResponse) Reset() {
 	*x = SendLivesResponse{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[27]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1703,7 +1817,7 @@ func (x *SendLivesResponse) String() string {
 func (*SendLivesResponse) ProtoMessage() {}
 
 func (x *SendLivesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[27]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1716,7 +1830,7 @@ func (x *SendLivesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendLivesResponse.ProtoReflect.Descriptor instead.
 func (*SendLivesResponse) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{27}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SendLivesResponse) GetSent() []string {
@@ -1757,7 +1871,7 @@ type MailItem struct {
 
 func (x *MailItem) Reset() {
 	*x = MailItem{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[28]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1769,7 +1883,7 @@ func (x *MailItem) String() string {
 func (*MailItem) ProtoMessage() {}
 
 func (x *MailItem) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[28]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1782,7 +1896,7 @@ func (x *MailItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MailItem.ProtoReflect.Descriptor instead.
 func (*MailItem) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{28}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *MailItem) GetId() string {
@@ -1850,7 +1964,7 @@ type Mailbox struct {
 
 func (x *Mailbox) Reset() {
 	*x = Mailbox{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[29]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1862,7 +1976,7 @@ func (x *Mailbox) String() string {
 func (*Mailbox) ProtoMessage() {}
 
 func (x *Mailbox) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[29]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1875,7 +1989,7 @@ func (x *Mailbox) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Mailbox.ProtoReflect.Descriptor instead.
 func (*Mailbox) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{29}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Mailbox) GetItems() []*MailItem {
@@ -1895,7 +2009,7 @@ type AcceptMailRequest struct {
 
 func (x *AcceptMailRequest) Reset() {
 	*x = AcceptMailRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[30]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1907,7 +2021,7 @@ func (x *AcceptMailRequest) String() string {
 func (*AcceptMailRequest) ProtoMessage() {}
 
 func (x *AcceptMailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[30]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1920,7 +2034,7 @@ func (x *AcceptMailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptMailRequest.ProtoReflect.Descriptor instead.
 func (*AcceptMailRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{30}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *AcceptMailRequest) GetPlayerId() string {
@@ -1948,7 +2062,7 @@ type AcceptMailResponse struct {
 
 func (x *AcceptMailResponse) Reset() {
 	*x = AcceptMailResponse{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[31]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1960,7 +2074,7 @@ func (x *AcceptMailResponse) String() string {
 func (*AcceptMailResponse) ProtoMessage() {}
 
 func (x *AcceptMailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[31]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1973,7 +2087,7 @@ func (x *AcceptMailResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptMailResponse.ProtoReflect.Descriptor instead.
 func (*AcceptMailResponse) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{31}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *AcceptMailResponse) GetAccepted() int64 {
@@ -2010,7 +2124,7 @@ type DeliverMailRequest struct {
 
 func (x *DeliverMailRequest) Reset() {
 	*x = DeliverMailRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[32]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2022,7 +2136,7 @@ func (x *DeliverMailRequest) String() string {
 func (*DeliverMailRequest) ProtoMessage() {}
 
 func (x *DeliverMailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[32]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2035,7 +2149,7 @@ func (x *DeliverMailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverMailRequest.ProtoReflect.Descriptor instead.
 func (*DeliverMailRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{32}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DeliverMailRequest) GetPlayerId() string {
@@ -2069,7 +2183,7 @@ type DeliverMailResponse struct {
 
 func (x *DeliverMailResponse) Reset() {
 	*x = DeliverMailResponse{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[33]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2081,7 +2195,7 @@ func (x *DeliverMailResponse) String() string {
 func (*DeliverMailResponse) ProtoMessage() {}
 
 func (x *DeliverMailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[33]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2094,7 +2208,7 @@ func (x *DeliverMailResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverMailResponse.ProtoReflect.Descriptor instead.
 func (*DeliverMailResponse) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{33}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DeliverMailResponse) GetDelivered() bool {
@@ -2114,7 +2228,7 @@ type GlobalLeaderboardRequest struct {
 
 func (x *GlobalLeaderboardRequest) Reset() {
 	*x = GlobalLeaderboardRequest{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[34]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2126,7 +2240,7 @@ func (x *GlobalLeaderboardRequest) String() string {
 func (*GlobalLeaderboardRequest) ProtoMessage() {}
 
 func (x *GlobalLeaderboardRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[34]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2139,7 +2253,7 @@ func (x *GlobalLeaderboardRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GlobalLeaderboardRequest.ProtoReflect.Descriptor instead.
 func (*GlobalLeaderboardRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{34}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GlobalLeaderboardRequest) GetPlayerId() string {
@@ -2168,7 +2282,7 @@ type LeaderboardEntry struct {
 
 func (x *LeaderboardEntry) Reset() {
 	*x = LeaderboardEntry{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[35]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2180,7 +2294,7 @@ func (x *LeaderboardEntry) String() string {
 func (*LeaderboardEntry) ProtoMessage() {}
 
 func (x *LeaderboardEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[35]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2193,7 +2307,7 @@ func (x *LeaderboardEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaderboardEntry.ProtoReflect.Descriptor instead.
 func (*LeaderboardEntry) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{35}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *LeaderboardEntry) GetRank() int64 {
@@ -2238,7 +2352,7 @@ type Leaderboard struct {
 
 func (x *Leaderboard) Reset() {
 	*x = Leaderboard{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[36]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2250,7 +2364,7 @@ func (x *Leaderboard) String() string {
 func (*Leaderboard) ProtoMessage() {}
 
 func (x *Leaderboard) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[36]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2263,7 +2377,7 @@ func (x *Leaderboard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Leaderboard.ProtoReflect.Descriptor instead.
 func (*Leaderboard) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{36}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Leaderboard) GetWeek() string {
@@ -2317,7 +2431,7 @@ type BroadcastInfo struct {
 
 func (x *BroadcastInfo) Reset() {
 	*x = BroadcastInfo{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[37]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2329,7 +2443,7 @@ func (x *BroadcastInfo) String() string {
 func (*BroadcastInfo) ProtoMessage() {}
 
 func (x *BroadcastInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[37]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2342,7 +2456,7 @@ func (x *BroadcastInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastInfo.ProtoReflect.Descriptor instead.
 func (*BroadcastInfo) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{37}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *BroadcastInfo) GetId() string {
@@ -2410,7 +2524,7 @@ type BroadcastList struct {
 
 func (x *BroadcastList) Reset() {
 	*x = BroadcastList{}
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[38]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2422,7 +2536,7 @@ func (x *BroadcastList) String() string {
 func (*BroadcastList) ProtoMessage() {}
 
 func (x *BroadcastList) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ovenv1_oven_proto_msgTypes[38]
+	mi := &file_proto_ovenv1_oven_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2435,7 +2549,7 @@ func (x *BroadcastList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastList.ProtoReflect.Descriptor instead.
 func (*BroadcastList) Descriptor() ([]byte, []int) {
-	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{38}
+	return file_proto_ovenv1_oven_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *BroadcastList) GetBroadcasts() []*BroadcastInfo {
@@ -2449,7 +2563,14 @@ var File_proto_ovenv1_oven_proto protoreflect.FileDescriptor
 
 const file_proto_ovenv1_oven_proto_rawDesc = "" +
 	"\n" +
-	"\x17proto/ovenv1/oven.proto\x12\aoven.v1\"0\n" +
+	"\x17proto/ovenv1/oven.proto\x12\aoven.v1\"a\n" +
+	"\x10PushTokenRequest\x12\x1b\n" +
+	"\tplayer_id\x18\x01 \x01(\tR\bplayerId\x12\x1a\n" +
+	"\bplatform\x18\x02 \x01(\tR\bplatform\x12\x14\n" +
+	"\x05token\x18\x03 \x01(\tR\x05token\"4\n" +
+	"\x11PushTokenResponse\x12\x1f\n" +
+	"\vpush_tokens\x18\x01 \x01(\x03R\n" +
+	"pushTokens\"0\n" +
 	"\x11ListEventsRequest\x12\x1b\n" +
 	"\tplayer_id\x18\x01 \x01(\tR\bplayerId\"\xf4\x02\n" +
 	"\tLiveEvent\x12\x0e\n" +
@@ -2487,7 +2608,7 @@ const file_proto_ovenv1_oven_proto_rawDesc = "" +
 	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x10\n" +
 	"\x03max\x18\x02 \x01(\x03R\x03max\x12%\n" +
 	"\x0fnext_life_at_ms\x18\x03 \x01(\x03R\fnextLifeAtMs\x12*\n" +
-	"\x11infinite_until_ms\x18\x04 \x01(\x03R\x0finfiniteUntilMs\"\xe0\x02\n" +
+	"\x11infinite_until_ms\x18\x04 \x01(\x03R\x0finfiniteUntilMs\"\x81\x03\n" +
 	"\aProfile\x12\x1b\n" +
 	"\tplayer_id\x18\x01 \x01(\tR\bplayerId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
@@ -2505,7 +2626,9 @@ const file_proto_ovenv1_oven_proto_rawDesc = "" +
 	" \x03(\tR\fownedCookies\x12\x1d\n" +
 	"\n" +
 	"owned_pets\x18\v \x03(\tR\townedPets\x12\x1b\n" +
-	"\tserved_by\x18\f \x01(\tR\bservedBy\".\n" +
+	"\tserved_by\x18\f \x01(\tR\bservedBy\x12\x1f\n" +
+	"\vpush_tokens\x18\r \x01(\x03R\n" +
+	"pushTokens\".\n" +
 	"\x12GetGameDataRequest\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x03R\aversion\"@\n" +
 	"\bGameData\x12\x18\n" +
@@ -2640,7 +2763,7 @@ const file_proto_ovenv1_oven_proto_rawDesc = "" +
 	"\rBroadcastList\x126\n" +
 	"\n" +
 	"broadcasts\x18\x01 \x03(\v2\x16.oven.v1.BroadcastInfoR\n" +
-	"broadcasts2\xcc\f\n" +
+	"broadcasts2\xe2\r\n" +
 	"\x04Game\x12B\n" +
 	"\tAuthGuest\x12\x19.oven.v1.AuthGuestRequest\x1a\x1a.oven.v1.AuthGuestResponse\x121\n" +
 	"\x05GetMe\x12\x16.oven.v1.PlayerRequest\x1a\x10.oven.v1.Profile\x126\n" +
@@ -2669,7 +2792,9 @@ const file_proto_ovenv1_oven_proto_rawDesc = "" +
 	"\bAroundMe\x12\x16.oven.v1.PlayerRequest\x1a\x14.oven.v1.Leaderboard\x12;\n" +
 	"\aWhoOwns\x12\x16.oven.v1.PlayerRequest\x1a\x18.oven.v1.WhoOwnsResponse\x12<\n" +
 	"\n" +
-	"ListEvents\x12\x1a.oven.v1.ListEventsRequest\x1a\x12.oven.v1.EventListB/Z-github.com/ovengames/oven/proto/ovenv1;ovenv1b\x06proto3"
+	"ListEvents\x12\x1a.oven.v1.ListEventsRequest\x1a\x12.oven.v1.EventList\x12J\n" +
+	"\x11RegisterPushToken\x12\x19.oven.v1.PushTokenRequest\x1a\x1a.oven.v1.PushTokenResponse\x12H\n" +
+	"\x0fRemovePushToken\x12\x19.oven.v1.PushTokenRequest\x1a\x1a.oven.v1.PushTokenResponseB/Z-github.com/ovengames/oven/proto/ovenv1;ovenv1b\x06proto3"
 
 var (
 	file_proto_ovenv1_oven_proto_rawDescOnce sync.Once
@@ -2683,110 +2808,116 @@ func file_proto_ovenv1_oven_proto_rawDescGZIP() []byte {
 	return file_proto_ovenv1_oven_proto_rawDescData
 }
 
-var file_proto_ovenv1_oven_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_proto_ovenv1_oven_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_proto_ovenv1_oven_proto_goTypes = []any{
-	(*ListEventsRequest)(nil),        // 0: oven.v1.ListEventsRequest
-	(*LiveEvent)(nil),                // 1: oven.v1.LiveEvent
-	(*EventList)(nil),                // 2: oven.v1.EventList
-	(*AuthGuestRequest)(nil),         // 3: oven.v1.AuthGuestRequest
-	(*AuthGuestResponse)(nil),        // 4: oven.v1.AuthGuestResponse
-	(*PlayerRequest)(nil),            // 5: oven.v1.PlayerRequest
-	(*UpdateMeRequest)(nil),          // 6: oven.v1.UpdateMeRequest
-	(*Lives)(nil),                    // 7: oven.v1.Lives
-	(*Profile)(nil),                  // 8: oven.v1.Profile
-	(*GetGameDataRequest)(nil),       // 9: oven.v1.GetGameDataRequest
-	(*GameData)(nil),                 // 10: oven.v1.GameData
-	(*BuyItemRequest)(nil),           // 11: oven.v1.BuyItemRequest
-	(*StartPlayRequest)(nil),         // 12: oven.v1.StartPlayRequest
-	(*StartPlayResponse)(nil),        // 13: oven.v1.StartPlayResponse
-	(*SettlePlayRequest)(nil),        // 14: oven.v1.SettlePlayRequest
-	(*SettlePlayResponse)(nil),       // 15: oven.v1.SettlePlayResponse
-	(*AdvanceClockRequest)(nil),      // 16: oven.v1.AdvanceClockRequest
-	(*ReadyRequest)(nil),             // 17: oven.v1.ReadyRequest
-	(*ReadyResponse)(nil),            // 18: oven.v1.ReadyResponse
-	(*SetClockRequest)(nil),          // 19: oven.v1.SetClockRequest
-	(*SetClockResponse)(nil),         // 20: oven.v1.SetClockResponse
-	(*WhoOwnsResponse)(nil),          // 21: oven.v1.WhoOwnsResponse
-	(*FriendRequest)(nil),            // 22: oven.v1.FriendRequest
-	(*FriendResponse)(nil),           // 23: oven.v1.FriendResponse
-	(*Friend)(nil),                   // 24: oven.v1.Friend
-	(*FriendList)(nil),               // 25: oven.v1.FriendList
-	(*SendLifeResponse)(nil),         // 26: oven.v1.SendLifeResponse
-	(*SendLivesResponse)(nil),        // 27: oven.v1.SendLivesResponse
-	(*MailItem)(nil),                 // 28: oven.v1.MailItem
-	(*Mailbox)(nil),                  // 29: oven.v1.Mailbox
-	(*AcceptMailRequest)(nil),        // 30: oven.v1.AcceptMailRequest
-	(*AcceptMailResponse)(nil),       // 31: oven.v1.AcceptMailResponse
-	(*DeliverMailRequest)(nil),       // 32: oven.v1.DeliverMailRequest
-	(*DeliverMailResponse)(nil),      // 33: oven.v1.DeliverMailResponse
-	(*GlobalLeaderboardRequest)(nil), // 34: oven.v1.GlobalLeaderboardRequest
-	(*LeaderboardEntry)(nil),         // 35: oven.v1.LeaderboardEntry
-	(*Leaderboard)(nil),              // 36: oven.v1.Leaderboard
-	(*BroadcastInfo)(nil),            // 37: oven.v1.BroadcastInfo
-	(*BroadcastList)(nil),            // 38: oven.v1.BroadcastList
+	(*PushTokenRequest)(nil),         // 0: oven.v1.PushTokenRequest
+	(*PushTokenResponse)(nil),        // 1: oven.v1.PushTokenResponse
+	(*ListEventsRequest)(nil),        // 2: oven.v1.ListEventsRequest
+	(*LiveEvent)(nil),                // 3: oven.v1.LiveEvent
+	(*EventList)(nil),                // 4: oven.v1.EventList
+	(*AuthGuestRequest)(nil),         // 5: oven.v1.AuthGuestRequest
+	(*AuthGuestResponse)(nil),        // 6: oven.v1.AuthGuestResponse
+	(*PlayerRequest)(nil),            // 7: oven.v1.PlayerRequest
+	(*UpdateMeRequest)(nil),          // 8: oven.v1.UpdateMeRequest
+	(*Lives)(nil),                    // 9: oven.v1.Lives
+	(*Profile)(nil),                  // 10: oven.v1.Profile
+	(*GetGameDataRequest)(nil),       // 11: oven.v1.GetGameDataRequest
+	(*GameData)(nil),                 // 12: oven.v1.GameData
+	(*BuyItemRequest)(nil),           // 13: oven.v1.BuyItemRequest
+	(*StartPlayRequest)(nil),         // 14: oven.v1.StartPlayRequest
+	(*StartPlayResponse)(nil),        // 15: oven.v1.StartPlayResponse
+	(*SettlePlayRequest)(nil),        // 16: oven.v1.SettlePlayRequest
+	(*SettlePlayResponse)(nil),       // 17: oven.v1.SettlePlayResponse
+	(*AdvanceClockRequest)(nil),      // 18: oven.v1.AdvanceClockRequest
+	(*ReadyRequest)(nil),             // 19: oven.v1.ReadyRequest
+	(*ReadyResponse)(nil),            // 20: oven.v1.ReadyResponse
+	(*SetClockRequest)(nil),          // 21: oven.v1.SetClockRequest
+	(*SetClockResponse)(nil),         // 22: oven.v1.SetClockResponse
+	(*WhoOwnsResponse)(nil),          // 23: oven.v1.WhoOwnsResponse
+	(*FriendRequest)(nil),            // 24: oven.v1.FriendRequest
+	(*FriendResponse)(nil),           // 25: oven.v1.FriendResponse
+	(*Friend)(nil),                   // 26: oven.v1.Friend
+	(*FriendList)(nil),               // 27: oven.v1.FriendList
+	(*SendLifeResponse)(nil),         // 28: oven.v1.SendLifeResponse
+	(*SendLivesResponse)(nil),        // 29: oven.v1.SendLivesResponse
+	(*MailItem)(nil),                 // 30: oven.v1.MailItem
+	(*Mailbox)(nil),                  // 31: oven.v1.Mailbox
+	(*AcceptMailRequest)(nil),        // 32: oven.v1.AcceptMailRequest
+	(*AcceptMailResponse)(nil),       // 33: oven.v1.AcceptMailResponse
+	(*DeliverMailRequest)(nil),       // 34: oven.v1.DeliverMailRequest
+	(*DeliverMailResponse)(nil),      // 35: oven.v1.DeliverMailResponse
+	(*GlobalLeaderboardRequest)(nil), // 36: oven.v1.GlobalLeaderboardRequest
+	(*LeaderboardEntry)(nil),         // 37: oven.v1.LeaderboardEntry
+	(*Leaderboard)(nil),              // 38: oven.v1.Leaderboard
+	(*BroadcastInfo)(nil),            // 39: oven.v1.BroadcastInfo
+	(*BroadcastList)(nil),            // 40: oven.v1.BroadcastList
 }
 var file_proto_ovenv1_oven_proto_depIdxs = []int32{
-	1,  // 0: oven.v1.EventList.events:type_name -> oven.v1.LiveEvent
-	7,  // 1: oven.v1.Profile.lives:type_name -> oven.v1.Lives
-	7,  // 2: oven.v1.StartPlayResponse.lives:type_name -> oven.v1.Lives
-	24, // 3: oven.v1.FriendList.friends:type_name -> oven.v1.Friend
-	28, // 4: oven.v1.Mailbox.items:type_name -> oven.v1.MailItem
-	7,  // 5: oven.v1.AcceptMailResponse.lives:type_name -> oven.v1.Lives
-	28, // 6: oven.v1.DeliverMailRequest.item:type_name -> oven.v1.MailItem
-	35, // 7: oven.v1.Leaderboard.entries:type_name -> oven.v1.LeaderboardEntry
-	37, // 8: oven.v1.BroadcastList.broadcasts:type_name -> oven.v1.BroadcastInfo
-	3,  // 9: oven.v1.Game.AuthGuest:input_type -> oven.v1.AuthGuestRequest
-	5,  // 10: oven.v1.Game.GetMe:input_type -> oven.v1.PlayerRequest
-	6,  // 11: oven.v1.Game.UpdateMe:input_type -> oven.v1.UpdateMeRequest
-	9,  // 12: oven.v1.Game.GetGameData:input_type -> oven.v1.GetGameDataRequest
-	11, // 13: oven.v1.Game.BuyItem:input_type -> oven.v1.BuyItemRequest
-	12, // 14: oven.v1.Game.StartPlay:input_type -> oven.v1.StartPlayRequest
-	14, // 15: oven.v1.Game.SettlePlay:input_type -> oven.v1.SettlePlayRequest
-	16, // 16: oven.v1.Game.AdvanceClock:input_type -> oven.v1.AdvanceClockRequest
-	19, // 17: oven.v1.Game.SetClock:input_type -> oven.v1.SetClockRequest
-	17, // 18: oven.v1.Game.Ready:input_type -> oven.v1.ReadyRequest
-	22, // 19: oven.v1.Game.AddFriend:input_type -> oven.v1.FriendRequest
-	22, // 20: oven.v1.Game.RemoveFriend:input_type -> oven.v1.FriendRequest
-	5,  // 21: oven.v1.Game.ListFriends:input_type -> oven.v1.PlayerRequest
-	22, // 22: oven.v1.Game.SendLife:input_type -> oven.v1.FriendRequest
-	5,  // 23: oven.v1.Game.SendLives:input_type -> oven.v1.PlayerRequest
-	5,  // 24: oven.v1.Game.ListMailbox:input_type -> oven.v1.PlayerRequest
-	30, // 25: oven.v1.Game.AcceptMail:input_type -> oven.v1.AcceptMailRequest
-	5,  // 26: oven.v1.Game.AcceptAllMail:input_type -> oven.v1.PlayerRequest
-	32, // 27: oven.v1.Game.DeliverMail:input_type -> oven.v1.DeliverMailRequest
-	5,  // 28: oven.v1.Game.FriendsChanged:input_type -> oven.v1.PlayerRequest
-	5,  // 29: oven.v1.Game.FriendsLeaderboard:input_type -> oven.v1.PlayerRequest
-	34, // 30: oven.v1.Game.GlobalLeaderboard:input_type -> oven.v1.GlobalLeaderboardRequest
-	5,  // 31: oven.v1.Game.AroundMe:input_type -> oven.v1.PlayerRequest
-	5,  // 32: oven.v1.Game.WhoOwns:input_type -> oven.v1.PlayerRequest
-	0,  // 33: oven.v1.Game.ListEvents:input_type -> oven.v1.ListEventsRequest
-	4,  // 34: oven.v1.Game.AuthGuest:output_type -> oven.v1.AuthGuestResponse
-	8,  // 35: oven.v1.Game.GetMe:output_type -> oven.v1.Profile
-	8,  // 36: oven.v1.Game.UpdateMe:output_type -> oven.v1.Profile
-	10, // 37: oven.v1.Game.GetGameData:output_type -> oven.v1.GameData
-	8,  // 38: oven.v1.Game.BuyItem:output_type -> oven.v1.Profile
-	13, // 39: oven.v1.Game.StartPlay:output_type -> oven.v1.StartPlayResponse
-	15, // 40: oven.v1.Game.SettlePlay:output_type -> oven.v1.SettlePlayResponse
-	20, // 41: oven.v1.Game.AdvanceClock:output_type -> oven.v1.SetClockResponse
-	20, // 42: oven.v1.Game.SetClock:output_type -> oven.v1.SetClockResponse
-	18, // 43: oven.v1.Game.Ready:output_type -> oven.v1.ReadyResponse
-	23, // 44: oven.v1.Game.AddFriend:output_type -> oven.v1.FriendResponse
-	23, // 45: oven.v1.Game.RemoveFriend:output_type -> oven.v1.FriendResponse
-	25, // 46: oven.v1.Game.ListFriends:output_type -> oven.v1.FriendList
-	26, // 47: oven.v1.Game.SendLife:output_type -> oven.v1.SendLifeResponse
-	27, // 48: oven.v1.Game.SendLives:output_type -> oven.v1.SendLivesResponse
-	29, // 49: oven.v1.Game.ListMailbox:output_type -> oven.v1.Mailbox
-	31, // 50: oven.v1.Game.AcceptMail:output_type -> oven.v1.AcceptMailResponse
-	31, // 51: oven.v1.Game.AcceptAllMail:output_type -> oven.v1.AcceptMailResponse
-	33, // 52: oven.v1.Game.DeliverMail:output_type -> oven.v1.DeliverMailResponse
-	23, // 53: oven.v1.Game.FriendsChanged:output_type -> oven.v1.FriendResponse
-	36, // 54: oven.v1.Game.FriendsLeaderboard:output_type -> oven.v1.Leaderboard
-	36, // 55: oven.v1.Game.GlobalLeaderboard:output_type -> oven.v1.Leaderboard
-	36, // 56: oven.v1.Game.AroundMe:output_type -> oven.v1.Leaderboard
-	21, // 57: oven.v1.Game.WhoOwns:output_type -> oven.v1.WhoOwnsResponse
-	2,  // 58: oven.v1.Game.ListEvents:output_type -> oven.v1.EventList
-	34, // [34:59] is the sub-list for method output_type
-	9,  // [9:34] is the sub-list for method input_type
+	3,  // 0: oven.v1.EventList.events:type_name -> oven.v1.LiveEvent
+	9,  // 1: oven.v1.Profile.lives:type_name -> oven.v1.Lives
+	9,  // 2: oven.v1.StartPlayResponse.lives:type_name -> oven.v1.Lives
+	26, // 3: oven.v1.FriendList.friends:type_name -> oven.v1.Friend
+	30, // 4: oven.v1.Mailbox.items:type_name -> oven.v1.MailItem
+	9,  // 5: oven.v1.AcceptMailResponse.lives:type_name -> oven.v1.Lives
+	30, // 6: oven.v1.DeliverMailRequest.item:type_name -> oven.v1.MailItem
+	37, // 7: oven.v1.Leaderboard.entries:type_name -> oven.v1.LeaderboardEntry
+	39, // 8: oven.v1.BroadcastList.broadcasts:type_name -> oven.v1.BroadcastInfo
+	5,  // 9: oven.v1.Game.AuthGuest:input_type -> oven.v1.AuthGuestRequest
+	7,  // 10: oven.v1.Game.GetMe:input_type -> oven.v1.PlayerRequest
+	8,  // 11: oven.v1.Game.UpdateMe:input_type -> oven.v1.UpdateMeRequest
+	11, // 12: oven.v1.Game.GetGameData:input_type -> oven.v1.GetGameDataRequest
+	13, // 13: oven.v1.Game.BuyItem:input_type -> oven.v1.BuyItemRequest
+	14, // 14: oven.v1.Game.StartPlay:input_type -> oven.v1.StartPlayRequest
+	16, // 15: oven.v1.Game.SettlePlay:input_type -> oven.v1.SettlePlayRequest
+	18, // 16: oven.v1.Game.AdvanceClock:input_type -> oven.v1.AdvanceClockRequest
+	21, // 17: oven.v1.Game.SetClock:input_type -> oven.v1.SetClockRequest
+	19, // 18: oven.v1.Game.Ready:input_type -> oven.v1.ReadyRequest
+	24, // 19: oven.v1.Game.AddFriend:input_type -> oven.v1.FriendRequest
+	24, // 20: oven.v1.Game.RemoveFriend:input_type -> oven.v1.FriendRequest
+	7,  // 21: oven.v1.Game.ListFriends:input_type -> oven.v1.PlayerRequest
+	24, // 22: oven.v1.Game.SendLife:input_type -> oven.v1.FriendRequest
+	7,  // 23: oven.v1.Game.SendLives:input_type -> oven.v1.PlayerRequest
+	7,  // 24: oven.v1.Game.ListMailbox:input_type -> oven.v1.PlayerRequest
+	32, // 25: oven.v1.Game.AcceptMail:input_type -> oven.v1.AcceptMailRequest
+	7,  // 26: oven.v1.Game.AcceptAllMail:input_type -> oven.v1.PlayerRequest
+	34, // 27: oven.v1.Game.DeliverMail:input_type -> oven.v1.DeliverMailRequest
+	7,  // 28: oven.v1.Game.FriendsChanged:input_type -> oven.v1.PlayerRequest
+	7,  // 29: oven.v1.Game.FriendsLeaderboard:input_type -> oven.v1.PlayerRequest
+	36, // 30: oven.v1.Game.GlobalLeaderboard:input_type -> oven.v1.GlobalLeaderboardRequest
+	7,  // 31: oven.v1.Game.AroundMe:input_type -> oven.v1.PlayerRequest
+	7,  // 32: oven.v1.Game.WhoOwns:input_type -> oven.v1.PlayerRequest
+	2,  // 33: oven.v1.Game.ListEvents:input_type -> oven.v1.ListEventsRequest
+	0,  // 34: oven.v1.Game.RegisterPushToken:input_type -> oven.v1.PushTokenRequest
+	0,  // 35: oven.v1.Game.RemovePushToken:input_type -> oven.v1.PushTokenRequest
+	6,  // 36: oven.v1.Game.AuthGuest:output_type -> oven.v1.AuthGuestResponse
+	10, // 37: oven.v1.Game.GetMe:output_type -> oven.v1.Profile
+	10, // 38: oven.v1.Game.UpdateMe:output_type -> oven.v1.Profile
+	12, // 39: oven.v1.Game.GetGameData:output_type -> oven.v1.GameData
+	10, // 40: oven.v1.Game.BuyItem:output_type -> oven.v1.Profile
+	15, // 41: oven.v1.Game.StartPlay:output_type -> oven.v1.StartPlayResponse
+	17, // 42: oven.v1.Game.SettlePlay:output_type -> oven.v1.SettlePlayResponse
+	22, // 43: oven.v1.Game.AdvanceClock:output_type -> oven.v1.SetClockResponse
+	22, // 44: oven.v1.Game.SetClock:output_type -> oven.v1.SetClockResponse
+	20, // 45: oven.v1.Game.Ready:output_type -> oven.v1.ReadyResponse
+	25, // 46: oven.v1.Game.AddFriend:output_type -> oven.v1.FriendResponse
+	25, // 47: oven.v1.Game.RemoveFriend:output_type -> oven.v1.FriendResponse
+	27, // 48: oven.v1.Game.ListFriends:output_type -> oven.v1.FriendList
+	28, // 49: oven.v1.Game.SendLife:output_type -> oven.v1.SendLifeResponse
+	29, // 50: oven.v1.Game.SendLives:output_type -> oven.v1.SendLivesResponse
+	31, // 51: oven.v1.Game.ListMailbox:output_type -> oven.v1.Mailbox
+	33, // 52: oven.v1.Game.AcceptMail:output_type -> oven.v1.AcceptMailResponse
+	33, // 53: oven.v1.Game.AcceptAllMail:output_type -> oven.v1.AcceptMailResponse
+	35, // 54: oven.v1.Game.DeliverMail:output_type -> oven.v1.DeliverMailResponse
+	25, // 55: oven.v1.Game.FriendsChanged:output_type -> oven.v1.FriendResponse
+	38, // 56: oven.v1.Game.FriendsLeaderboard:output_type -> oven.v1.Leaderboard
+	38, // 57: oven.v1.Game.GlobalLeaderboard:output_type -> oven.v1.Leaderboard
+	38, // 58: oven.v1.Game.AroundMe:output_type -> oven.v1.Leaderboard
+	23, // 59: oven.v1.Game.WhoOwns:output_type -> oven.v1.WhoOwnsResponse
+	4,  // 60: oven.v1.Game.ListEvents:output_type -> oven.v1.EventList
+	1,  // 61: oven.v1.Game.RegisterPushToken:output_type -> oven.v1.PushTokenResponse
+	1,  // 62: oven.v1.Game.RemovePushToken:output_type -> oven.v1.PushTokenResponse
+	36, // [36:63] is the sub-list for method output_type
+	9,  // [9:36] is the sub-list for method input_type
 	9,  // [9:9] is the sub-list for extension type_name
 	9,  // [9:9] is the sub-list for extension extendee
 	0,  // [0:9] is the sub-list for field type_name
@@ -2803,7 +2934,7 @@ func file_proto_ovenv1_oven_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_ovenv1_oven_proto_rawDesc), len(file_proto_ovenv1_oven_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   39,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

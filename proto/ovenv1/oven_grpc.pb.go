@@ -55,6 +55,8 @@ const (
 	Game_AroundMe_FullMethodName           = "/oven.v1.Game/AroundMe"
 	Game_WhoOwns_FullMethodName            = "/oven.v1.Game/WhoOwns"
 	Game_ListEvents_FullMethodName         = "/oven.v1.Game/ListEvents"
+	Game_RegisterPushToken_FullMethodName  = "/oven.v1.Game/RegisterPushToken"
+	Game_RemovePushToken_FullMethodName    = "/oven.v1.Game/RemovePushToken"
 )
 
 // GameClient is the client API for Game service.
@@ -114,6 +116,10 @@ type GameClient interface {
 	// ListEvents returns the live events running now or starting within 7 days, soonest
 	// first (push campaigns are not listed). Routed by the caller's id, like GlobalLeaderboard.
 	ListEvents(ctx context.Context, in *ListEventsRequest, opts ...grpc.CallOption) (*EventList, error)
+	// RegisterPushToken adds (or revives) one of the player's device tokens; at most 5.
+	RegisterPushToken(ctx context.Context, in *PushTokenRequest, opts ...grpc.CallOption) (*PushTokenResponse, error)
+	// RemovePushToken removes one of the player's device tokens.
+	RemovePushToken(ctx context.Context, in *PushTokenRequest, opts ...grpc.CallOption) (*PushTokenResponse, error)
 }
 
 type gameClient struct {
@@ -374,6 +380,26 @@ func (c *gameClient) ListEvents(ctx context.Context, in *ListEventsRequest, opts
 	return out, nil
 }
 
+func (c *gameClient) RegisterPushToken(ctx context.Context, in *PushTokenRequest, opts ...grpc.CallOption) (*PushTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PushTokenResponse)
+	err := c.cc.Invoke(ctx, Game_RegisterPushToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *gameClient) RemovePushToken(ctx context.Context, in *PushTokenRequest, opts ...grpc.CallOption) (*PushTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PushTokenResponse)
+	err := c.cc.Invoke(ctx, Game_RemovePushToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // GameServer is the server API for Game service.
 // All implementations must embed UnimplementedGameServer
 // for forward compatibility.
@@ -431,6 +457,10 @@ type GameServer interface {
 	// ListEvents returns the live events running now or starting within 7 days, soonest
 	// first (push campaigns are not listed). Routed by the caller's id, like GlobalLeaderboard.
 	ListEvents(context.Context, *ListEventsRequest) (*EventList, error)
+	// RegisterPushToken adds (or revives) one of the player's device tokens; at most 5.
+	RegisterPushToken(context.Context, *PushTokenRequest) (*PushTokenResponse, error)
+	// RemovePushToken removes one of the player's device tokens.
+	RemovePushToken(context.Context, *PushTokenRequest) (*PushTokenResponse, error)
 	mustEmbedUnimplementedGameServer()
 }
 
@@ -515,6 +545,12 @@ func (UnimplementedGameServer) WhoOwns(context.Context, *PlayerRequest) (*WhoOwn
 }
 func (UnimplementedGameServer) ListEvents(context.Context, *ListEventsRequest) (*EventList, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListEvents not implemented")
+}
+func (UnimplementedGameServer) RegisterPushToken(context.Context, *PushTokenRequest) (*PushTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RegisterPushToken not implemented")
+}
+func (UnimplementedGameServer) RemovePushToken(context.Context, *PushTokenRequest) (*PushTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemovePushToken not implemented")
 }
 func (UnimplementedGameServer) mustEmbedUnimplementedGameServer() {}
 func (UnimplementedGameServer) testEmbeddedByValue()              {}
@@ -987,6 +1023,42 @@ func _Game_ListEvents_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Game_RegisterPushToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PushTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GameServer).RegisterPushToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Game_RegisterPushToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GameServer).RegisterPushToken(ctx, req.(*PushTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Game_RemovePushToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PushTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GameServer).RemovePushToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Game_RemovePushToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GameServer).RemovePushToken(ctx, req.(*PushTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Game_ServiceDesc is the grpc.ServiceDesc for Game service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1093,6 +1165,14 @@ var Game_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListEvents",
 			Handler:    _Game_ListEvents_Handler,
+		},
+		{
+			MethodName: "RegisterPushToken",
+			Handler:    _Game_RegisterPushToken_Handler,
+		},
+		{
+			MethodName: "RemovePushToken",
+			Handler:    _Game_RemovePushToken_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
