@@ -59,7 +59,7 @@ func pointAtSink(c *apns2.Client, srv *pushsink.Server) {
 // apns2 client holding the matching key.
 func verifyingSink(t *testing.T) (*pushsink.Server, *apns2.Client) {
 	key, pub := apnsKey(t)
-	srv := startSink(t, pushsink.Config{
+	srv := pushsink.StartForTest(t, pushsink.Config{
 		APNsKeys:   map[string]*ecdsa.PublicKey{testKeyID: pub},
 		APNsTeamID: testTeamID,
 	})
@@ -238,7 +238,7 @@ func TestAPNsMissingProviderToken(t *testing.T) {
 func TestAPNsExpiredProviderToken(t *testing.T) {
 	key, _ := apnsKey(t)
 	// The sink's clock runs two hours ahead: a fresh token is stale to it.
-	srv := startSink(t, pushsink.Config{Now: func() time.Time { return time.Now().Add(2 * time.Hour) }})
+	srv := pushsink.StartForTest(t, pushsink.Config{Now: func() time.Time { return time.Now().Add(2 * time.Hour) }})
 	c := apnsClient(srv, key, testKeyID, testTeamID)
 	defer c.CloseIdleConnections()
 	res := push(t, c, alert(pushsink.FakeAPNsToken()))
@@ -249,7 +249,7 @@ func TestAPNsExpiredProviderToken(t *testing.T) {
 
 func TestAPNsStructureOnlyWithoutKeys(t *testing.T) {
 	key, _ := apnsKey(t)
-	srv := startSink(t, pushsink.Config{})
+	srv := pushsink.StartForTest(t, pushsink.Config{})
 	c := apnsClient(srv, key, testKeyID, testTeamID)
 	defer c.CloseIdleConnections()
 	if res := push(t, c, alert(pushsink.FakeAPNsToken())); !res.Sent() {

@@ -67,7 +67,7 @@ func TestControlAPI(t *testing.T) {
 }
 
 func TestDeliveriesAreBounded(t *testing.T) {
-	srv := startSink(t, pushsink.Config{MaxDeliveries: 2})
+	srv := pushsink.StartForTest(t, pushsink.Config{MaxDeliveries: 2})
 	h := srv.HTTPClient()
 	for range 3 {
 		do(t, h, "POST", srv.URL()+"/3/device/x", nil, nil)
@@ -110,7 +110,7 @@ func TestTLSAndClose(t *testing.T) {
 
 func TestGivenCertificate(t *testing.T) {
 	cert, certPEM := selfSigned(t)
-	srv := startSink(t, pushsink.Config{Certificate: &cert})
+	srv := pushsink.StartForTest(t, pushsink.Config{Certificate: &cert})
 	if string(srv.CertPEM()) != string(certPEM) {
 		t.Errorf("CertPEM is not the given certificate")
 	}

@@ -65,7 +65,7 @@ func messagingClient(t *testing.T, srv *pushsink.Server, project string, hc *htt
 // fcmSink starts a sink with a generated service account and returns it
 // with an authenticated messaging client for testProject.
 func fcmSink(t *testing.T, cfg pushsink.Config) (*pushsink.Server, *messaging.Client, *http.Client) {
-	srv := startSink(t, cfg)
+	srv := pushsink.StartForTest(t, cfg)
 	saJSON, err := srv.NewServiceAccount(testProject)
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +185,7 @@ func TestFCMRefusesMissingOrUnknownAuth(t *testing.T) {
 }
 
 func TestFCMAcceptAnyToken(t *testing.T) {
-	srv := startSink(t, pushsink.Config{FCMAcceptAnyToken: true})
+	srv := pushsink.StartForTest(t, pushsink.Config{FCMAcceptAnyToken: true})
 	mc := messagingClient(t, srv, testProject, bearerClient(srv, "static-dev-token"))
 	if _, err := mc.Send(testContext(t), fcmMessage(pushsink.FakeFCMToken())); err != nil {
 		t.Fatalf("Send: %v", err)

@@ -24,7 +24,7 @@ type gErr struct {
 // TestFCMWireFormat checks, below the SDK, what FCM's JSON mapping accepts
 // and how it refuses.
 func TestFCMWireFormat(t *testing.T) {
-	srv := startSink(t, pushsink.Config{FCMAcceptAnyToken: true})
+	srv := pushsink.StartForTest(t, pushsink.Config{FCMAcceptAnyToken: true})
 	client := bearerClient(srv, "dev")
 	url := srv.FCMEndpoint() + "/projects/" + testProject + "/messages:send"
 	tok := pushsink.FakeFCMToken()
@@ -83,7 +83,7 @@ func checkGErr(t *testing.T, body []byte, code int, status, fcmCode, violationAt
 }
 
 func TestFCMPathsAndMethods(t *testing.T) {
-	srv := startSink(t, pushsink.Config{FCMAcceptAnyToken: true})
+	srv := pushsink.StartForTest(t, pushsink.Config{FCMAcceptAnyToken: true})
 	client := bearerClient(srv, "dev")
 	for _, tc := range []struct{ method, path string }{
 		{"GET", "/v1/projects/p/messages:send"},

@@ -13,21 +13,6 @@ import (
 	"github.com/ovengames/oven/deploy/pushsink"
 )
 
-// startSink starts a sink for one test and closes it at the end.
-func startSink(t *testing.T, cfg pushsink.Config) *pushsink.Server {
-	t.Helper()
-	srv, err := pushsink.Start(cfg)
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return srv
-}
-
 func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)

@@ -73,7 +73,7 @@ func grantForm(a string) url.Values {
 }
 
 func TestServiceAccountFile(t *testing.T) {
-	srv := startSink(t, pushsink.Config{})
+	srv := pushsink.StartForTest(t, pushsink.Config{})
 	b, err := srv.NewServiceAccount(testProject)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +85,7 @@ func TestServiceAccountFile(t *testing.T) {
 }
 
 func TestTokenEndpoint(t *testing.T) {
-	srv := startSink(t, pushsink.Config{})
+	srv := pushsink.StartForTest(t, pushsink.Config{})
 	b, _ := srv.NewServiceAccount(testProject)
 	sa, key := parseSA(t, b)
 	otherKey, _ := rsa.GenerateKey(rand.Reader, 1024)
@@ -130,7 +130,7 @@ func TestTokenEndpoint(t *testing.T) {
 }
 
 func TestTokenEndpointUnknownAccountIsStructureOnly(t *testing.T) {
-	srv := startSink(t, pushsink.Config{})
+	srv := pushsink.StartForTest(t, pushsink.Config{})
 	key, _ := rsa.GenerateKey(rand.Reader, 1024)
 	sa := saFile{ClientEmail: "someone@elsewhere.iam.gserviceaccount.com", TokenURI: srv.TokenURI()}
 	status, got := tokenRequest(t, srv, grantForm(assertion(t, key, claimsFor(sa, time.Now()))))
