@@ -79,7 +79,7 @@ func (e Event) Status(now time.Time) string {
 	switch {
 	case !e.CancelledAt.IsZero():
 		return StatusCancelled
-	case !now.Before(e.End()) && (e.Kind != KindPush || !now.Before(e.StartsAt)):
+	case !now.Before(e.End()): // a push without an end ends when it is sent
 		return StatusEnded
 	case !now.Before(e.StartsAt):
 		return StatusRunning

@@ -2,7 +2,6 @@ package events
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -59,15 +58,13 @@ func scan(r pgx.CollectableRow) (Event, error) {
 	return e, err
 }
 
-func (c *Calendar) query(ctx context.Context, q pgx.Tx, where string, args ...any) ([]Event, error) {
-	sql := `SELECT ` + columns + ` FROM live_events ` + where
-	var rows pgx.Rows
-	var err error
-	if q != nil {
-		rows, err = q.Query(ctx, sql, args...)
-	} else {
-		rows, err = c.db.Query(ctx, sql, args...)
-	}
+// querier is the pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func query(ctx context.Context, q querier, where string, args ...any) ([]Event, error) {
+	rows, err := q.Query(ctx, `SELECT `+columns+` FROM live_events `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("events: %w", err)
 	}
@@ -76,13 +73,13 @@ func (c *Calendar) query(ctx context.Context, q pgx.Tx, where string, args ...an
 
 // List returns the most recent events (by start), newest first.
 func (c *Calendar) List(ctx context.Context) ([]Event, error) {
-	return c.query(ctx, nil, `ORDER BY starts_at DESC, event_id DESC LIMIT 500`)
+	return query(ctx, c.db, `ORDER BY starts_at DESC, event_id DESC LIMIT 500`)
 }
 
 // Refresh reloads the events that still matter at now: those not over for more than a
 // day (a dev clock may step back that far), soonest first.
 func (c *Calendar) Refresh(ctx context.Context, now time.Time) error {
-	list, err := c.query(ctx, nil, `WHERE coalesce(least(ends_at, cancelled_at), ends_at, starts_at) > $1
+	list, err := query(ctx, c.db, `WHERE coalesce(least(ends_at, cancelled_at), ends_at, starts_at) > $1
 		ORDER BY starts_at, event_id LIMIT 1000`, now.Add(-24*time.Hour))
 	if err != nil {
 		return err
@@ -102,19 +99,13 @@ func (c *Calendar) Run(ctx context.Context, interval time.Duration, clock oven.C
 // Events returns the events in memory, soonest first.
 func (c *Calendar) Events() []Event { return *c.list.Load() }
 
-// Rules returns base (the game data's life rules) as the events in force at now
-// change it.
-func (c *Calendar) Rules(base lives.Rules, now time.Time) lives.Rules {
-	return ModifierAt(c.Events(), now).Apply(base)
-}
-
 // LifeRules returns the source of the life rules in force at an instant that every
 // service reading or changing lives takes: the game data's (doc), as the events change
 // them.
 func (c *Calendar) LifeRules(doc func() *gamedata.Document) func(now time.Time) lives.Rules {
 	return func(now time.Time) lives.Rules {
 		d := doc()
-		return c.Rules(lives.Rules{Max: d.Lives.Max, Regen: oven.Seconds(d.Lives.RegenSeconds)}, now)
+		return ModifierAt(c.Events(), now).Apply(lives.Rules{Max: d.Lives.Max, Regen: oven.Seconds(d.Lives.RegenSeconds)})
 	}
 }
 
@@ -122,7 +113,7 @@ func (c *Calendar) LifeRules(doc func() *gamedata.Document) func(now time.Time) 
 // horizon, soonest first (push campaigns are not listed).
 func (c *Calendar) Upcoming(now time.Time, horizon time.Duration) []Event {
 	return slices.DeleteFunc(slices.Clone(c.Events()), func(e Event) bool {
-		return e.Kind == KindPush || !e.CancelledAt.IsZero() || !now.Before(e.End()) || e.StartsAt.After(now.Add(horizon))
+		return e.Kind == KindPush || e.Over(now) || e.StartsAt.After(now.Add(horizon))
 	})
 }
 
@@ -182,7 +173,7 @@ func (c *Calendar) Update(ctx context.Context, id, by string, now time.Time, cha
 		return audit(ctx, tx, &before, &after)
 	})
 	if err != nil {
-		return Event{}, wrap("update", err)
+		return Event{}, fmt.Errorf("events: update: %w", err)
 	}
 	return after, c.Refresh(ctx, now)
 }
@@ -204,14 +195,14 @@ func (c *Calendar) Cancel(ctx context.Context, id, by string, now time.Time, aud
 		return audit(ctx, tx, &before, &after)
 	})
 	if err != nil {
-		return Event{}, wrap("cancel", err)
+		return Event{}, fmt.Errorf("events: cancel: %w", err)
 	}
 	return after, c.Refresh(ctx, now)
 }
 
 // lock reads the event id for a change, refusing one that is over at now.
 func (c *Calendar) lock(ctx context.Context, tx pgx.Tx, id string, now time.Time) (Event, error) {
-	list, err := c.query(ctx, tx, `WHERE event_id = $1 FOR UPDATE`, id)
+	list, err := query(ctx, tx, `WHERE event_id = $1 FOR UPDATE`, id)
 	if err != nil {
 		return Event{}, err
 	}
@@ -222,15 +213,6 @@ func (c *Calendar) lock(ctx context.Context, tx pgx.Tx, id string, now time.Time
 		return Event{}, oven.Errorf(oven.EConflict, "the event is %s: it can no longer change", list[0].Status(now))
 	}
 	return list[0], nil
-}
-
-func wrap(op string, err error) error {
-	var ps Problems
-	var oe *oven.Error
-	if errors.As(err, &ps) || errors.As(err, &oe) {
-		return err
-	}
-	return fmt.Errorf("events: %s: %w", op, err)
 }
 
 func nullTime(t time.Time) *time.Time {

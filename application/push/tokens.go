@@ -76,11 +76,7 @@ func (t *Tokens) Remove(ctx context.Context, playerID, platform, token string) e
 }
 
 func wrap(op string, err error) error {
-	var oe *oven.Error
-	switch {
-	case errors.As(err, &oe):
-		return err
-	case errors.Is(err, pgx.ErrNoRows):
+	if errors.Is(err, pgx.ErrNoRows) {
 		return oven.Errorf(oven.ENotFound, "no such player")
 	}
 	return fmt.Errorf("push: %s token: %w", op, err)

@@ -130,29 +130,24 @@ func eventFrom(pb *ovenv1.LiveEvent) events.Event {
 
 // patch applies the fields req sets.
 func patch(e *events.Event, req *ovenv1.LiveEventPatch) {
-	if req.Kind != nil {
-		e.Kind = *req.Kind
-	}
-	if req.Title != nil {
-		e.Title = *req.Title
-	}
+	set(&e.Kind, req.Kind)
+	set(&e.Title, req.Title)
+	set(&e.Value, req.Value)
+	set(&e.Message, req.Message)
+	set(&e.Audience, req.Audience)
+	set(&e.ExpectedLoad, req.ExpectedLoad)
 	if req.StartsAtMs != nil {
 		e.StartsAt = fromMillis(*req.StartsAtMs)
 	}
 	if req.EndsAtMs != nil {
 		e.EndsAt = fromMillis(*req.EndsAtMs)
 	}
-	if req.Value != nil {
-		e.Value = *req.Value
-	}
-	if req.Message != nil {
-		e.Message = *req.Message
-	}
-	if req.Audience != nil {
-		e.Audience = *req.Audience
-	}
-	if req.ExpectedLoad != nil {
-		e.ExpectedLoad = *req.ExpectedLoad
+}
+
+// set copies *v to *dst when v is set.
+func set[T any](dst, v *T) {
+	if v != nil {
+		*dst = *v
 	}
 }
 
