@@ -23,6 +23,8 @@ import (
 	"github.com/ovengames/oven/application/cluster"
 	"github.com/ovengames/oven/application/logbuf"
 	"github.com/ovengames/oven/application/mailbox"
+	"github.com/ovengames/oven/application/prewarm"
+	"github.com/ovengames/oven/application/push"
 	"github.com/ovengames/oven/application/shard"
 )
 
@@ -115,6 +117,10 @@ func configFromEnv(log *slog.Logger) (boot.Config, error) {
 	if err != nil {
 		return boot.Config{}, err
 	}
+	pushDays, err := days("OVEN_RETENTION_PUSHES", 7)
+	if err != nil {
+		return boot.Config{}, err
+	}
 	friendLimit, err := strconv.Atoi(env("OVEN_FRIEND_LIMIT", "200"))
 	if err != nil || friendLimit < 1 {
 		return boot.Config{}, fmt.Errorf("OVEN_FRIEND_LIMIT must be a whole number ≥ 1")
@@ -127,11 +133,23 @@ func configFromEnv(log *slog.Logger) (boot.Config, error) {
 	if err != nil || redisGroups < 0 || redisGroups > 64 {
 		return boot.Config{}, fmt.Errorf("OVEN_REDIS_GROUPS must be a whole number from 0 to 64")
 	}
+	pushCfg, err := push.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		return boot.Config{}, err
+	}
+	prewarmCfg, scaler, err := prewarm.FromEnv(os.Getenv)
+	if err != nil {
+		return boot.Config{}, err
+	}
 	return boot.Config{
+		Push:            pushCfg,
+		Prewarm:         prewarmCfg,
+		Scaler:          scaler,
 		FriendLimit:     friendLimit,
 		RetentionPlays:  plays,
 		RetentionLedger: ledger,
 		RetentionAudit:  auditDays,
+		RetentionPushes: pushDays,
 		ID:              id,
 		GRPCAddr:        grpcAddr,
 		Advertise:       advertise,

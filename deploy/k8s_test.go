@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -122,10 +123,10 @@ func checkStack(t *testing.T, objs []obj) {
 }
 
 // settingsSource is the text of the two binaries' composition roots, where every OVEN_
-// setting is read.
+// setting is read, and of the readers they call with os.Getenv.
 func settingsSource(t *testing.T) string {
 	var b strings.Builder
-	for _, f := range []string{"../application/main.go", "../presentation/main.go"} {
+	for _, f := range []string{"../application/main.go", "../presentation/main.go", "../application/prewarm/env.go"} {
 		src, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -299,10 +300,7 @@ var etcdImage = regexp.MustCompile(`^(quay\.io/coreos/etcd:v3\.[56]\.\d+|registr
 
 // commandOfImage reports whether cmd is a binary that image ships.
 func commandOfImage(image, cmd string) bool {
-	switch {
-	case strings.Contains(image, "kubectl"):
-		return true
-	case etcdImage.MatchString(image):
+	if etcdImage.MatchString(image) {
 		return cmd == "/usr/local/bin/etcd"
 	}
 	return cmd == "/oven/application" || cmd == "/oven/presentation"
@@ -633,51 +631,105 @@ func checkPresentation(t *testing.T, objs []obj) {
 	}
 }
 
-// checkPrewarm checks that the pre-warm CronJobs may patch the HPA and move its floor
-// within its bounds, and back to where it was.
+// checkPrewarm checks that the shards may move the presentation HPA's floor and
+// nothing else: the pre-warming controller runs in them (no CronJobs any more), as a
+// ServiceAccount whose one Role may get and patch that HPA alone.
 func checkPrewarm(t *testing.T, objs []obj) {
 	t.Helper()
-	hpa := find(t, objs, "HorizontalPodAutoscaler", "oven-presentation")
-	min, max := num(hpa, "spec", "minReplicas"), num(hpa, "spec", "maxReplicas")
+	for _, o := range objs {
+		if str(o, "kind") == "CronJob" {
+			t.Errorf("CronJob %s remains: pre-warming runs in the shards", str(o, "metadata", "name"))
+		}
+	}
+	sts := find(t, objs, "StatefulSet", "oven-application")
+	hpa := prewarmTarget(t, objs, containers(sts)[0])
+	spec := podSpec(sts)
+	sa := str(spec, "serviceAccountName")
+	if sa == "" || sa == "default" || lookup(objs, "ServiceAccount", sa) == nil {
+		t.Errorf("the shards run as ServiceAccount %q, want one of their own in the render", sa)
+	}
+	if get(spec, "automountServiceAccountToken") != true {
+		t.Error("the shards do not mount their ServiceAccount token: the controller cannot reach the API server")
+	}
 	role := find(t, objs, "Role", "oven-prewarm")
-	allowed := false
-	for _, r := range list(role, "rules") {
-		s := fmt.Sprint(r)
-		allowed = allowed || strings.Contains(s, "horizontalpodautoscalers") && strings.Contains(s, "patch") &&
-			strings.Contains(s, "oven-presentation") && strings.Contains(s, "autoscaling")
+	checkPrewarmRole(t, role, hpa)
+	checkBinding(t, objs, role, sa)
+}
+
+// prewarmTarget checks a shard container's pre-warming settings and returns the name
+// of the HPA they name.
+func prewarmTarget(t *testing.T, objs []obj, c obj) string {
+	t.Helper()
+	if e, _ := envValue(c, "OVEN_PREWARM"); str(e, "value") != "k8s" {
+		t.Errorf("shards: OVEN_PREWARM = %q, want k8s", str(e, "value"))
 	}
-	if !allowed {
-		t.Errorf("Role oven-prewarm does not allow patching the HPA: %v", get(role, "rules"))
+	e, _ := envValue(c, "OVEN_PREWARM_HPA")
+	hpa := str(e, "value")
+	if lookup(objs, "HorizontalPodAutoscaler", hpa) == nil {
+		t.Errorf("shards: OVEN_PREWARM_HPA = %q names no HorizontalPodAutoscaler of the render", hpa)
 	}
-	binding := find(t, objs, "RoleBinding", "oven-prewarm")
-	if str(binding, "roleRef", "name") != "oven-prewarm" || str(binding, "subjects", 0, "name") != "oven-prewarm" {
-		t.Errorf("RoleBinding oven-prewarm does not bind the Role to the ServiceAccount: %v", binding)
+	fieldRefEnv(t, "shards", c, "OVEN_PREWARM_NAMESPACE", "metadata.namespace")
+	if o := lookup(objs, "HorizontalPodAutoscaler", hpa); o != nil {
+		// The controller sets the floor back to OVEN_PREWARM_BASE and raises it up to
+		// OVEN_PREWARM_MAX: the HPA's own bounds, or it moves them.
+		for env, field := range map[string]string{"OVEN_PREWARM_BASE": "minReplicas", "OVEN_PREWARM_MAX": "maxReplicas"} {
+			e, _ := envValue(c, env)
+			if str(e, "value") != strconv.Itoa(num(o, "spec", field)) {
+				t.Errorf("shards: %s = %q, want the HPA's %s %d", env, str(e, "value"), field, num(o, "spec", field))
+			}
+		}
 	}
-	find(t, objs, "ServiceAccount", "oven-prewarm")
-	for _, tc := range []struct {
-		name     string
-		ok       func(n int) bool
-		expected string
-	}{
-		{"oven-prewarm-up", func(n int) bool { return n > min && n <= max }, fmt.Sprintf("in (%d, %d]", min, max)},
-		{"oven-prewarm-down", func(n int) bool { return n == min }, fmt.Sprintf("= %d, the HPA's minReplicas", min)},
-	} {
-		cj := find(t, objs, "CronJob", tc.name)
-		if str(cj, "spec", "jobTemplate", "spec", "template", "spec", "serviceAccountName") != "oven-prewarm" {
-			t.Errorf("%s does not run as oven-prewarm", tc.name)
+	return hpa
+}
+
+// checkPrewarmRole checks that role allows get and patch on the HPA named hpa, and
+// nothing else.
+func checkPrewarmRole(t *testing.T, role obj, hpa string) {
+	t.Helper()
+	want := policyRule(obj{
+		"apiGroups":     []any{"autoscaling"},
+		"resources":     []any{"horizontalpodautoscalers"},
+		"resourceNames": []any{hpa},
+		"verbs":         []any{"get", "patch"},
+	})
+	rules := list(role, "rules")
+	if len(rules) != 1 || policyRule(rules[0]) != want {
+		t.Errorf("Role %s rules = %v\nwant %s (get and patch on HPA %s only)", str(role, "metadata", "name"), rules, want, hpa)
+	}
+}
+
+// policyRule renders every field of an RBAC rule, each list sorted, for comparison.
+func policyRule(r any) string {
+	var fields []string
+	for _, k := range []string{"apiGroups", "resources", "resourceNames", "verbs", "nonResourceURLs"} {
+		var vs []string
+		for _, v := range list(r, k) {
+			vs = append(vs, fmt.Sprint(v))
 		}
-		if str(cj, "spec", "schedule") == "" || str(cj, "spec", "timeZone") == "" {
-			t.Errorf("%s has no schedule with a time zone", tc.name)
+		slices.Sort(vs)
+		fields = append(fields, k+"="+strings.Join(vs, ","))
+	}
+	return strings.Join(fields, " ")
+}
+
+// checkBinding checks that a RoleBinding grants role to ServiceAccount sa alone.
+func checkBinding(t *testing.T, objs []obj, role obj, sa string) {
+	t.Helper()
+	name := str(role, "metadata", "name")
+	bound := false
+	for _, b := range objs {
+		if str(b, "kind") != "RoleBinding" || str(b, "roleRef", "kind") != "Role" || str(b, "roleRef", "name") != name {
+			continue
 		}
-		c := containers(cj)[0]
-		e, _ := envValue(c, "PREWARM_MIN_REPLICAS")
-		n, err := strconv.Atoi(str(e, "value"))
-		if err != nil || !tc.ok(n) {
-			t.Errorf("%s sets minReplicas to %q, want a number %s", tc.name, str(e, "value"), tc.expected)
+		subjects := list(b, "subjects")
+		ns := str(subjects, 0, "namespace")
+		if len(subjects) != 1 || str(subjects, 0, "kind") != "ServiceAccount" || str(subjects, 0, "name") != sa ||
+			(ns != "" && ns != str(b, "metadata", "namespace")) {
+			t.Errorf("RoleBinding %s binds Role %s to %v, want ServiceAccount %s alone", str(b, "metadata", "name"), name, subjects, sa)
 		}
-		args := fmt.Sprint(list(c, "args"))
-		if !strings.Contains(args, "horizontalpodautoscaler/oven-presentation") || !strings.Contains(args, `"minReplicas":$(PREWARM_MIN_REPLICAS)`) {
-			t.Errorf("%s does not patch the HPA's minReplicas: %s", tc.name, args)
-		}
+		bound = true
+	}
+	if !bound {
+		t.Errorf("no RoleBinding grants Role %s", name)
 	}
 }

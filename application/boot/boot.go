@@ -43,6 +43,7 @@ import (
 	"github.com/ovengames/oven/application/pggroup"
 	"github.com/ovengames/oven/application/players"
 	"github.com/ovengames/oven/application/plays"
+	"github.com/ovengames/oven/application/prewarm"
 	"github.com/ovengames/oven/application/push"
 	"github.com/ovengames/oven/application/redisdb"
 	shardsrv "github.com/ovengames/oven/application/shard"
@@ -94,6 +95,8 @@ type Config struct {
 	RetentionPlays, RetentionLedger time.Duration
 	// RetentionAudit is how long GMS audit rows are kept (default 180 days).
 	RetentionAudit time.Duration
+	// RetentionPushes is how long push deliveries are kept (default 7 days).
+	RetentionPushes time.Duration
 	// BanRefresh is how often the banned set is reloaded in full as a safety net
 	// (default bans.DefaultRefresh; changes made through the GMS apply at once).
 	BanRefresh time.Duration
@@ -112,6 +115,17 @@ type Config struct {
 	Intercept grpc.UnaryServerInterceptor
 	// Registry receives the shard's metrics (tests read it); nil: one of its own.
 	Registry *prometheus.Registry
+
+	// Push is the push providers and the sender's limits (push.ConfigFromEnv); without
+	// providers nothing is delivered (the rows fail, saying so).
+	Push push.Config
+	// Prewarm tunes pre-warming; Scaler moves the presentation tier's floor (nil: the
+	// shard plans, and the GMS shows the plan, but nothing scales).
+	Prewarm prewarm.Config
+	Scaler  prewarm.Scaler
+	// PushInterval is how often the lives-full index and the calendar's campaigns are
+	// swept (default 1 s).
+	PushInterval time.Duration
 }
 
 func (cfg *Config) defaults() {
@@ -135,6 +149,9 @@ func (cfg *Config) defaults() {
 	}
 	if cfg.PGGroups == 0 {
 		cfg.PGGroups = 2
+	}
+	if cfg.PushInterval == 0 {
+		cfg.PushInterval = time.Second
 	}
 }
 
@@ -196,6 +213,12 @@ type shard struct {
 	gd      *gamedata.Cache
 	players *players.Store
 	friends *friends.Store
+
+	notifier  *push.Notifier
+	sender    *push.Sender
+	campaigns *push.Campaigns
+	meter     *prewarm.Meter
+	prewarm   *prewarm.Controller
 }
 
 // wire builds the domain services over the stores.
@@ -230,11 +253,18 @@ func wire(ctx context.Context, cfg Config, st *stores, router *client.Router, re
 	lifeRules := calendar.LifeRules(doc)
 	sh := &shard{group: group, table: cluster.NewTable(), raisers: []fence.Raiser{pgfence.Raiser{DB: st.db}, rdb}, banned: banned,
 		bcasts: broadcasts, gd: gd, players: players.NewStore(st.db, group), friends: friends.New(st.db, group, cfg.FriendLimit, 10*time.Second),
-		jan: janitor.New(st.db, janitor.Config{Tables: janitor.WithRetention(janitor.Defaults(cfg.RetentionPlays, cfg.RetentionLedger), "audit_log", cfg.RetentionAudit), Logger: log})}
+		jan: janitor.New(st.db, janitor.Config{Tables: janitor.WithRetention(janitor.WithRetention(janitor.Defaults(cfg.RetentionPlays, cfg.RetentionLedger),
+			"audit_log", cfg.RetentionAudit), "push_outbox", cfg.RetentionPushes), Logger: log})}
+	livesStore := lives.NewStore(rdb)
+	tokens := &push.Tokens{DB: st.db, Players: sh.players}
+	if err := sh.wirePush(cfg, st, rdb, tokens, livesStore, lifeRules, clock, reg, log); err != nil {
+		return nil, err
+	}
+	sh.wirePrewarm(cfg, st, calendar, clock, log)
 	sh.game = shardsrv.NewServer(shardsrv.Deps{
 		ID: cfg.ID, Members: cfg.Members, Clock: clock, GameData: gd, LifeRules: lifeRules, Calendar: calendar, Players: sh.players,
-		PushTokens: &push.Tokens{DB: st.db, Players: sh.players},
-		Lives:      lives.NewStore(rdb), Leaderboard: board,
+		PushTokens: tokens, Notifier: sh.notifier,
+		Lives: livesStore, Leaderboard: board,
 		Shop: &shop.Shop{DB: st.db, Players: sh.players, Metrics: econ},
 		Plays: plays.New(plays.Deps{DB: st.db, Writes: group, Redis: rdb, Clock: clock, GameData: doc, LifeRules: lifeRules, Leaderboard: board, Players: sh.players,
 			Metrics: econ, Log: log, Hooks: cfg.PlayHooks, RecoverAfter: cfg.RecoverAfter}),
@@ -249,9 +279,41 @@ func wire(ctx context.Context, cfg Config, st *stores, router *client.Router, re
 	}
 	sh.admin = shardsrv.NewAdminServer(shardsrv.AdminDeps{
 		Admins: admins.New(admins.Config{DB: st.db, Redis: st.rdb, Prefix: cfg.RedisPrefix, Log: log}),
-		DB:     st.db, GameData: gamedata.NewStore(st.db), Cache: gd, Bans: banned, Game: sh.game, Log: log,
+		DB:     st.db, GameData: gamedata.NewStore(st.db), Cache: gd, Bans: banned, Game: sh.game, Prewarm: sh.prewarm, Log: log,
 	})
 	return sh, nil
+}
+
+// wirePush builds the push triggers and sender over the configured providers.
+func (sh *shard) wirePush(cfg Config, st *stores, rdb *redisdb.DB, tokens *push.Tokens, ls *lives.Store,
+	rules func(time.Time) lives.Rules, clock oven.Clock, reg prometheus.Registerer, log *slog.Logger) error {
+	providers, closeProviders, err := cfg.Push.Providers(context.Background())
+	if err != nil {
+		return fmt.Errorf("shard: push providers: %w", err)
+	}
+	st.closers = append(st.closers, closeProviders)
+	m := push.NewMetrics(reg)
+	sh.notifier = &push.Notifier{DB: st.db, Redis: rdb, Lives: ls, Rules: rules, Clock: clock, Metrics: m, Log: log}
+	sh.sender = push.NewSender(push.SenderDeps{DB: st.db, Tokens: tokens, Providers: providers, Clock: clock, Log: log, Metrics: m}, cfg.Push.Sender)
+	sh.campaigns = &push.Campaigns{DB: st.db, Clock: clock, LivesFull: sh.notifier.LivesFull, Metrics: m, Log: log}
+	return nil
+}
+
+// wirePrewarm builds the pre-warming controller: the calendar and the campaigns that
+// began sending ask for a floor, the shards' calls measure the load, the owner of slot
+// 0 moves the floor.
+func (sh *shard) wirePrewarm(cfg Config, st *stores, calendar *events.Calendar, clock oven.Clock, log *slog.Logger) {
+	sh.meter = prewarm.NewMeter(st.rdb, cfg.RedisPrefix)
+	sending := func(ctx context.Context, since time.Time) ([]prewarm.Sending, error) {
+		started, err := push.StartedSince(ctx, st.db, since)
+		out := make([]prewarm.Sending, len(started))
+		for i, s := range started {
+			out[i] = prewarm.Sending{EventID: s.EventID, Title: s.Title, Since: s.At, Load: s.ExpectedLoad}
+		}
+		return out, err
+	}
+	sh.prewarm = prewarm.New(prewarm.Deps{Scaler: cfg.Scaler, Events: calendar.Events, Sending: sending, Load: sh.meter.Rate,
+		Leader: func() bool { _, ok := sh.table.Token(0); return ok }, Clock: clock, Log: log}, cfg.Prewarm)
 }
 
 // background starts the shard's chores on bg; wg waits for them.
@@ -278,6 +340,11 @@ func (sh *shard) background(ctx, bg context.Context, wg *sync.WaitGroup, cfg Con
 	wg.Go(func() { sh.bcasts.Run(bg, time.Second, sh.game.Clock, log) })
 	wg.Go(func() { sh.game.Calendar.Run(bg, time.Second, sh.game.Clock, log) })
 	wg.Go(func() { sh.game.Plays.RunRecovery(bg, cfg.RecoveryInterval, owned) })
+	wg.Go(func() { sh.sender.Run(bg, owned) })
+	wg.Go(func() { sh.notifier.RunLivesFull(bg, cfg.PushInterval, owned) })
+	wg.Go(func() { sh.campaigns.Run(bg, cfg.PushInterval) })
+	wg.Go(func() { sh.meter.Run(bg, 5*time.Second, log) })
+	wg.Go(func() { sh.prewarm.Run(bg, 5*time.Second) })
 	return nil
 }
 
@@ -296,7 +363,7 @@ func (sh *shard) forget(slots []int) {
 // until ctx ends, then stops them in order.
 func serve(ctx context.Context, cfg Config, sh *shard, watcher *cluster.Watcher, reg *prometheus.Registry, log *slog.Logger) error {
 	srv := shardsrv.NewGRPCServer(shardsrv.GRPCDeps{ID: cfg.ID, Members: cfg.Members, Table: sh.table,
-		CheckBan: sh.banned.Check, Registry: reg, Log: log, Intercept: cfg.Intercept}, sh.game, sh.admin)
+		CheckBan: sh.banned.Check, Registry: reg, Log: log, Intercept: cfg.Intercept, Count: sh.meter.Count}, sh.game, sh.admin)
 	lis := cfg.Listener
 	if lis == nil {
 		var err error
@@ -407,6 +474,8 @@ type stores struct {
 	// stopGroup stops the grouping of rdb's commands, after rdb closed.
 	stopGroup func()
 	cb        *mailbox.Couchbase
+	// closers release what was opened over the stores (the push providers' connections).
+	closers []func()
 }
 
 func openStores(ctx context.Context, cfg Config, reg prometheus.Registerer) (*stores, error) {
@@ -481,6 +550,9 @@ func (st *stores) problems(ctx context.Context) []string {
 }
 
 func (st *stores) close() {
+	for _, c := range st.closers {
+		c()
+	}
 	if st.cb != nil {
 		st.cb.Close()
 	}

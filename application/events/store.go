@@ -76,6 +76,18 @@ func (c *Calendar) List(ctx context.Context) ([]Event, error) {
 	return query(ctx, c.db, `ORDER BY starts_at DESC, event_id DESC LIMIT 500`)
 }
 
+// Get returns one event; ErrNotFound when the calendar does not hold it.
+func (c *Calendar) Get(ctx context.Context, id string) (Event, error) {
+	list, err := query(ctx, c.db, `WHERE event_id = $1`, id)
+	if err != nil {
+		return Event{}, err
+	}
+	if len(list) == 0 {
+		return Event{}, ErrNotFound
+	}
+	return list[0], nil
+}
+
 // Refresh reloads the events that still matter at now: those not over for more than a
 // day (a dev clock may step back that far), soonest first.
 func (c *Calendar) Refresh(ctx context.Context, now time.Time) error {

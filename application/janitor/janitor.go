@@ -61,8 +61,13 @@ func Defaults(plays, ledger time.Duration) []Table {
 		{Name: "mail_claims", Retention: max(plays, 60*24*time.Hour)},
 		{Name: "coin_ledger", Retention: ledger, BeforeDrop: foldLedger},
 		{Name: "audit_log", Retention: DefaultAuditRetention},
+		{Name: "push_outbox", Retention: DefaultPushRetention},
 	}
 }
+
+// DefaultPushRetention is how long push deliveries are kept by default (the GMS shows
+// them; OVEN_RETENTION_PUSHES changes it).
+const DefaultPushRetention = 7 * 24 * time.Hour
 
 // DefaultAuditRetention is how long the GMS audit log is kept by default.
 const DefaultAuditRetention = 180 * 24 * time.Hour

@@ -166,10 +166,11 @@ func (s *Service) Start(ctx context.Context, playerID, cookieID, petID string, b
 	if err != nil || prev != nil {
 		return prev, err
 	}
-	coins, err := s.checkOwned(ctx, playerID, cookieID, petID)
+	p, err := s.checkOwned(ctx, playerID, cookieID, petID)
 	if err != nil {
 		return nil, err
 	}
+	coins := p.Coins
 	if coins < cost {
 		return nil, oven.Errorf(oven.EInsufficientCoins, "boosts cost %d coins, you have %d", cost, coins)
 	}
@@ -191,7 +192,12 @@ func (s *Service) Start(ctx context.Context, playerID, cookieID, petID string, b
 		take = 0 // an infinite-lives event or modifier: the play costs no life
 	}
 	spaceTTL := time.Duration(doc.Plays.TTLSeconds)*time.Second + 24*time.Hour
-	keys := []string{s.livesKey(playerID), s.playKey(playerID, st.PlayID), s.Redis.Infinite(playerID)}
+	keys := []string{s.livesKey(playerID), s.playKey(playerID, st.PlayID), s.Redis.Infinite(playerID),
+		s.Redis.LivesFull(cluster.SlotOf(playerID))}
+	notify := "" // who the lives-full index names: players with device tokens only
+	if p.PushTokens > 0 {
+		notify = playerID
+	}
 	if key != "" {
 		keys = append(keys, s.startKey(playerID, key))
 	}
@@ -201,7 +207,7 @@ func (s *Service) Start(ctx context.Context, playerID, cookieID, petID string, b
 	}
 	res, err := s.Redis.Run(ctx, redisdb.PlayStart, keys,
 		now.UnixMilli(), r.Max, r.Regen.Milliseconds(), status, st.Seed, cookieID, petID,
-		strings.Join(boosts, ","), cost, spaceTTL.Milliseconds(), st.PlayID, keyed, take).Int64Slice()
+		strings.Join(boosts, ","), cost, spaceTTL.Milliseconds(), st.PlayID, keyed, take, notify).Int64Slice()
 	if err != nil {
 		return nil, fmt.Errorf("plays: start: %w", err)
 	}

@@ -17,21 +17,21 @@ import (
 
 // checkOwned verifies the cookie and pet are owned and returns the balance, from the
 // owner's cached profile (a PostgreSQL read only on a miss).
-func (s *Service) checkOwned(ctx context.Context, playerID, cookieID, petID string) (int64, error) {
+func (s *Service) checkOwned(ctx context.Context, playerID, cookieID, petID string) (*players.Player, error) {
 	p, err := s.Players.Get(ctx, playerID)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	doc := s.GameData()
 	if _, ok := doc.Cookie(cookieID); !ok || !slices.Contains(p.Cookies, cookieID) {
-		return 0, oven.Errorf(oven.EInvalid, "cookie %q is unknown or not owned", cookieID)
+		return nil, oven.Errorf(oven.EInvalid, "cookie %q is unknown or not owned", cookieID)
 	}
 	if petID != "" {
 		if _, ok := doc.Pet(petID); !ok || !slices.Contains(p.Pets, petID) {
-			return 0, oven.Errorf(oven.EInvalid, "pet %q is unknown or not owned", petID)
+			return nil, oven.Errorf(oven.EInvalid, "pet %q is unknown or not owned", petID)
 		}
 	}
-	return p.Coins, nil
+	return p, nil
 }
 
 // charge is step 2 of a play with boosts: debit, ledger row and the 'charged' arbiter

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -72,6 +74,22 @@ func (t *Tokens) Remove(ctx context.Context, playerID, platform, token string) e
 		return wrap("remove", err)
 	}
 	t.Players.Invalidate(playerID)
+	return nil
+}
+
+// Disable disables a token the provider reported dead (reason: "unregistered"), unless
+// the player registered it again after queued, when the push that failed was queued:
+// that registration is newer news. A fenced write (ctx carries the slot's token).
+func (t *Tokens) Disable(ctx context.Context, playerID int64, platform, token string, queued time.Time, reason string) error {
+	tag, err := pgfence.Exec(ctx, t.DB, `UPDATE push_tokens SET disabled_at = now(), disabled_reason = $4, updated_at = now()
+		WHERE player_id = $1 AND platform = $2 AND token = $3 AND disabled_at IS NULL AND updated_at <= $5`,
+		playerID, platform, token, reason, queued)
+	if err != nil {
+		return wrap("disable", err)
+	}
+	if tag.RowsAffected() > 0 {
+		t.Players.Invalidate(strconv.FormatInt(playerID, 10))
+	}
 	return nil
 }
 

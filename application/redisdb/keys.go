@@ -88,6 +88,10 @@ func (k Keys) Pending(slot int) string { return k.Tag(slot) + "pending" }
 // in ms); recovery finishes what a crash left half done.
 func (k Keys) Settling(slot int) string { return k.Tag(slot) + "settling" }
 
+// LivesFull is the key of a slot's lives-full index (member a player id, score the game
+// time in ms when the player's lives are full again): a lives_full push is due then.
+func (k Keys) LivesFull(slot int) string { return k.Tag(slot) + "livesfull" }
+
 // Board is the key of a weekly leaderboard (a global sorted set).
 func (k Keys) Board(weekID string) string { return k.Prefix + "lb:week:" + weekID }
 

@@ -81,8 +81,8 @@ func livesArgs(delta int) []any { return []any{now, 5, 720000, delta} }
 
 func startPlay(status string) func(ctx context.Context, db *redisdb.DB) error {
 	return func(ctx context.Context, db *redisdb.DB) error {
-		return db.Run(ctx, redisdb.PlayStart, []string{db.Lives(player), db.Play(player, "pl1"), db.Infinite(player)},
-			now, 5, 720000, status, 7, "c1", "", "b1", 100, 86400000, "pl1", "", 1).Err()
+		return db.Run(ctx, redisdb.PlayStart, []string{db.Lives(player), db.Play(player, "pl1"), db.Infinite(player), db.LivesFull(slot)},
+			now, 5, 720000, status, 7, "c1", "", "b1", 100, 86400000, "pl1", "", 1, "").Err()
 	}
 }
 
@@ -97,9 +97,13 @@ var fencedCases = map[string]scriptCase{
 		args: livesArgs(-1)},
 	"play start": {script: redisdb.PlayStart,
 		keys: func(db *redisdb.DB) []string {
-			return []string{db.Lives(player), db.Play(player, "pl2"), db.Infinite(player)}
+			return []string{db.Lives(player), db.Play(player, "pl2"), db.Infinite(player), db.LivesFull(slot)}
 		},
-		args: []any{now, 5, 720000, "pending", 7, "c1", "", "b1", 100, 86400000, "pl2", "", 1}},
+		args: []any{now, 5, 720000, "pending", 7, "c1", "", "b1", 100, 86400000, "pl2", "", 1, player}},
+	"push pop full": {script: redisdb.PushPopFull, keys: func(db *redisdb.DB) []string { return []string{db.LivesFull(slot)} },
+		args: []any{player, now}, setup: func(ctx context.Context, db *redisdb.DB) error {
+			return db.Client.ZAdd(ctx, db.LivesFull(slot), redis.Z{Score: float64(now), Member: player}).Err()
+		}},
 	"play resolve": {script: redisdb.PlayResolve, setup: startPlay("pending"),
 		keys: func(db *redisdb.DB) []string { return []string{db.Lives(player), db.Play(player, "pl1")} },
 		args: []any{"void", now, 5, 720000}},
@@ -437,8 +441,8 @@ func TestPlayStartedUnderInfiniteLivesRefundsNothing(t *testing.T) {
 		play       string
 		take, want int64 // lives after the start and after the void
 	}{{"inf", 0, 3}, {"paid", 1, 3}} {
-		keys := []string{lv, db.Play(player, tc.play), db.Infinite(player)}
-		res := run(redisdb.PlayStart, keys, now, 5, 720000, "pending", 7, "c1", "", "b1", 100, 86400000, tc.play, "", tc.take)
+		keys := []string{lv, db.Play(player, tc.play), db.Infinite(player), db.LivesFull(slot)}
+		res := run(redisdb.PlayStart, keys, now, 5, 720000, "pending", 7, "c1", "", "b1", 100, 86400000, tc.play, "", tc.take, "")
 		if res[0] != 1 || res[1] != 3-tc.take {
 			t.Errorf("%s: start answered %v, want ok with %d lives", tc.play, res, 3-tc.take)
 		}
@@ -474,13 +478,57 @@ func TestGiftedInfiniteLives(t *testing.T) {
 	if res := gift("g1"); res[0].(int64) != now+1200000 || len(res) != 1 {
 		t.Errorf("the same gift again: %v, want nothing added", res)
 	}
-	keys := []string{db.Lives(player), db.Play(player, "p1"), db.Infinite(player)}
-	res, err := db.Run(ctx, redisdb.PlayStart, keys, now, 5, 720000, "open", 7, "c1", "", "", 0, 86400000, "p1", "", 1).Int64Slice()
+	keys := []string{db.Lives(player), db.Play(player, "p1"), db.Infinite(player), db.LivesFull(slot)}
+	res, err := db.Run(ctx, redisdb.PlayStart, keys, now, 5, 720000, "open", 7, "c1", "", "", 0, 86400000, "p1", "", 1, "").Int64Slice()
 	if err != nil || res[0] != 1 || res[1] != 5 || res[3] != now+1200000 {
 		t.Errorf("start under gifted infinite lives: %v (%v), want 5 lives kept", res, err)
 	}
 	get, err := db.Run(ctx, redisdb.LivesGet, []string{db.Lives(player), db.Infinite(player)}, now+1200000, 5, 720000).Int64Slice()
 	if err != nil || get[3] != 0 {
 		t.Errorf("at the gift's end: %v (%v), want no infinite lives", get, err)
+	}
+}
+
+// A start that takes a life from a player with device tokens puts the player in the
+// slot's lives-full index at the instant the lives are full again; a newer start moves
+// that instant, and popping with a stale score leaves the newer one.
+func TestPlayStartIndexesWhenLivesAreFull(t *testing.T) {
+	db := newDB(t, single)
+	ctx := at(1)
+	if err := db.RaiseFences(context.Background(), []int{slot}, 1); err != nil {
+		t.Fatal(err)
+	}
+	start := func(play, notify string) {
+		t.Helper()
+		keys := []string{db.Lives(player), db.Play(player, play), db.Infinite(player), db.LivesFull(slot)}
+		if err := db.Run(ctx, redisdb.PlayStart, keys, now, 5, 720000, "open", 7, "c1", "", "", 0, 86400000, play, "", 1, notify).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	score := func() float64 {
+		t.Helper()
+		v, err := db.Client.ZScore(context.Background(), db.LivesFull(slot), player).Result()
+		if errors.Is(err, redis.Nil) {
+			return 0
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	start("p0", "")
+	if got := score(); got != 0 {
+		t.Fatalf("a player without tokens was indexed at %v", got)
+	}
+	start("p1", player) // 3 of 5 left, the anchor at now: full after two regenerations
+	if got := score(); got != float64(now+2*720000) {
+		t.Fatalf("indexed at %v, want %v", got, now+2*720000)
+	}
+	start("p2", player)
+	if n, err := db.Run(ctx, redisdb.PushPopFull, []string{db.LivesFull(slot)}, player, now+2*720000).Int64(); err != nil || n != 0 {
+		t.Fatalf("a pop with the stale score removed %d (%v)", n, err)
+	}
+	if n, err := db.Run(ctx, redisdb.PushPopFull, []string{db.LivesFull(slot)}, player, now+3*720000).Int64(); err != nil || n != 1 {
+		t.Fatalf("a pop with the current score removed %d (%v), want 1", n, err)
 	}
 }

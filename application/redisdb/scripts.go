@@ -10,7 +10,7 @@ var (
 	LivesChange = newScript(true, "lives/lives.lua", "lives/change.lua")
 
 	// PlayStart takes a life (none under infinite lives) and writes the play: KEYS lives,
-	// play, gifted infinite lives[, start key].
+	// play, gifted infinite lives, the slot's lives-full index[, start key].
 	PlayStart = newScript(true, "lives/lives.lua", "plays/start.lua")
 	// PlayResolve opens or voids a pending play: KEYS lives, play.
 	PlayResolve = newScript(true, "lives/lives.lua", "plays/resolve.lua")
@@ -33,6 +33,10 @@ var (
 	// MailMark marks mail ids claimed (coins, credited in SQL): KEYS claimed.
 	MailMark = newScript(true, "mailbox/claims.lua", "mailbox/mark.lua")
 
+	// PushPopFull takes players whose lives_full push is queued out of their slot's
+	// lives-full index: KEYS index; ARGV member, score pairs.
+	PushPopFull = newScript(true, "push/popfull.lua")
+
 	// GMSFailure counts a failed GMS login: KEYS counter; ARGV lockout_ms.
 	GMSFailure = newScript(false, "admins/fail.lua")
 
@@ -42,5 +46,5 @@ var (
 // All returns every script.
 func All() []*Script {
 	return []*Script{LivesGet, LivesChange, PlayStart, PlayResolve, PlayFinish, PlayIndex,
-		SocialReserve, SocialCommit, SocialRelease, MailClaim, MailInfinite, MailMark, GMSFailure, raise}
+		SocialReserve, SocialCommit, SocialRelease, MailClaim, MailInfinite, MailMark, PushPopFull, GMSFailure, raise}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/ovengames/oven/application/bans"
 	"github.com/ovengames/oven/application/gamedata"
 	"github.com/ovengames/oven/application/plays"
+	"github.com/ovengames/oven/application/prewarm"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
 
@@ -27,6 +28,7 @@ type AdminDeps struct {
 	Cache    *gamedata.Cache
 	Bans     *bans.Cache
 	Game     *Server // player profiles
+	Prewarm  *prewarm.Controller
 	Log      *slog.Logger
 }
 

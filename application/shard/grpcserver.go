@@ -26,12 +26,17 @@ type GRPCDeps struct {
 	// Intercept, when set, wraps every call before the shard's own interceptor (tests
 	// only: it can stall a call as a stopped process would).
 	Intercept grpc.UnaryServerInterceptor
+	// Count, when set, is told of every call (the pre-warming load meter).
+	Count func()
 }
 
 // NewGRPCServer returns the shard's gRPC server: the Game and Admin services behind the
 // one interceptor chain (deadline, ownership with fence tokens, bans, metrics, errors).
 func NewGRPCServer(d GRPCDeps, game *Server, admin *AdminServer) *grpc.Server {
 	chain := []grpc.UnaryServerInterceptor{unary(ownership{self: d.ID, members: d.Members, table: d.Table}, d.CheckBan, newRPCMetrics(d.Registry), d.Log)}
+	if d.Count != nil {
+		chain = append([]grpc.UnaryServerInterceptor{counting(d.Count)}, chain...)
+	}
 	if d.Intercept != nil {
 		chain = append([]grpc.UnaryServerInterceptor{d.Intercept}, chain...)
 	}
@@ -45,4 +50,12 @@ func NewGRPCServer(d GRPCDeps, game *Server, admin *AdminServer) *grpc.Server {
 	ovenv1.RegisterGameServer(srv, game)
 	ovenv1.RegisterAdminServer(srv, admin)
 	return srv
+}
+
+// counting tells count of every call.
+func counting(count func()) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		count()
+		return handler(ctx, req)
+	}
 }

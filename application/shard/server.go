@@ -37,8 +37,10 @@ type Deps struct {
 	// LifeRules gives the life rules in force at an instant (events.Calendar.LifeRules).
 	LifeRules func(now time.Time) lives.Rules
 	// Calendar is the live-events calendar (player-visible events).
-	Calendar    *events.Calendar
-	PushTokens  *push.Tokens
+	Calendar   *events.Calendar
+	PushTokens *push.Tokens
+	// Notifier queues the game's own pushes (a life received); nil sends none.
+	Notifier    *push.Notifier
 	Players     *players.Store
 	Lives       *lives.Store
 	Leaderboard *leaderboard.Store

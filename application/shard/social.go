@@ -105,6 +105,9 @@ func (s *Server) DeliverMail(ctx context.Context, req *ovenv1.DeliverMailRequest
 	if err != nil {
 		return nil, err
 	}
+	if ok && it.Kind == mailbox.KindLife {
+		s.notifyLife(ctx, req.PlayerId)
+	}
 	return &ovenv1.DeliverMailResponse{Delivered: ok}, nil
 }
 

@@ -19,6 +19,7 @@ type controlTokenRequest struct {
 //	DELETE /sink/deliveries                            → 204
 //	POST   /sink/unregistered {"provider","token"}     → 204
 //	DELETE /sink/unregistered {"provider","token"}     → 204
+//	GET    /sink/stats                                 → {"apns": {"accepted", "rejected"}, "fcm": {…}}
 func (s *Server) handleControl(w http.ResponseWriter, r *http.Request) {
 	switch r.Method + " " + r.URL.Path {
 	case "GET /sink/deliveries":
@@ -26,6 +27,8 @@ func (s *Server) handleControl(w http.ResponseWriter, r *http.Request) {
 	case "DELETE /sink/deliveries":
 		s.ClearDeliveries()
 		w.WriteHeader(http.StatusNoContent)
+	case "GET /sink/stats":
+		writeJSON(w, http.StatusOK, s.Stats())
 	case "POST /sink/unregistered", "DELETE /sink/unregistered":
 		s.setUnregistered(w, r)
 	default:

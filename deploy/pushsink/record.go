@@ -41,39 +41,72 @@ type Delivery struct {
 // Accepted reports whether the sink answered 200.
 func (d Delivery) Accepted() bool { return d.Status == 200 }
 
-// recorder keeps the last max deliveries.
+// recorder keeps the last max deliveries (a ring) and counts every one.
 type recorder struct {
-	mu   sync.Mutex
-	max  int
-	seq  int64
-	list []Delivery
+	mu    sync.Mutex
+	max   int
+	seq   int64
+	ring  []Delivery
+	next  int // where the next delivery goes once the ring is full
+	stats map[Provider]*Stats
 }
 
-func newRecorder(max int) *recorder { return &recorder{max: max} }
+// Stats count a provider's deliveries since the sink started (ClearDeliveries keeps
+// them).
+type Stats struct {
+	Accepted int64 `json:"accepted"`
+	Rejected int64 `json:"rejected"`
+}
+
+func newRecorder(max int) *recorder {
+	return &recorder{max: max, stats: map[Provider]*Stats{APNs: {}, FCM: {}}}
+}
 
 func (r *recorder) add(d Delivery) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.seq++
 	d.Seq = r.seq
-	if len(r.list) == r.max {
-		copy(r.list, r.list[1:])
-		r.list = r.list[:len(r.list)-1]
+	if st := r.stats[d.Provider]; st != nil {
+		if d.Accepted() {
+			st.Accepted++
+		} else {
+			st.Rejected++
+		}
 	}
-	r.list = append(r.list, d)
+	if len(r.ring) < r.max {
+		r.ring = append(r.ring, d)
+		return
+	}
+	r.ring[r.next] = d
+	r.next = (r.next + 1) % r.max
 }
 
+// snapshot is the kept deliveries, oldest first.
 func (r *recorder) snapshot() []Delivery {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]Delivery(nil), r.list...)
+	return append(append([]Delivery(nil), r.ring[r.next:]...), r.ring[:r.next]...)
 }
 
 func (r *recorder) clear() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.list = nil
+	r.ring, r.next = nil, 0
 }
+
+func (r *recorder) counts() map[Provider]Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[Provider]Stats, len(r.stats))
+	for p, st := range r.stats {
+		out[p] = *st
+	}
+	return out
+}
+
+// Stats returns each provider's delivery counts since the sink started.
+func (s *Server) Stats() map[Provider]Stats { return s.rec.counts() }
 
 // record keeps d and logs it at debug level.
 func (s *Server) record(d Delivery) {

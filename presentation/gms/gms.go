@@ -93,6 +93,7 @@ func New(cfg Config) http.Handler {
 		r.Post("/players/{id}/ban", s.handle(s.ban(true)))
 		r.Post("/players/{id}/unban", s.handle(s.ban(false)))
 		r.Post("/players/{id}/gifts", s.handle(s.gift))
+		r.Get("/players/{id}/pushes", s.handle(s.playerPushes))
 		r.Post("/gifts/broadcast", s.handle(s.createBroadcast))
 		r.Get("/gifts/broadcast", s.handle(s.broadcasts))
 		r.Get("/audit", s.handle(s.audit))
@@ -100,6 +101,8 @@ func New(cfg Config) http.Handler {
 		r.Post("/events", s.handle(s.createEvent))
 		r.Patch("/events/{id}", s.handle(s.updateEvent))
 		r.Post("/events/{id}/cancel", s.handle(s.cancelEvent))
+		r.Get("/events/{id}/pushes", s.handle(s.eventPushes))
+		r.Get("/capacity", s.handle(s.capacity))
 	})
 	return r
 }

@@ -1856,6 +1856,355 @@ func (x *LiveEventResponse) GetEvent() *LiveEvent {
 	return nil
 }
 
+type PushDelivery struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`         // life_received, lives_full, campaign
+	Platform      string                 `protobuf:"bytes,3,opt,name=platform,proto3" json:"platform,omitempty"` // apns, fcm
+	Status        string                 `protobuf:"bytes,4,opt,name=status,proto3" json:"status,omitempty"`     // queued, sent, failed, unregistered
+	CreatedAtMs   int64                  `protobuf:"varint,5,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	SentAtMs      int64                  `protobuf:"varint,6,opt,name=sent_at_ms,json=sentAtMs,proto3" json:"sent_at_ms,omitempty"` // 0 until sent
+	Error         string                 `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`
+	EventId       string                 `protobuf:"bytes,8,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"` // the campaign's event, for kind campaign
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushDelivery) Reset() {
+	*x = PushDelivery{}
+	mi := &file_proto_ovenv1_admin_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushDelivery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushDelivery) ProtoMessage() {}
+
+func (x *PushDelivery) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_admin_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushDelivery.ProtoReflect.Descriptor instead.
+func (*PushDelivery) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_admin_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *PushDelivery) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *PushDelivery) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *PushDelivery) GetPlatform() string {
+	if x != nil {
+		return x.Platform
+	}
+	return ""
+}
+
+func (x *PushDelivery) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *PushDelivery) GetCreatedAtMs() int64 {
+	if x != nil {
+		return x.CreatedAtMs
+	}
+	return 0
+}
+
+func (x *PushDelivery) GetSentAtMs() int64 {
+	if x != nil {
+		return x.SentAtMs
+	}
+	return 0
+}
+
+func (x *PushDelivery) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *PushDelivery) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+type PushDeliveries struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deliveries    []*PushDelivery        `protobuf:"bytes,1,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushDeliveries) Reset() {
+	*x = PushDeliveries{}
+	mi := &file_proto_ovenv1_admin_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushDeliveries) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushDeliveries) ProtoMessage() {}
+
+func (x *PushDeliveries) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_admin_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushDeliveries.ProtoReflect.Descriptor instead.
+func (*PushDeliveries) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_admin_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *PushDeliveries) GetDeliveries() []*PushDelivery {
+	if x != nil {
+		return x.Deliveries
+	}
+	return nil
+}
+
+type PushCounts struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Queued        int64                  `protobuf:"varint,1,opt,name=queued,proto3" json:"queued,omitempty"`
+	Sent          int64                  `protobuf:"varint,2,opt,name=sent,proto3" json:"sent,omitempty"`
+	Failed        int64                  `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
+	Unregistered  int64                  `protobuf:"varint,4,opt,name=unregistered,proto3" json:"unregistered,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushCounts) Reset() {
+	*x = PushCounts{}
+	mi := &file_proto_ovenv1_admin_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushCounts) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushCounts) ProtoMessage() {}
+
+func (x *PushCounts) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_admin_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushCounts.ProtoReflect.Descriptor instead.
+func (*PushCounts) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_admin_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *PushCounts) GetQueued() int64 {
+	if x != nil {
+		return x.Queued
+	}
+	return 0
+}
+
+func (x *PushCounts) GetSent() int64 {
+	if x != nil {
+		return x.Sent
+	}
+	return 0
+}
+
+func (x *PushCounts) GetFailed() int64 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *PushCounts) GetUnregistered() int64 {
+	if x != nil {
+		return x.Unregistered
+	}
+	return 0
+}
+
+// CapacityRaise is a planned raise of the floor (game clock).
+type CapacityRaise struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EventId       string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	AtMs          int64                  `protobuf:"varint,2,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	Floor         int32                  `protobuf:"varint,3,opt,name=floor,proto3" json:"floor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CapacityRaise) Reset() {
+	*x = CapacityRaise{}
+	mi := &file_proto_ovenv1_admin_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CapacityRaise) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CapacityRaise) ProtoMessage() {}
+
+func (x *CapacityRaise) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_admin_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CapacityRaise.ProtoReflect.Descriptor instead.
+func (*CapacityRaise) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_admin_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *CapacityRaise) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *CapacityRaise) GetAtMs() int64 {
+	if x != nil {
+		return x.AtMs
+	}
+	return 0
+}
+
+func (x *CapacityRaise) GetFloor() int32 {
+	if x != nil {
+		return x.Floor
+	}
+	return 0
+}
+
+type Capacity struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Floor         int32                  `protobuf:"varint,1,opt,name=floor,proto3" json:"floor,omitempty"`                    // the fewest presentation copies now
+	Current       int32                  `protobuf:"varint,2,opt,name=current,proto3" json:"current,omitempty"`                // the copies running now (-1: unknown)
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`                   // why the floor is what it is
+	UntilMs       int64                  `protobuf:"varint,4,opt,name=until_ms,json=untilMs,proto3" json:"until_ms,omitempty"` // the earliest the floor may fall (0: it is the base floor)
+	Upcoming      []*CapacityRaise       `protobuf:"bytes,5,rep,name=upcoming,proto3" json:"upcoming,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Capacity) Reset() {
+	*x = Capacity{}
+	mi := &file_proto_ovenv1_admin_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Capacity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Capacity) ProtoMessage() {}
+
+func (x *Capacity) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ovenv1_admin_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Capacity.ProtoReflect.Descriptor instead.
+func (*Capacity) Descriptor() ([]byte, []int) {
+	return file_proto_ovenv1_admin_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *Capacity) GetFloor() int32 {
+	if x != nil {
+		return x.Floor
+	}
+	return 0
+}
+
+func (x *Capacity) GetCurrent() int32 {
+	if x != nil {
+		return x.Current
+	}
+	return 0
+}
+
+func (x *Capacity) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Capacity) GetUntilMs() int64 {
+	if x != nil {
+		return x.UntilMs
+	}
+	return 0
+}
+
+func (x *Capacity) GetUpcoming() []*CapacityRaise {
+	if x != nil {
+		return x.Upcoming
+	}
+	return nil
+}
+
 var File_proto_ovenv1_admin_proto protoreflect.FileDescriptor
 
 const file_proto_ovenv1_admin_proto_rawDesc = "" +
@@ -2007,8 +2356,37 @@ const file_proto_ovenv1_admin_proto_rawDesc = "" +
 	"\x02id\x18\x02 \x01(\tR\x02id\"u\n" +
 	"\x11LiveEventResponse\x126\n" +
 	"\bproblems\x18\x01 \x03(\v2\x1a.oven.v1.ValidationProblemR\bproblems\x12(\n" +
-	"\x05event\x18\x02 \x01(\v2\x12.oven.v1.LiveEventR\x05event2\x9c\n" +
+	"\x05event\x18\x02 \x01(\v2\x12.oven.v1.LiveEventR\x05event\"\xd9\x01\n" +
+	"\fPushDelivery\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1a\n" +
+	"\bplatform\x18\x03 \x01(\tR\bplatform\x12\x16\n" +
+	"\x06status\x18\x04 \x01(\tR\x06status\x12\"\n" +
+	"\rcreated_at_ms\x18\x05 \x01(\x03R\vcreatedAtMs\x12\x1c\n" +
 	"\n" +
+	"sent_at_ms\x18\x06 \x01(\x03R\bsentAtMs\x12\x14\n" +
+	"\x05error\x18\a \x01(\tR\x05error\x12\x19\n" +
+	"\bevent_id\x18\b \x01(\tR\aeventId\"G\n" +
+	"\x0ePushDeliveries\x125\n" +
+	"\n" +
+	"deliveries\x18\x01 \x03(\v2\x15.oven.v1.PushDeliveryR\n" +
+	"deliveries\"t\n" +
+	"\n" +
+	"PushCounts\x12\x16\n" +
+	"\x06queued\x18\x01 \x01(\x03R\x06queued\x12\x12\n" +
+	"\x04sent\x18\x02 \x01(\x03R\x04sent\x12\x16\n" +
+	"\x06failed\x18\x03 \x01(\x03R\x06failed\x12\"\n" +
+	"\funregistered\x18\x04 \x01(\x03R\funregistered\"U\n" +
+	"\rCapacityRaise\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x13\n" +
+	"\x05at_ms\x18\x02 \x01(\x03R\x04atMs\x12\x14\n" +
+	"\x05floor\x18\x03 \x01(\x05R\x05floor\"\xa1\x01\n" +
+	"\bCapacity\x12\x14\n" +
+	"\x05floor\x18\x01 \x01(\x05R\x05floor\x12\x18\n" +
+	"\acurrent\x18\x02 \x01(\x05R\acurrent\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x19\n" +
+	"\buntil_ms\x18\x04 \x01(\x03R\auntilMs\x122\n" +
+	"\bupcoming\x18\x05 \x03(\v2\x16.oven.v1.CapacityRaiseR\bupcoming2\xdc\v\n" +
 	"\x05Admin\x125\n" +
 	"\x05Login\x12\x15.oven.v1.LoginRequest\x1a\x15.oven.v1.AdminSession\x12:\n" +
 	"\n" +
@@ -2032,7 +2410,10 @@ const file_proto_ovenv1_admin_proto_rawDesc = "" +
 	"\x0eListLiveEvents\x12\x15.oven.v1.AdminRequest\x1a\x12.oven.v1.EventList\x12H\n" +
 	"\x0fCreateLiveEvent\x12\x19.oven.v1.LiveEventRequest\x1a\x1a.oven.v1.LiveEventResponse\x12F\n" +
 	"\x0fUpdateLiveEvent\x12\x17.oven.v1.LiveEventPatch\x1a\x1a.oven.v1.LiveEventResponse\x12J\n" +
-	"\x0fCancelLiveEvent\x12\x1b.oven.v1.LiveEventIdRequest\x1a\x1a.oven.v1.LiveEventResponseB/Z-github.com/ovengames/oven/proto/ovenv1;ovenv1b\x06proto3"
+	"\x0fCancelLiveEvent\x12\x1b.oven.v1.LiveEventIdRequest\x1a\x1a.oven.v1.LiveEventResponse\x12D\n" +
+	"\fPlayerPushes\x12\x1b.oven.v1.AdminPlayerRequest\x1a\x17.oven.v1.PushDeliveries\x12?\n" +
+	"\vEventPushes\x12\x1b.oven.v1.LiveEventIdRequest\x1a\x13.oven.v1.PushCounts\x127\n" +
+	"\vGetCapacity\x12\x15.oven.v1.AdminRequest\x1a\x11.oven.v1.CapacityB/Z-github.com/ovengames/oven/proto/ovenv1;ovenv1b\x06proto3"
 
 var (
 	file_proto_ovenv1_admin_proto_rawDescOnce sync.Once
@@ -2046,7 +2427,7 @@ func file_proto_ovenv1_admin_proto_rawDescGZIP() []byte {
 	return file_proto_ovenv1_admin_proto_rawDescData
 }
 
-var file_proto_ovenv1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_proto_ovenv1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_proto_ovenv1_admin_proto_goTypes = []any{
 	(*AdminAuth)(nil),             // 0: oven.v1.AdminAuth
 	(*AdminEmpty)(nil),            // 1: oven.v1.AdminEmpty
@@ -2077,13 +2458,18 @@ var file_proto_ovenv1_admin_proto_goTypes = []any{
 	(*LiveEventPatch)(nil),        // 26: oven.v1.LiveEventPatch
 	(*LiveEventIdRequest)(nil),    // 27: oven.v1.LiveEventIdRequest
 	(*LiveEventResponse)(nil),     // 28: oven.v1.LiveEventResponse
-	(*Profile)(nil),               // 29: oven.v1.Profile
-	(*MailItem)(nil),              // 30: oven.v1.MailItem
-	(*LiveEvent)(nil),             // 31: oven.v1.LiveEvent
-	(*GameData)(nil),              // 32: oven.v1.GameData
-	(*BroadcastInfo)(nil),         // 33: oven.v1.BroadcastInfo
-	(*BroadcastList)(nil),         // 34: oven.v1.BroadcastList
-	(*EventList)(nil),             // 35: oven.v1.EventList
+	(*PushDelivery)(nil),          // 29: oven.v1.PushDelivery
+	(*PushDeliveries)(nil),        // 30: oven.v1.PushDeliveries
+	(*PushCounts)(nil),            // 31: oven.v1.PushCounts
+	(*CapacityRaise)(nil),         // 32: oven.v1.CapacityRaise
+	(*Capacity)(nil),              // 33: oven.v1.Capacity
+	(*Profile)(nil),               // 34: oven.v1.Profile
+	(*MailItem)(nil),              // 35: oven.v1.MailItem
+	(*LiveEvent)(nil),             // 36: oven.v1.LiveEvent
+	(*GameData)(nil),              // 37: oven.v1.GameData
+	(*BroadcastInfo)(nil),         // 38: oven.v1.BroadcastInfo
+	(*BroadcastList)(nil),         // 39: oven.v1.BroadcastList
+	(*EventList)(nil),             // 40: oven.v1.EventList
 }
 var file_proto_ovenv1_admin_proto_depIdxs = []int32{
 	0,  // 0: oven.v1.AdminRequest.auth:type_name -> oven.v1.AdminAuth
@@ -2095,65 +2481,73 @@ var file_proto_ovenv1_admin_proto_depIdxs = []int32{
 	12, // 6: oven.v1.ListVersionsResponse.versions:type_name -> oven.v1.GameDataVersionInfo
 	0,  // 7: oven.v1.GetVersionRequest.auth:type_name -> oven.v1.AdminAuth
 	0,  // 8: oven.v1.AdminPlayerRequest.auth:type_name -> oven.v1.AdminAuth
-	29, // 9: oven.v1.AdminPlayer.profile:type_name -> oven.v1.Profile
+	34, // 9: oven.v1.AdminPlayer.profile:type_name -> oven.v1.Profile
 	16, // 10: oven.v1.AdminPlayer.recent_plays:type_name -> oven.v1.PlayRecord
-	30, // 11: oven.v1.AdminPlayer.mailbox:type_name -> oven.v1.MailItem
+	35, // 11: oven.v1.AdminPlayer.mailbox:type_name -> oven.v1.MailItem
 	0,  // 12: oven.v1.SetBannedRequest.auth:type_name -> oven.v1.AdminAuth
 	0,  // 13: oven.v1.ListAuditRequest.auth:type_name -> oven.v1.AdminAuth
 	20, // 14: oven.v1.ListAuditResponse.entries:type_name -> oven.v1.AuditEntry
 	0,  // 15: oven.v1.GiftPlayerRequest.auth:type_name -> oven.v1.AdminAuth
 	0,  // 16: oven.v1.AdminBroadcastRequest.auth:type_name -> oven.v1.AdminAuth
 	0,  // 17: oven.v1.LiveEventRequest.auth:type_name -> oven.v1.AdminAuth
-	31, // 18: oven.v1.LiveEventRequest.event:type_name -> oven.v1.LiveEvent
+	36, // 18: oven.v1.LiveEventRequest.event:type_name -> oven.v1.LiveEvent
 	0,  // 19: oven.v1.LiveEventPatch.auth:type_name -> oven.v1.AdminAuth
 	0,  // 20: oven.v1.LiveEventIdRequest.auth:type_name -> oven.v1.AdminAuth
 	7,  // 21: oven.v1.LiveEventResponse.problems:type_name -> oven.v1.ValidationProblem
-	31, // 22: oven.v1.LiveEventResponse.event:type_name -> oven.v1.LiveEvent
-	2,  // 23: oven.v1.Admin.Login:input_type -> oven.v1.LoginRequest
-	4,  // 24: oven.v1.Admin.GetSession:input_type -> oven.v1.AdminRequest
-	4,  // 25: oven.v1.Admin.Logout:input_type -> oven.v1.AdminRequest
-	4,  // 26: oven.v1.Admin.GetDraft:input_type -> oven.v1.AdminRequest
-	6,  // 27: oven.v1.Admin.ValidateDraft:input_type -> oven.v1.DraftRequest
-	6,  // 28: oven.v1.Admin.PutDraft:input_type -> oven.v1.DraftRequest
-	4,  // 29: oven.v1.Admin.Publish:input_type -> oven.v1.AdminRequest
-	10, // 30: oven.v1.Admin.Rollback:input_type -> oven.v1.RollbackRequest
-	11, // 31: oven.v1.Admin.ListVersions:input_type -> oven.v1.ListVersionsRequest
-	14, // 32: oven.v1.Admin.GetVersion:input_type -> oven.v1.GetVersionRequest
-	15, // 33: oven.v1.Admin.GetPlayer:input_type -> oven.v1.AdminPlayerRequest
-	18, // 34: oven.v1.Admin.SetBanned:input_type -> oven.v1.SetBannedRequest
-	19, // 35: oven.v1.Admin.ListAudit:input_type -> oven.v1.ListAuditRequest
-	22, // 36: oven.v1.Admin.GiftPlayer:input_type -> oven.v1.GiftPlayerRequest
-	24, // 37: oven.v1.Admin.CreateBroadcast:input_type -> oven.v1.AdminBroadcastRequest
-	4,  // 38: oven.v1.Admin.ListBroadcasts:input_type -> oven.v1.AdminRequest
-	4,  // 39: oven.v1.Admin.ListLiveEvents:input_type -> oven.v1.AdminRequest
-	25, // 40: oven.v1.Admin.CreateLiveEvent:input_type -> oven.v1.LiveEventRequest
-	26, // 41: oven.v1.Admin.UpdateLiveEvent:input_type -> oven.v1.LiveEventPatch
-	27, // 42: oven.v1.Admin.CancelLiveEvent:input_type -> oven.v1.LiveEventIdRequest
-	3,  // 43: oven.v1.Admin.Login:output_type -> oven.v1.AdminSession
-	3,  // 44: oven.v1.Admin.GetSession:output_type -> oven.v1.AdminSession
-	1,  // 45: oven.v1.Admin.Logout:output_type -> oven.v1.AdminEmpty
-	5,  // 46: oven.v1.Admin.GetDraft:output_type -> oven.v1.GameDataDraft
-	8,  // 47: oven.v1.Admin.ValidateDraft:output_type -> oven.v1.DraftResponse
-	8,  // 48: oven.v1.Admin.PutDraft:output_type -> oven.v1.DraftResponse
-	9,  // 49: oven.v1.Admin.Publish:output_type -> oven.v1.PublishResponse
-	9,  // 50: oven.v1.Admin.Rollback:output_type -> oven.v1.PublishResponse
-	13, // 51: oven.v1.Admin.ListVersions:output_type -> oven.v1.ListVersionsResponse
-	32, // 52: oven.v1.Admin.GetVersion:output_type -> oven.v1.GameData
-	17, // 53: oven.v1.Admin.GetPlayer:output_type -> oven.v1.AdminPlayer
-	17, // 54: oven.v1.Admin.SetBanned:output_type -> oven.v1.AdminPlayer
-	21, // 55: oven.v1.Admin.ListAudit:output_type -> oven.v1.ListAuditResponse
-	23, // 56: oven.v1.Admin.GiftPlayer:output_type -> oven.v1.GiftPlayerResponse
-	33, // 57: oven.v1.Admin.CreateBroadcast:output_type -> oven.v1.BroadcastInfo
-	34, // 58: oven.v1.Admin.ListBroadcasts:output_type -> oven.v1.BroadcastList
-	35, // 59: oven.v1.Admin.ListLiveEvents:output_type -> oven.v1.EventList
-	28, // 60: oven.v1.Admin.CreateLiveEvent:output_type -> oven.v1.LiveEventResponse
-	28, // 61: oven.v1.Admin.UpdateLiveEvent:output_type -> oven.v1.LiveEventResponse
-	28, // 62: oven.v1.Admin.CancelLiveEvent:output_type -> oven.v1.LiveEventResponse
-	43, // [43:63] is the sub-list for method output_type
-	23, // [23:43] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	36, // 22: oven.v1.LiveEventResponse.event:type_name -> oven.v1.LiveEvent
+	29, // 23: oven.v1.PushDeliveries.deliveries:type_name -> oven.v1.PushDelivery
+	32, // 24: oven.v1.Capacity.upcoming:type_name -> oven.v1.CapacityRaise
+	2,  // 25: oven.v1.Admin.Login:input_type -> oven.v1.LoginRequest
+	4,  // 26: oven.v1.Admin.GetSession:input_type -> oven.v1.AdminRequest
+	4,  // 27: oven.v1.Admin.Logout:input_type -> oven.v1.AdminRequest
+	4,  // 28: oven.v1.Admin.GetDraft:input_type -> oven.v1.AdminRequest
+	6,  // 29: oven.v1.Admin.ValidateDraft:input_type -> oven.v1.DraftRequest
+	6,  // 30: oven.v1.Admin.PutDraft:input_type -> oven.v1.DraftRequest
+	4,  // 31: oven.v1.Admin.Publish:input_type -> oven.v1.AdminRequest
+	10, // 32: oven.v1.Admin.Rollback:input_type -> oven.v1.RollbackRequest
+	11, // 33: oven.v1.Admin.ListVersions:input_type -> oven.v1.ListVersionsRequest
+	14, // 34: oven.v1.Admin.GetVersion:input_type -> oven.v1.GetVersionRequest
+	15, // 35: oven.v1.Admin.GetPlayer:input_type -> oven.v1.AdminPlayerRequest
+	18, // 36: oven.v1.Admin.SetBanned:input_type -> oven.v1.SetBannedRequest
+	19, // 37: oven.v1.Admin.ListAudit:input_type -> oven.v1.ListAuditRequest
+	22, // 38: oven.v1.Admin.GiftPlayer:input_type -> oven.v1.GiftPlayerRequest
+	24, // 39: oven.v1.Admin.CreateBroadcast:input_type -> oven.v1.AdminBroadcastRequest
+	4,  // 40: oven.v1.Admin.ListBroadcasts:input_type -> oven.v1.AdminRequest
+	4,  // 41: oven.v1.Admin.ListLiveEvents:input_type -> oven.v1.AdminRequest
+	25, // 42: oven.v1.Admin.CreateLiveEvent:input_type -> oven.v1.LiveEventRequest
+	26, // 43: oven.v1.Admin.UpdateLiveEvent:input_type -> oven.v1.LiveEventPatch
+	27, // 44: oven.v1.Admin.CancelLiveEvent:input_type -> oven.v1.LiveEventIdRequest
+	15, // 45: oven.v1.Admin.PlayerPushes:input_type -> oven.v1.AdminPlayerRequest
+	27, // 46: oven.v1.Admin.EventPushes:input_type -> oven.v1.LiveEventIdRequest
+	4,  // 47: oven.v1.Admin.GetCapacity:input_type -> oven.v1.AdminRequest
+	3,  // 48: oven.v1.Admin.Login:output_type -> oven.v1.AdminSession
+	3,  // 49: oven.v1.Admin.GetSession:output_type -> oven.v1.AdminSession
+	1,  // 50: oven.v1.Admin.Logout:output_type -> oven.v1.AdminEmpty
+	5,  // 51: oven.v1.Admin.GetDraft:output_type -> oven.v1.GameDataDraft
+	8,  // 52: oven.v1.Admin.ValidateDraft:output_type -> oven.v1.DraftResponse
+	8,  // 53: oven.v1.Admin.PutDraft:output_type -> oven.v1.DraftResponse
+	9,  // 54: oven.v1.Admin.Publish:output_type -> oven.v1.PublishResponse
+	9,  // 55: oven.v1.Admin.Rollback:output_type -> oven.v1.PublishResponse
+	13, // 56: oven.v1.Admin.ListVersions:output_type -> oven.v1.ListVersionsResponse
+	37, // 57: oven.v1.Admin.GetVersion:output_type -> oven.v1.GameData
+	17, // 58: oven.v1.Admin.GetPlayer:output_type -> oven.v1.AdminPlayer
+	17, // 59: oven.v1.Admin.SetBanned:output_type -> oven.v1.AdminPlayer
+	21, // 60: oven.v1.Admin.ListAudit:output_type -> oven.v1.ListAuditResponse
+	23, // 61: oven.v1.Admin.GiftPlayer:output_type -> oven.v1.GiftPlayerResponse
+	38, // 62: oven.v1.Admin.CreateBroadcast:output_type -> oven.v1.BroadcastInfo
+	39, // 63: oven.v1.Admin.ListBroadcasts:output_type -> oven.v1.BroadcastList
+	40, // 64: oven.v1.Admin.ListLiveEvents:output_type -> oven.v1.EventList
+	28, // 65: oven.v1.Admin.CreateLiveEvent:output_type -> oven.v1.LiveEventResponse
+	28, // 66: oven.v1.Admin.UpdateLiveEvent:output_type -> oven.v1.LiveEventResponse
+	28, // 67: oven.v1.Admin.CancelLiveEvent:output_type -> oven.v1.LiveEventResponse
+	30, // 68: oven.v1.Admin.PlayerPushes:output_type -> oven.v1.PushDeliveries
+	31, // 69: oven.v1.Admin.EventPushes:output_type -> oven.v1.PushCounts
+	33, // 70: oven.v1.Admin.GetCapacity:output_type -> oven.v1.Capacity
+	48, // [48:71] is the sub-list for method output_type
+	25, // [25:48] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_proto_ovenv1_admin_proto_init() }
@@ -2169,7 +2563,7 @@ func file_proto_ovenv1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_ovenv1_admin_proto_rawDesc), len(file_proto_ovenv1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -52,6 +52,9 @@ const (
 	Admin_CreateLiveEvent_FullMethodName = "/oven.v1.Admin/CreateLiveEvent"
 	Admin_UpdateLiveEvent_FullMethodName = "/oven.v1.Admin/UpdateLiveEvent"
 	Admin_CancelLiveEvent_FullMethodName = "/oven.v1.Admin/CancelLiveEvent"
+	Admin_PlayerPushes_FullMethodName    = "/oven.v1.Admin/PlayerPushes"
+	Admin_EventPushes_FullMethodName     = "/oven.v1.Admin/EventPushes"
+	Admin_GetCapacity_FullMethodName     = "/oven.v1.Admin/GetCapacity"
 )
 
 // AdminClient is the client API for Admin service.
@@ -105,6 +108,13 @@ type AdminClient interface {
 	UpdateLiveEvent(ctx context.Context, in *LiveEventPatch, opts ...grpc.CallOption) (*LiveEventResponse, error)
 	// CancelLiveEvent ends an event now (publisher).
 	CancelLiveEvent(ctx context.Context, in *LiveEventIdRequest, opts ...grpc.CallOption) (*LiveEventResponse, error)
+	// PlayerPushes lists a player's push deliveries kept, newest first (viewer).
+	PlayerPushes(ctx context.Context, in *AdminPlayerRequest, opts ...grpc.CallOption) (*PushDeliveries, error)
+	// EventPushes counts a push campaign's deliveries by status (viewer).
+	EventPushes(ctx context.Context, in *LiveEventIdRequest, opts ...grpc.CallOption) (*PushCounts, error)
+	// GetCapacity is the presentation tier's pre-warming floor in force and the raises
+	// planned (viewer).
+	GetCapacity(ctx context.Context, in *AdminRequest, opts ...grpc.CallOption) (*Capacity, error)
 }
 
 type adminClient struct {
@@ -315,6 +325,36 @@ func (c *adminClient) CancelLiveEvent(ctx context.Context, in *LiveEventIdReques
 	return out, nil
 }
 
+func (c *adminClient) PlayerPushes(ctx context.Context, in *AdminPlayerRequest, opts ...grpc.CallOption) (*PushDeliveries, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PushDeliveries)
+	err := c.cc.Invoke(ctx, Admin_PlayerPushes_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) EventPushes(ctx context.Context, in *LiveEventIdRequest, opts ...grpc.CallOption) (*PushCounts, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PushCounts)
+	err := c.cc.Invoke(ctx, Admin_EventPushes_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) GetCapacity(ctx context.Context, in *AdminRequest, opts ...grpc.CallOption) (*Capacity, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Capacity)
+	err := c.cc.Invoke(ctx, Admin_GetCapacity_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility.
@@ -366,6 +406,13 @@ type AdminServer interface {
 	UpdateLiveEvent(context.Context, *LiveEventPatch) (*LiveEventResponse, error)
 	// CancelLiveEvent ends an event now (publisher).
 	CancelLiveEvent(context.Context, *LiveEventIdRequest) (*LiveEventResponse, error)
+	// PlayerPushes lists a player's push deliveries kept, newest first (viewer).
+	PlayerPushes(context.Context, *AdminPlayerRequest) (*PushDeliveries, error)
+	// EventPushes counts a push campaign's deliveries by status (viewer).
+	EventPushes(context.Context, *LiveEventIdRequest) (*PushCounts, error)
+	// GetCapacity is the presentation tier's pre-warming floor in force and the raises
+	// planned (viewer).
+	GetCapacity(context.Context, *AdminRequest) (*Capacity, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -435,6 +482,15 @@ func (UnimplementedAdminServer) UpdateLiveEvent(context.Context, *LiveEventPatch
 }
 func (UnimplementedAdminServer) CancelLiveEvent(context.Context, *LiveEventIdRequest) (*LiveEventResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelLiveEvent not implemented")
+}
+func (UnimplementedAdminServer) PlayerPushes(context.Context, *AdminPlayerRequest) (*PushDeliveries, error) {
+	return nil, status.Error(codes.Unimplemented, "method PlayerPushes not implemented")
+}
+func (UnimplementedAdminServer) EventPushes(context.Context, *LiveEventIdRequest) (*PushCounts, error) {
+	return nil, status.Error(codes.Unimplemented, "method EventPushes not implemented")
+}
+func (UnimplementedAdminServer) GetCapacity(context.Context, *AdminRequest) (*Capacity, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCapacity not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 func (UnimplementedAdminServer) testEmbeddedByValue()               {}
@@ -817,6 +873,60 @@ func _Admin_CancelLiveEvent_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_PlayerPushes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AdminPlayerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).PlayerPushes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_PlayerPushes_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).PlayerPushes(ctx, req.(*AdminPlayerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_EventPushes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LiveEventIdRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).EventPushes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_EventPushes_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).EventPushes(ctx, req.(*LiveEventIdRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_GetCapacity_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AdminRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).GetCapacity(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_GetCapacity_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).GetCapacity(ctx, req.(*AdminRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Admin_ServiceDesc is the grpc.ServiceDesc for Admin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -903,6 +1013,18 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CancelLiveEvent",
 			Handler:    _Admin_CancelLiveEvent_Handler,
+		},
+		{
+			MethodName: "PlayerPushes",
+			Handler:    _Admin_PlayerPushes_Handler,
+		},
+		{
+			MethodName: "EventPushes",
+			Handler:    _Admin_EventPushes_Handler,
+		},
+		{
+			MethodName: "GetCapacity",
+			Handler:    _Admin_GetCapacity_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -32,6 +32,7 @@ import (
 	"github.com/ovengames/oven/application/cluster"
 	"github.com/ovengames/oven/application/mailbox"
 	"github.com/ovengames/oven/application/plays"
+	"github.com/ovengames/oven/application/push"
 	"github.com/ovengames/oven/application/redisdb"
 	"github.com/ovengames/oven/application/shard"
 	"github.com/ovengames/oven/deploy/couchbasedev"
@@ -152,6 +153,10 @@ type Options struct {
 	// RedisURL is the Redis the shards use (see redisdb.ParseURL), e.g. a
 	// localdeps.RedisCluster's; default the Env's single server.
 	RedisURL string
+	// Push is the shards' push providers (e.g. pointed at a pushsink); PushInterval
+	// their sweeps (default 100 ms here).
+	Push         push.Config
+	PushInterval time.Duration
 }
 
 // Cluster is n running shards over one fresh database.
@@ -198,6 +203,9 @@ func (e *Env) Start(t testing.TB, opt Options) *Cluster {
 	}
 	if opt.LeaseTTL == 0 {
 		opt.LeaseTTL = 2 * time.Second
+	}
+	if opt.PushInterval == 0 {
+		opt.PushInterval = 100 * time.Millisecond
 	}
 	n := e.seq.Add(1)
 	dbName := fmt.Sprintf("t%d_%d", os.Getpid(), n)
@@ -293,6 +301,8 @@ func (c *Cluster) boot(id string, lis net.Listener, members cluster.Source, read
 		FriendLimit:      opt.FriendLimit,
 		RecoverAfter:     opt.RecoverAfter,
 		Intercept:        opt.Intercept,
+		Push:             opt.Push,
+		PushInterval:     opt.PushInterval,
 		// A pass reads the pending index of every slot a shard serves (a pipeline of
 		// ~1365 commands, ~5 ms, ~12 ms under -race); crash tests wait for it.
 		RecoveryInterval: 500 * time.Millisecond,
