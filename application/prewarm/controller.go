@@ -203,7 +203,9 @@ func (c *Controller) decide(needs []need, now time.Time) Status {
 		case n.from.After(now):
 			st.Upcoming = append(st.Upcoming, Raise{EventID: n.eventID, At: n.from, Floor: n.floor})
 		case now.Before(n.to):
-			active = append(active, fmt.Sprintf("%s (%s)", n.title, n.eventID))
+			if why := fmt.Sprintf("%s (%s)", n.title, n.eventID); !slices.Contains(active, why) {
+				active = append(active, why) // a campaign is both on the calendar and sending
+			}
 			st.Floor = max(st.Floor, n.floor)
 			st.Until = later(st.Until, n.to)
 		}

@@ -29,12 +29,33 @@ type scaleResponse struct {
 	Error  string   `json:"error,omitempty"`
 }
 
+// presentationsRequest is the body of POST /presentations.
+type presentationsRequest struct {
+	Floor int `json:"floor"` // the fewest presentation copies, ≥ 1
+}
+
+// presentationsStatus answers GET and POST /presentations.
+type presentationsStatus struct {
+	Floor int `json:"floor"`
+	// Current counts the copies in haproxy's rotation (or draining out of it); Copies
+	// names them by their haproxy server, pN being stack.json's presentation-N.
+	Current int      `json:"current"`
+	Copies  []string `json:"copies"`
+	Max     int      `json:"max"`             // OVEN_PRESENTATION_MAX
+	Error   string   `json:"error,omitempty"` // the request's, or else the last failed step's
+}
+
 // serveControl serves the runner's control API on the unix socket path until ctx ends:
 //
-//	POST /scale {"shards": N}  → 200 {"shards": ["s1", …]} once the new shards serve
-//	                             or the drained ones have exited
-//	GET  /shards               → 200 {"shards": ["s1", …]}
-func serveControl(ctx context.Context, path string, f *fleet, log *slog.Logger) (stop func(), err error) {
+//	POST /scale {"shards": N}         → 200 {"shards": ["s1", …]} once the new shards serve
+//	                                    or the drained ones have exited
+//	GET  /shards                      → 200 {"shards": ["s1", …]}
+//	POST /presentations {"floor": N}  → 202 {"floor": N, "current": M, "copies": ["p1", …], "max": 8}
+//	                                    at once; the copies move to max(OVEN_PRESENTATION_COUNT,
+//	                                    N), capped at max, in the background. 409 when the
+//	                                    stack runs without haproxy.
+//	GET  /presentations               → 200 the same
+func serveControl(ctx context.Context, path string, f *fleet, pres *presentations, log *slog.Logger) (stop func(), err error) {
 	os.Remove(path) // a socket left by a runner that was killed
 	l, err := net.Listen("unix", path)
 	if err != nil {
@@ -63,6 +84,32 @@ func serveControl(ctx context.Context, path string, f *fleet, log *slog.Logger) 
 			writeControl(w, http.StatusOK, scaleResponse{Shards: ids})
 		}
 	})
+	mux.HandleFunc("GET /presentations", func(w http.ResponseWriter, _ *http.Request) {
+		writeControl(w, http.StatusOK, pres.status())
+	})
+	mux.HandleFunc("POST /presentations", func(w http.ResponseWriter, r *http.Request) {
+		var req presentationsRequest
+		dec := json.NewDecoder(io.LimitReader(r.Body, 1<<16))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			st := pres.status()
+			st.Error = err.Error()
+			writeControl(w, http.StatusBadRequest, st)
+			return
+		}
+		st, err := pres.setFloor(req.Floor)
+		switch {
+		case errors.Is(err, errNoHAProxy):
+			st.Error = err.Error()
+			writeControl(w, http.StatusConflict, st)
+		case err != nil:
+			st.Error = err.Error()
+			writeControl(w, http.StatusBadRequest, st)
+		default:
+			log.Info("presentation floor set", "floor", req.Floor, "running", st.Current)
+			writeControl(w, http.StatusAccepted, st)
+		}
+	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(l)
 	return func() {
@@ -73,7 +120,7 @@ func serveControl(ctx context.Context, path string, f *fleet, log *slog.Logger) 
 	}, nil
 }
 
-func writeControl(w http.ResponseWriter, code int, v scaleResponse) {
+func writeControl(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(v)

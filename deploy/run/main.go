@@ -1,12 +1,14 @@
 // Command run boots the whole Oven stack on one machine: PostgreSQL, Redis, the
 // Couchbase dev server and a single-node etcd for membership (each unless an OVEN_*_URL or
-// OVEN_ETCD_ENDPOINTS points elsewhere), the migrations, three application shards and one
-// presentation process talking real gRPC over loopback.
-// With OVEN_PRESENTATION_COUNT=N > 1 it starts N presentation processes on free ports
-// behind haproxy, which then listens on OVEN_HTTP_ADDR.
+// OVEN_ETCD_ENDPOINTS points elsewhere), the migrations, three application shards and
+// OVEN_PRESENTATION_COUNT (default 1) presentation processes talking real gRPC over
+// loopback. The presentation processes listen on free ports behind haproxy, which owns
+// OVEN_HTTP_ADDR; only when haproxy is neither installed nor installable does a single
+// presentation process listen on OVEN_HTTP_ADDR itself.
 // `make run` builds the binaries and starts it; Ctrl-C stops everything in order.
 // `run scale N` (make scale SHARDS=N), from a second terminal, asks the running stack
-// through its control socket for N shards.
+// through its control socket for N shards; POST /presentations on the same socket sets
+// the presentation floor (pre-warming: application/prewarm.Runner).
 //
 // The application and presentation binaries are expected next to this one (make run puts
 // them in .oven/bin).
@@ -20,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"os/signal"
@@ -64,9 +67,12 @@ type Config struct {
 	EtcdEndpoints string
 	BinDir        string // where the application and presentation binaries are
 
-	// Presentations is OVEN_PRESENTATION_COUNT, default 1; more than one puts haproxy
-	// in front of them.
+	// Presentations is OVEN_PRESENTATION_COUNT, default 1: the fewest presentation
+	// copies. More than one needs haproxy.
 	Presentations int
+	// PresentationMax is OVEN_PRESENTATION_MAX, default 8: the most copies a raised
+	// floor (POST /presentations) gets.
+	PresentationMax int
 }
 
 func configFromEnv() Config {
@@ -75,9 +81,12 @@ func configFromEnv() Config {
 	if v := os.Getenv("OVEN_SHARD_COUNT"); v != "" {
 		fmt.Sscan(v, &n)
 	}
-	np := 1
+	np, pmax := 1, defaultPresentationMax
 	if v := os.Getenv("OVEN_PRESENTATION_COUNT"); v != "" {
 		fmt.Sscan(v, &np)
+	}
+	if v := os.Getenv("OVEN_PRESENTATION_MAX"); v != "" {
+		fmt.Sscan(v, &pmax)
 	}
 	return Config{
 		StateDir:      envOr("OVEN_STATE_DIR", ".oven"),
@@ -89,9 +98,13 @@ func configFromEnv() Config {
 		EtcdEndpoints: os.Getenv("OVEN_ETCD_ENDPOINTS"),
 		BinDir:        filepath.Dir(exe),
 
-		Presentations: max(np, 1),
+		Presentations:   max(np, 1),
+		PresentationMax: max(pmax, 1),
 	}
 }
+
+// defaultPresentationMax is OVEN_PRESENTATION_MAX unless set.
+const defaultPresentationMax = 8
 
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {
@@ -111,23 +124,26 @@ type Stack struct {
 	CouchbasePassword string            `json:"couchbase_password,omitempty"` // user "oven", bucket "game" (dev server)
 	Etcd              string            `json:"etcd"`                         // membership: OVEN_ETCD_ENDPOINTS
 	Control           string            `json:"control,omitempty"`            // the runner's control socket (run scale)
+	PushSink          string            `json:"push_sink,omitempty"`          // the local APNs/FCM sink (GET /sink/stats)
 
 	// Presentations maps each presentation process to its own address (its /metrics and
-	// /healthz); with one process that is HTTP itself.
+	// /healthz): presentation-N behind haproxy, or, without haproxy, the one process
+	// "presentation" on HTTP itself. Copies added or removed at run time come and go here.
 	Presentations map[string]string `json:"presentations"`
-	LB            *LoadBalancer     `json:"lb,omitempty"` // haproxy, when more than one presentation
+	LB            *LoadBalancer     `json:"lb,omitempty"` // haproxy, unless it could not be had
 	// PIDs maps each supervised process (shard id, presentation name, "lb", and the
 	// "postgres" and "redis" the runner started) to its pid; the file is rewritten when
 	// the supervisor restarts one.
 	PIDs map[string]int `json:"pids"`
 }
 
-// LoadBalancer is the haproxy in front of several presentation processes.
+// LoadBalancer is the haproxy in front of the presentation processes.
 type LoadBalancer struct {
 	Addr    string `json:"addr"`    // the public address, OVEN_HTTP_ADDR
 	Stats   string `json:"stats"`   // haproxy's stats page at /stats
 	Metrics string `json:"metrics"` // haproxy's Prometheus /metrics (same address; "" if not built in)
 	Config  string `json:"config"`  // the generated haproxy.cfg
+	Socket  string `json:"socket"`  // haproxy's runtime API (admin level)
 }
 
 func run(ctx context.Context, cfg Config, log *slog.Logger) error {
@@ -157,7 +173,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	stack := Stack{HTTP: cfg.HTTPAddr, Shards: map[string]string{}, ShardMetrics: map[string]string{},
 		DatabaseURL: env["OVEN_DATABASE_URL"], RedisURL: env["OVEN_REDIS_URL"], CouchbaseURL: env["OVEN_COUCHBASE_URL"],
-		CouchbasePassword: env["OVEN_COUCHBASE_PASSWORD"], Etcd: env["OVEN_ETCD_ENDPOINTS"]}
+		CouchbasePassword: env["OVEN_COUCHBASE_PASSWORD"], Etcd: env["OVEN_ETCD_ENDPOINTS"], PushSink: deps.pushSink}
 	env["OVEN_STATE_DIR"] = state
 	env["OVEN_HTTP_ADDR"] = cfg.HTTPAddr
 	members, stopFollow, err := cluster.Follow(ctx, env["OVEN_ETCD_ENDPOINTS"], envOr("OVEN_ETCD_PREFIX", "/oven"), log.With("component", "membership"))
@@ -172,17 +188,21 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	for name, st := range deps.stores {
 		sup.watch(name, st)
 	}
-	shards := newFleet(sup, sw, filepath.Join(cfg.BinDir, "application"), env, members, log)
+	// The shards drive pre-warming through the control socket (application/prewarm).
+	shardEnv := maps.Clone(env)
+	shardEnv["OVEN_PREWARM"], shardEnv["OVEN_PREWARM_RUNNER"] = "runner", controlPath(state)
+	shards := newFleet(sup, sw, filepath.Join(cfg.BinDir, "application"), shardEnv, members, log)
 	for range cfg.Shards {
 		shards.add()
 	}
-	if err := startPresentations(ctx, sup, cfg, state, env, sw); err != nil {
+	pres, err := startPresentations(ctx, sup, cfg, state, env, sw, log)
+	if err != nil {
 		sup.stopAll(15 * time.Second)
 		return err
 	}
-	stopControl, err := serveControl(ctx, controlPath(state), shards, log)
+	stopControl, err := serveControl(ctx, controlPath(state), shards, pres, log)
 	if err != nil {
-		log.Warn("no control socket: make scale will not reach this stack", "err", err)
+		log.Warn("no control socket: neither make scale nor pre-warming will reach this stack", "err", err)
 	} else {
 		defer stopControl()
 		sw.setControl(controlPath(state))
@@ -192,13 +212,15 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	fmt.Printf("\nOven is starting on http://%s  (GMS: http://%s/gms/)\n", cfg.HTTPAddr, cfg.HTTPAddr)
-	if cfg.Presentations > 1 {
-		fmt.Printf("haproxy in front of %d presentation processes; stats: http://%s/stats\n", cfg.Presentations, sw.stack.LB.Stats)
+	if lb := sw.stack.LB; lb != nil {
+		fmt.Printf("haproxy in front of %d presentation processes (up to %d with POST /presentations); stats: http://%s/stats\n",
+			cfg.Presentations, pres.limit, lb.Stats)
 	}
 	fmt.Printf("shards: %s (membership in etcd %s; make scale SHARDS=N adds or drains)\nstate: %s   stop with Ctrl-C\n\n",
 		strings.Join(shards.ids(), " "), env["OVEN_ETCD_ENDPOINTS"], state)
 	<-ctx.Done()
 	log.Info("stopping the stack")
+	pres.wait() // no copy comes or goes from here on
 	stopInOrder(sup, sw, shards)
 	return nil
 }
@@ -207,12 +229,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 // every shard at once (each drains: with no one left active the slots simply go), then
 // whatever is left. The runner stops etcd and the stores afterwards.
 func stopInOrder(sup *supervisor, sw *stackWriter, shards *fleet) {
-	sw.mu.Lock()
-	front := []string{"lb"}
-	for name := range sw.stack.Presentations {
-		front = append(front, name)
-	}
-	sw.mu.Unlock()
+	front := append([]string{"lb"}, sw.presentationNames()...)
 	sup.retire(15*time.Second, front...)
 	sup.retire(drainGrace, shards.ids()...)
 	sup.stopAll(5 * time.Second)
@@ -225,9 +242,10 @@ var (
 
 // deps is what startDeps started.
 type deps struct {
-	env    map[string]string // the OVEN_* settings the processes need to reach the stores
-	stores map[string]store  // the servers to supervise, by their name in stack.json's pids
-	stops  []func()
+	pushSink string            // the push sink's URL, when the runner started one
+	env      map[string]string // the OVEN_* settings the processes need to reach the stores
+	stores   map[string]store  // the servers to supervise, by their name in stack.json's pids
+	stops    []func()
 }
 
 // stop stops whatever was started, in reverse order.
@@ -299,6 +317,10 @@ func startDeps(ctx context.Context, cfg Config, state string, log *slog.Logger) 
 		env["OVEN_COUCHBASE_URL"] = cb.ConnString()
 		env["OVEN_COUCHBASE_USER"], env["OVEN_COUCHBASE_PASSWORD"], env["OVEN_COUCHBASE_BUCKET"] = "oven", pass, "game"
 		log.Info("couchbase dev server started", "url", cb.ConnString())
+	}
+	var err error
+	if d.pushSink, err = startPushSink(d, state, log); err != nil {
+		return d, err
 	}
 	return d, nil
 }

@@ -20,10 +20,38 @@ func newStackWriter(state string, s Stack) *stackWriter {
 	return &stackWriter{state: state, stack: s}
 }
 
+// setPresentation adds the presentation process name and its address, and writes the
+// file once it has been written.
 func (w *stackWriter) setPresentation(name, addr string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.stack.Presentations[name] = addr
+	if w.written {
+		w.writeLocked()
+	}
+}
+
+// removePresentation forgets a presentation process that was stopped on purpose, and
+// writes the file.
+func (w *stackWriter) removePresentation(name string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.stack.Presentations, name)
+	delete(w.stack.PIDs, name)
+	if w.written {
+		w.writeLocked()
+	}
+}
+
+// presentationNames returns the presentation processes the file lists now.
+func (w *stackWriter) presentationNames() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	names := make([]string, 0, len(w.stack.Presentations))
+	for name := range w.stack.Presentations {
+		names = append(names, name)
+	}
+	return names
 }
 
 func (w *stackWriter) setLB(lb *LoadBalancer) {
