@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -132,6 +133,27 @@ func (c *Calendar) Upcoming(now time.Time, horizon time.Duration) []Event {
 // Create stores e (its ID, CreatedBy and UpdatedBy set here) with its audit row, after
 // Check at now; Problems when it does not validate.
 func (c *Calendar) Create(ctx context.Context, e Event, by string, now time.Time, audit Audit) (Event, error) {
+	err := pgx.BeginFunc(ctx, c.db, func(tx pgx.Tx) error {
+		var err error
+		if e, err = Insert(ctx, tx, e, by, now); err != nil {
+			return err
+		}
+		return audit(ctx, tx, nil, &e)
+	})
+	var ps Problems
+	if errors.As(err, &ps) {
+		return Event{}, ps
+	}
+	if err != nil {
+		return Event{}, fmt.Errorf("events: create: %w", err)
+	}
+	return e, c.Refresh(ctx, now)
+}
+
+// Insert stores e in tx (the transaction of its cause: an audited GMS change) after
+// Check at now, and returns it with its ID, CreatedBy and UpdatedBy set; Problems when it
+// does not validate. Shards see it at their next refresh.
+func Insert(ctx context.Context, tx pgx.Tx, e Event, by string, now time.Time) (Event, error) {
 	if e.Audience == "" {
 		e.Audience = AudienceAll
 	}
@@ -142,19 +164,10 @@ func (c *Calendar) Create(ctx context.Context, e Event, by string, now time.Time
 		return Event{}, Problems(ps)
 	}
 	e.ID, e.CreatedBy, e.UpdatedBy = oven.NewID(time.Now()), by, by
-	err := pgx.BeginFunc(ctx, c.db, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO live_events (event_id, kind, title, starts_at, ends_at, value, message,
-			audience, expected_load, created_by, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)`,
-			e.ID, e.Kind, e.Title, e.StartsAt, nullTime(e.EndsAt), e.Value, e.Message, e.Audience, e.ExpectedLoad, by)
-		if err != nil {
-			return err
-		}
-		return audit(ctx, tx, nil, &e)
-	})
-	if err != nil {
-		return Event{}, fmt.Errorf("events: create: %w", err)
-	}
-	return e, c.Refresh(ctx, now)
+	_, err := tx.Exec(ctx, `INSERT INTO live_events (event_id, kind, title, starts_at, ends_at, value, message,
+		audience, expected_load, created_by, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)`,
+		e.ID, e.Kind, e.Title, e.StartsAt, nullTime(e.EndsAt), e.Value, e.Message, e.Audience, e.ExpectedLoad, by)
+	return e, err
 }
 
 // ErrNotFound is the error for an unknown event id.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/admins"
+	"github.com/ovengames/oven/application/events"
 	"github.com/ovengames/oven/application/mailbox"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
@@ -53,13 +54,29 @@ func (a *AdminServer) CreateBroadcast(ctx context.Context, req *ovenv1.AdminBroa
 	}
 	bc, err := a.Game.Mailbox.Broadcasts.Create(ctx, req.Kind, req.Amount, req.Message,
 		oven.Seconds(req.DurationS), s.Username, a.Game.Clock.Now(), func(ctx context.Context, tx pgx.Tx, bc mailbox.Broadcast) error {
+			ev, err := broadcastPush(ctx, tx, bc, s.Username)
+			if err != nil {
+				return err
+			}
 			return recorder(s.Username, "gift.broadcast", bc.ID)(ctx, tx, nil, map[string]any{
-				"kind": bc.Kind, "amount": bc.Amount, "message": bc.Message, "ends_at": bc.EndsAt})
+				"kind": bc.Kind, "amount": bc.Amount, "message": bc.Message, "ends_at": bc.EndsAt, "push_event": ev.ID})
 		})
 	if err != nil {
 		return nil, err
 	}
 	return broadcastProto(bc), nil
+}
+
+// broadcastPush schedules, in the broadcast's own transaction, the push campaign that
+// tells every player of it: a push event starting now (so the pre-warming controller
+// raises the floor at once, as for any unscheduled campaign).
+func broadcastPush(ctx context.Context, tx pgx.Tx, bc mailbox.Broadcast, by string) (events.Event, error) {
+	msg := bc.Message
+	if msg == "" {
+		msg = "A gift is waiting in your mailbox!"
+	}
+	return events.Insert(ctx, tx, events.Event{Kind: events.KindPush, Title: "A gift for you", StartsAt: bc.StartsAt,
+		Message: msg, Audience: events.AudienceAll}, by, bc.StartsAt)
 }
 
 // ListBroadcasts lists recent broadcasts with their claim counts (viewer).

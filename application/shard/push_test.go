@@ -229,3 +229,29 @@ func TestCampaignReachesItsAudienceAndAsksForCapacity(t *testing.T) {
 		t.Errorf("counts of an unknown event: %v", err)
 	}
 }
+
+// A GMS gift broadcast tells every player with a token at once: a push campaign is
+// scheduled for now in the broadcast's own transaction, and counted like any other.
+func TestGiftBroadcastPushesEveryone(t *testing.T) {
+	t.Parallel()
+	c, sink := pushCluster(t)
+	op := admLogin(t, c, "push-broadcaster", admins.Operator)
+	adm := ovenv1.NewAdminClient(c.Router)
+	id := guest(t, c, "push-broadcast")
+	token := pushsink.FakeAPNsToken()
+	register(t, c, id, "apns", token)
+	if _, err := adm.CreateBroadcast(bg, &ovenv1.AdminBroadcastRequest{Auth: op, Kind: "coins", Amount: 50,
+		Message: "Coins on us", DurationS: 3600}); err != nil {
+		t.Fatal(err)
+	}
+	delivered(t, sink, token, 1)
+	list, err := adm.ListLiveEvents(bg, &ovenv1.AdminRequest{Auth: op})
+	if err != nil || len(list.Events) != 1 || list.Events[0].Kind != "push" || list.Events[0].Message != "Coins on us" {
+		t.Fatalf("the calendar after a broadcast: %v (%v)", list, err)
+	}
+	waitFor(t, func() bool {
+		r, err := adm.EventPushes(bg, &ovenv1.LiveEventIdRequest{Auth: op, Id: list.Events[0].Id})
+		return err == nil && r.Sent == 1
+	})
+	waitStatuses(t, c, op, id, "campaign/apns/sent")
+}
