@@ -212,7 +212,9 @@ func (s *Sender) send(ctx context.Context, r claimed) answer {
 	if err := s.limits[r.platform].Wait(ctx); err != nil {
 		return s.count(s.retry(r, Result{Outcome: Retry, Err: err}))
 	}
-	res := p.Send(ctx, Message{Token: r.token, Title: r.title, Body: r.body, CollapseID: r.kind,
+	sctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
+	defer cancel()
+	res := p.Send(sctx, Message{Token: r.token, Title: r.title, Body: r.body, CollapseID: r.kind,
 		Data: map[string]string{"kind": r.kind}})
 	switch res.Outcome {
 	case Sent:
