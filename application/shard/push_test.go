@@ -255,3 +255,43 @@ func TestGiftBroadcastPushesEveryone(t *testing.T) {
 	})
 	waitStatuses(t, c, op, id, "campaign/apns/sent")
 }
+
+// A provider that answers "too many requests" gets the push again after a backoff; every
+// push arrives in the end.
+func TestRateLimitedPushesAreRetried(t *testing.T) {
+	t.Parallel()
+	c, sink := pushCluster(t)
+	pub := admLogin(t, c, "push-retry-publisher", admins.Publisher)
+	if err := sink.SetRateLimit(pushsink.FCM, pushsink.RateLimit{Requests: 1, Window: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	var tokens []string
+	for i := range 3 {
+		tokens = append(tokens, pushsink.FakeFCMToken())
+		register(t, c, guest(t, c, fmt.Sprintf("push-retry-%d", i)), "fcm", tokens[i])
+	}
+	ev := createEvent(t, c, pub, &ovenv1.LiveEvent{Kind: "push", Title: "Now", StartsAtMs: gameNow(t, c).UnixMilli(), Message: "Hello"})
+	adm := ovenv1.NewAdminClient(c.Router)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		r, err := adm.EventPushes(bg, &ovenv1.LiveEventIdRequest{Auth: pub, Id: ev.Id})
+		if err == nil && r.Sent == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("counts %v (%v): not all sent within 30 s", r, err)
+		}
+	}
+	var attempts int
+	if err := c.DB.QueryRow(bg, `SELECT sum(attempts) FROM push_outbox WHERE event_id = $1`, ev.Id).Scan(&attempts); err != nil || attempts <= 3 {
+		t.Fatalf("attempts %d (%v): the rate limit should have refused some sends", attempts, err)
+	}
+	rejected := 0
+	for _, d := range sink.Deliveries() {
+		if d.Status == 429 {
+			rejected++
+		}
+	}
+	if rejected == 0 {
+		t.Fatal("the sink refused nothing")
+	}
+}
