@@ -57,7 +57,7 @@ func (g *gms) call(method, path, body string, want int, out any) {
 
 // TestStackPrewarmTimeline drives pre-warming end to end in the dev runner: the shards'
 // controller raises the presentation floor 10 minutes before a scheduled event with an
-// expected load (on the dev clock), at once when an unscheduled campaign starts sending,
+// expected load (on the dev clock), at once when a GMS broadcast's campaign starts sending,
 // and lets it fall after the hold once the load was quiet; the runner really starts and
 // stops presentation copies behind haproxy. The timeline is logged (-v).
 func TestStackPrewarmTimeline(t *testing.T) {
@@ -110,9 +110,8 @@ func TestStackPrewarmTimeline(t *testing.T) {
 	advance(2 * time.Minute) // 9 minutes ahead: inside the lead
 	copies(2, "9 minutes before a scheduled event expecting ×2")
 
-	g.call("POST", "/gms/api/events", fmt.Sprintf(`{"kind":"push","title":"Come back","starts_at":%q,"message":"Lives are waiting"}`,
-		now.Format(time.RFC3339)), 201, nil)
-	copies(3, "an unscheduled campaign sending now")
+	g.call("POST", "/gms/api/gifts/broadcast", `{"kind":"coins","amount":10,"message":"Coins on us","duration_s":3600}`, 200, nil)
+	copies(3, "a GMS broadcast: its campaign sends now")
 
 	advance(45 * time.Minute) // past both holds (30 minutes after each start); the load stayed quiet
 	copies(1, "after the holds, the load quiet")
