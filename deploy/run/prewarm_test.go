@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"strings"
@@ -44,9 +45,8 @@ func (g *gms) call(method, path, body string, want int, out any) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != want {
-		var b strings.Builder
-		json.NewDecoder(resp.Body).Decode(&b)
-		g.t.Fatalf("%s %s: %d, want %d", method, path, resp.StatusCode, want)
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		g.t.Fatalf("%s %s: %d, want %d: %s", method, path, resp.StatusCode, want, b)
 	}
 	if out != nil {
 		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
