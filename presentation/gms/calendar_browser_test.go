@@ -177,7 +177,8 @@ func TestCalendarInABrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#event-confirm-send")),
 		waitFor(`document.getElementById("flash").textContent === "Event “Hearts are back” scheduled."`),
 		waitFor(rowText+`(".title") === "Hearts are back" && `+row+`.children[5].textContent === "lives full Your lives are full: come and play" &&
-			`+row+`.children[6].textContent === "2.5×" && `+rowText+`(".status") === "scheduled"`),
+			`+rowText+`(".deliveries") === "not sent yet" && `+row+`.children[7].textContent === "2.5×" &&
+			`+rowText+`(".status") === "scheduled"`),
 	)
 
 	step(t, ctx, "sign out", chromedp.Click(chromedp.CSS("#logout")))

@@ -371,6 +371,7 @@
           el("td", {}, when(m.sent_at)), el("td", {}, gift(m.kind, m.amount)),
           el("td", {}, m.from_player_id ? "#" + m.from_player_id : "GMS"), el("td", {}, m.message || "–"),
           el("td", {}, when(m.expires_at))))));
+    const pushes = el("div", { class: "pushes" }, el("p", { class: "muted" }, "Loading…"));
     const box = $("player");
     box.replaceChildren(
       el("h2", {}, p.name + " ", el("span", { class: "muted" }, "#" + p.player_id)),
@@ -381,8 +382,10 @@
         field("Cookies", p.owned.cookies.join(", ") || "–"), field("Pets", p.owned.pets.join(", ") || "–")),
       el("h3", {}, "Mailbox"), mailbox,
       giftForm(p),
-      el("h3", {}, "Recent plays"), plays);
+      el("h3", {}, "Recent plays"), plays,
+      el("h3", {}, "Push deliveries"), pushes);
     box.hidden = false;
+    loadPushes(p.player_id, pushes);
   }
 
   // giftForm sends one player a gift (operators); the mailbox above shows it at once.
@@ -496,19 +499,28 @@
     await loadEvents();
   }
 
+  // The newest campaigns that sent count their deliveries with every load of the list;
+  // an older one on a click, so that a long calendar is not a burst of calls.
+  const autoCounts = 10;
+
+  // loadEvents shows the calendar, then the capacity its events ask for.
   async function loadEvents() {
+    let titles = new Map();
     try {
       const { data } = await api("GET", "/events");
-      $("events").replaceChildren(...data.events.map(eventRow));
+      let budget = autoCounts;
+      $("events").replaceChildren(...data.events.map((e) => eventRow(e, pushSent(e) && budget-- > 0)));
       if (data.events.length === 0) {
-        $("events").append(el("tr", {}, el("td", { colspan: "10", class: "muted" }, "No events yet.")));
+        $("events").append(el("tr", {}, el("td", { colspan: "11", class: "muted" }, "No events yet.")));
       }
       markEditedRow();
+      titles = new Map(data.events.map((e) => [e.id, e.title]));
     } catch (err) { fail(err); }
+    await loadCapacity(titles);
   }
   $("events-refresh").addEventListener("click", loadEvents);
 
-  function eventRow(e) {
+  function eventRow(e, countDeliveries) {
     const actions = el("td", { class: "row-actions" });
     if ((e.status === "scheduled" || e.status === "running") && can("publisher")) {
       actions.append(
@@ -519,7 +531,7 @@
     return el("tr", { "data-id": e.id },
       el("td", { class: "title" }, e.title), el("td", { class: "kind" }, kinds[e.kind] || e.kind),
       el("td", {}, utc(e.starts_at)), el("td", {}, utc(e.ends_at)), el("td", {}, eventValue(e)), el("td", {}, eventPush(e)),
-      el("td", {}, load),
+      eventDeliveries(e, countDeliveries), el("td", {}, load),
       el("td", {}, el("span", { class: "status " + (statusBadge[e.status] || "badge"), title: e.cancelled_at ? "cancelled " + utc(e.cancelled_at) : null }, e.status)),
       el("td", {}, e.created_by, e.updated_by && e.updated_by !== e.created_by ? " (edited by " + e.updated_by + ")" : ""),
       actions);
@@ -733,6 +745,93 @@
   }
   $("event-reset").addEventListener("click", resetEventForm);
   showKindFields();
+
+  // ---- capacity ----
+
+  const copies = (n) => plural(n, "copy", "copies");
+
+  async function loadCapacity(titles) {
+    try {
+      const { data } = await api("GET", "/capacity");
+      renderCapacity(data, titles);
+    } catch (err) { fail(err); }
+  }
+
+  // renderCapacity shows the floor in force and the raises planned, each named by its
+  // event's title when the calendar lists it (by id otherwise).
+  function renderCapacity(c, titles) {
+    const p = c.presentation;
+    $("capacity-floor").textContent = copies(p.floor);
+    $("capacity-current").textContent = p.current === null ? "not reported" : copies(p.current);
+    $("capacity-until").textContent = utc(p.until);
+    $("capacity-reason").textContent = p.reason || "–";
+    // A floor held until some time is one raised above the base.
+    $("capacity").classList.toggle("raised", !!p.until);
+    $("capacity-upcoming").replaceChildren(...c.upcoming.map((u) => el("tr", { "data-event": u.event_id },
+      el("td", {}, utc(u.at)), el("td", { class: "floor" }, copies(u.floor)),
+      el("td", { class: "event" }, titles.has(u.event_id) ? quoted(titles.get(u.event_id)) : el("code", {}, u.event_id)))));
+    if (c.upcoming.length === 0) {
+      $("capacity-upcoming").append(el("tr", {}, el("td", { colspan: "3", class: "muted" }, "No raise planned.")));
+    }
+  }
+
+  // ---- push deliveries ----
+
+  const deliveryStatuses = ["queued", "sent", "failed", "unregistered"];
+  const deliveryBadge = { queued: "badge warn", sent: "badge good", failed: "badge bad", unregistered: "badge" };
+  const deliveryKinds = { life_received: "life received", lives_full: "lives full", campaign: "campaign" };
+
+  // pushSent reports whether a push event's send time came (one cancelled before it
+  // never sends).
+  function pushSent(e) {
+    if (e.kind !== "push" || e.status === "scheduled") return false;
+    return !(e.cancelled_at && Date.parse(e.cancelled_at) <= Date.parse(e.starts_at));
+  }
+
+  // eventDeliveries is a push event's Deliveries cell: its counts by status, loaded at
+  // once when auto is set and (again) by its button.
+  function eventDeliveries(e, auto) {
+    const cell = el("td", { class: "deliveries" });
+    if (e.kind !== "push") { cell.append("–"); return cell; }
+    if (!pushSent(e)) { cell.append(el("span", { class: "muted" }, e.status === "scheduled" ? "not sent yet" : "never sent")); return cell; }
+    const counts = el("span", { class: "counts" });
+    const button = el("button", { type: "button", class: "small deliveries-load", title: "count the deliveries" }, "Deliveries");
+    const load = async () => {
+      button.disabled = true;
+      try {
+        const { data } = await api("GET", "/events/" + encodeURIComponent(e.id) + "/pushes");
+        counts.replaceChildren(...deliveryStatuses.map((s) =>
+          el("span", { class: "count " + (data[s] > 0 ? deliveryBadge[s] : "badge"), "data-status": s }, data[s] + " " + s)));
+        button.textContent = "↻";
+        button.title = "count again";
+      } catch (err) { fail(err); } finally { button.disabled = false; }
+    };
+    button.addEventListener("click", load);
+    cell.append(counts, button);
+    if (auto) load();
+    return cell;
+  }
+
+  // loadPushes fills box with the player's push deliveries, newest first.
+  async function loadPushes(playerID, box) {
+    try {
+      const { data } = await api("GET", "/players/" + encodeURIComponent(playerID) + "/pushes");
+      if (data.deliveries.length === 0) {
+        box.replaceChildren(el("p", { class: "muted", id: "pushes-empty" }, "None kept."));
+        return;
+      }
+      box.replaceChildren(el("table", { class: "grid", id: "pushes" },
+        el("thead", {}, el("tr", {}, ...["Kind", "Platform", "Status", "Created", "Sent", "Error"].map((h) => el("th", {}, h)))),
+        el("tbody", {}, ...data.deliveries.map((d) => el("tr", { "data-id": d.id },
+          el("td", { title: d.event_id ? "event " + d.event_id : null }, deliveryKinds[d.kind] || d.kind),
+          el("td", {}, d.platform),
+          el("td", {}, el("span", { class: "status " + (deliveryBadge[d.status] || "badge") }, d.status)),
+          el("td", {}, when(d.created_at)), el("td", {}, when(d.sent_at)), el("td", { class: "push-error" }, d.error || "–"))))));
+    } catch (err) {
+      box.replaceChildren(el("p", { class: "error" }, "The deliveries could not be loaded."));
+      fail(err);
+    }
+  }
 
   // ---- audit ----
 
