@@ -6,6 +6,7 @@ import (
 
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/presentation/apijson"
+	"github.com/ovengames/oven/presentation/httpmw"
 )
 
 // problemsError is a document refused for its problems (400 with the list).
@@ -30,9 +31,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.clearCookie(w)
 	}
 	if status >= 500 {
-		if slot, ok := r.Context().Value(errKey).(*errSlot); ok {
-			slot.err = err
-		}
+		httpmw.SetError(r.Context(), err)
 	}
 	apijson.Write(w, status, body)
 }

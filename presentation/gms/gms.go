@@ -17,6 +17,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ovengames/oven/presentation/httpmw"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
 
@@ -49,7 +50,7 @@ type server struct {
 	log      *slog.Logger
 	secure   bool
 	clientIP func(r *http.Request) string
-	metrics  *metrics
+	metrics  *httpmw.Metrics
 	console  *console
 }
 
@@ -71,14 +72,21 @@ func New(cfg Config) http.Handler {
 	s := &server{admin: cfg.Admin, log: cfg.Logger, secure: cfg.SecureCookie, clientIP: cfg.ClientIP,
 		metrics: newMetrics(cfg.Registry), console: newConsole()}
 	r := chi.NewRouter()
-	r.Use(s.requestID, s.observe, s.recoverer, securityHeaders)
+	r.Use(httpmw.Stack(httpmw.Config{
+		Logger:        s.log,
+		AccessMessage: "gms request",
+		PanicMessage:  "gms handler panic",
+		Metrics:       s.metrics,
+		WriteError:    s.writeError,
+	})...)
+	r.Use(securityHeaders)
 	r.NotFound(s.handle(func(w http.ResponseWriter, r *http.Request) error { return errNoRoute(r) }))
 	r.MethodNotAllowed(s.handle(func(w http.ResponseWriter, r *http.Request) error { return errNoRoute(r) }))
 	r.Get("/gms", http.RedirectHandler("/gms/", http.StatusMovedPermanently).ServeHTTP)
 	r.Get("/gms/", s.console.index)
 	r.Get("/gms/static/{file}", s.console.static)
 	r.Route("/gms/api", func(r chi.Router) {
-		r.Use(s.apiGuard)
+		r.Use(noStore, httpmw.LimitBody(s.writeError), s.apiGuard)
 		r.Post("/login", s.handle(s.login))
 		r.Post("/logout", s.handle(s.logout))
 		r.Get("/session", s.handle(s.session))

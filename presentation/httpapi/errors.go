@@ -8,6 +8,7 @@ import (
 
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/presentation/apijson"
+	"github.com/ovengames/oven/presentation/httpmw"
 )
 
 // writeError renders err as API.md's error body. Server-side failures are attached to
@@ -18,7 +19,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="oven"`)
 	}
 	if status >= 500 {
-		infoFrom(r.Context()).setErr(err)
+		httpmw.SetError(r.Context(), err)
 	}
 	apijson.Write(w, status, body)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/presentation/apijson"
+	"github.com/ovengames/oven/presentation/httpmw"
 )
 
 type statusJSON struct {
@@ -25,7 +26,7 @@ func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := s.checkReady(r.Context()); err != nil {
 		s.writeError(w, r, oven.Errorf(oven.EUnavailable, "not ready"))
-		infoFrom(r.Context()).setErr(err) // the real reason, for the access log
+		httpmw.SetError(r.Context(), err) // the real reason, for the access log
 		return
 	}
 	apijson.Write(w, http.StatusOK, statusJSON{Status: "ready"})

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ovengames/oven/presentation/auth"
+	"github.com/ovengames/oven/presentation/httpmw"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
 
@@ -61,7 +62,7 @@ type server struct {
 	tokens   *auth.Signer
 	log      *slog.Logger
 	now      func() time.Time
-	metrics  *metrics
+	metrics  *httpmw.Metrics
 	gamedata *gamedataCache
 	limit    *limiter // nil: no per-player limit
 }
@@ -74,7 +75,14 @@ func New(cfg Config) http.Handler {
 	}
 	s := newServer(cfg)
 	r := chi.NewRouter()
-	r.Use(s.requestID, s.observe, s.recoverer, s.limitBody)
+	r.Use(httpmw.Stack(httpmw.Config{
+		Logger:        s.log,
+		AccessMessage: "http request",
+		PanicMessage:  "handler panic",
+		Metrics:       s.metrics,
+		WriteError:    s.writeError,
+	})...)
+	r.Use(httpmw.LimitBody(s.writeError))
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(s.methodNotAllowed(r))
 	s.routes(r, cfg)

@@ -34,7 +34,7 @@ func (s *server) authGuest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return grpcerr.FromCall("AuthGuest", err)
 	}
-	infoFrom(r.Context()).setPlayer(res.GetPlayerId())
+	logPlayer(r.Context(), res.GetPlayerId())
 	token, exp := s.tokens.Issue(res.GetPlayerId(), s.now())
 	apijson.Write(w, http.StatusOK, authGuestResponse{
 		PlayerID:  res.GetPlayerId(),
