@@ -32,6 +32,20 @@ func resumed(ctx context.Context, req any, handler grpc.UnaryHandler) (any, erro
 	return handler(fresh, req)
 }
 
+// waitServed returns what the intercepted start answered. On a machine too busy to get
+// the call to the shard within its caller's deadline it never arrives: fail, saying so,
+// rather than wait for the whole package's timeout.
+func waitServed(t *testing.T, served <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-served:
+		return err
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the start never reached the shard: the machine was too busy to deliver it within its caller's %v", callerTimeout)
+		return nil
+	}
+}
+
 // interceptStarts applies f to the shards' StartPlay calls while on is set.
 func interceptStarts(on *atomic.Bool, f grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -105,7 +119,7 @@ func TestStartStalledPastTheCallersDeadlineTakesNothing(t *testing.T) {
 			if code(err) != oven.EUnavailable {
 				t.Fatalf("caller got %v, want unavailable", err)
 			}
-			err = <-served
+			err = waitServed(t, served)
 			stalling.Store(false)
 			if code(err) != oven.EUnavailable {
 				t.Errorf("the resumed shard answered %v, want unavailable (refused)", err)
@@ -144,7 +158,7 @@ func TestStartStalledBetweenStepsGivesTheLifeBack(t *testing.T) {
 	if code(err) != oven.EUnavailable {
 		t.Fatalf("caller got %v, want unavailable", err)
 	}
-	err = <-served
+	err = waitServed(t, served)
 	on.Store(false)
 	if code(err) != oven.EUnavailable {
 		t.Errorf("the shard answered %v, want unavailable (refused)", err)
