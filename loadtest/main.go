@@ -10,10 +10,14 @@
 //	go run ./loadtest -boot .oven/bin/run -social -seed-players 1000000       # cost against data size
 //	go run ./loadtest -boot .oven/bin/run -routes all  # each operation alone against the reference server
 //	go run ./loadtest -boot .oven/bin/run -relay=false -phases max -chaos kill-shard   # failover under load, invariant 7
+//	go run ./loadtest -boot .oven/bin/run -relay=false -seed-players 1000000 -seed-push-tokens -phases steady,campaign   # a push campaign to 1 M players
 //
 // Phases: steady and burst (open loop: VPs arrive on a rate profile, latency from the
 // intended send time) and max (closed loop: N requests in flight); -find-max steps N to
 // find the best throughput under the p99 objective, on the relay and on the stack.
+// campaign is steady's load with a GMS push campaign to every player sent at its start
+// (loadtest/campaign): the report gives the pushes per second at the stack's push sink
+// and the game's latency beside the steady phase before it.
 // -chaos injects one fault into the stack's max phase (a shard killed, paused, added or
 // drained; loadtest/chaos) and reports what the players saw.
 // -routes runs single routes instead (routes.go): each operation of DESIGN.md's
@@ -87,6 +91,9 @@ type Config struct {
 	RelaySplit  bool
 	Phases      []string // for the stack
 	RelayPhases []string // for the relay
+	// AdminPassword is the GMS admin's, for the campaign phase: OVEN_ADMIN_PASSWORD, or
+	// with -boot a random one given to the runner.
+	AdminPassword string
 
 	// Phases.
 	SteadyRate     float64
@@ -110,6 +117,7 @@ type Config struct {
 	Drain          time.Duration
 	Pause          time.Duration
 	Poisson        bool
+	CampaignWait   time.Duration
 
 	// Chaos: one fault in the stack's max phase (loadtest/chaos).
 	Chaos      string
@@ -144,6 +152,7 @@ type Config struct {
 	SeedBoard        int
 	SeedMailboxes    int
 	SeedMailboxItems int
+	SeedPushTokens   bool
 
 	// Output.
 	QuietWait      time.Duration
@@ -174,7 +183,7 @@ func parseConfig(args []string) (*Config, error) {
 	fs.IntVar(&c.RelayShards, "relay-shards", 3, "canned shards behind the relay (the dev stack runs 3)")
 	fs.BoolVar(&c.RelayInProc, "relay-inproc", false, "run the relay inside this process instead of a child process")
 	fs.BoolVar(&c.RelaySplit, "relay-split", false, "run the relay's canned shards in a process of their own, as the stack runs its shards (default: in the relay's process, the higher and so stricter baseline)")
-	phases := fs.String("phases", "steady,burst,max", "stack phases, in order: steady, ramp, burst, max")
+	phases := fs.String("phases", "steady,burst,max", "stack phases, in order: steady, ramp, burst, max, campaign (steady's load with a push campaign to every player; put steady before it for the baseline)")
 	relayPhases := fs.String("relay-phases", "max", "relay phases, in order (same names)")
 
 	fs.Float64Var(&c.SteadyRate, "steady-rate", 10, "steady: VP arrivals per second")
@@ -198,6 +207,7 @@ func parseConfig(args []string) (*Config, error) {
 	fs.DurationVar(&c.Drain, "drain", 0, "after an open-loop phase, how long VPs may settle their open plays (0 = longest play + 1 s)")
 	fs.DurationVar(&c.Pause, "pause", 2*time.Second, "idle time between phases")
 	fs.BoolVar(&c.Poisson, "poisson", true, "Poisson arrivals (false: evenly spaced)")
+	fs.DurationVar(&c.CampaignWait, "campaign-wait", 5*time.Minute, "campaign: how long after the push event's creation to wait for every push to go out (the arrival window is -steady-duration; -duration must leave room)")
 	fs.StringVar(&c.Chaos, "chaos", "", "inject a fault into the stack's max phase (needs -boot): "+strings.Join(chaos.Kinds, ", ")+"; the report gets a chaos section and invariant 7 is audited after kill-shard and stop-shard")
 	fs.DurationVar(&c.ChaosAt, "chaos-at", 0, "-chaos: when the fault begins, into the max phase (default: a third of -max-duration)")
 	fs.StringVar(&c.ChaosShard, "chaos-shard", "", "-chaos kill-shard, stop-shard: the shard id (default: the highest-numbered)")
@@ -227,6 +237,7 @@ func parseConfig(args []string) (*Config, error) {
 	fs.IntVar(&c.SeedBoard, "seed-board", 100_000, "with -seed-players: entries seeded on this week's leaderboard")
 	fs.IntVar(&c.SeedMailboxes, "seed-mailboxes", 1000, "with -seed-players: seeded players given a full mailbox")
 	fs.IntVar(&c.SeedMailboxItems, "seed-mailbox-items", 200, "with -seed-players: items per seeded mailbox (the game data's capacity)")
+	fs.BoolVar(&c.SeedPushTokens, "seed-push-tokens", false, "with -seed-players: give every seeded player a device token (APNs and FCM in turn), for a campaign phase")
 	fs.DurationVar(&c.QuietWait, "quiet-wait", 0, "before each target, wait up to this long for other work on the machine to calm down")
 	fs.Float64Var(&c.QuietThreshold, "quiet-threshold", 30, "machine CPU (% of one core) below which it counts as quiet")
 	fs.StringVar(&c.Out, "out", "loadtest/out", "report directory (a timestamped folder is made inside)")
@@ -264,10 +275,13 @@ func parseConfig(args []string) (*Config, error) {
 	c.Phases, c.RelayPhases = splitList(*phases), splitList(*relayPhases)
 	for _, p := range append(append([]string{}, c.Phases...), c.RelayPhases...) {
 		switch p {
-		case "steady", "ramp", "burst", "max":
+		case "steady", "ramp", "burst", "max", "campaign":
 		default:
-			return nil, fmt.Errorf("unknown phase %q (steady, ramp, burst, max)", p)
+			return nil, fmt.Errorf("unknown phase %q (steady, ramp, burst, max, campaign)", p)
 		}
+	}
+	if err := c.checkCampaign(); err != nil {
+		return nil, err
 	}
 	for _, s := range splitList(*steps) {
 		var n int
@@ -291,6 +305,24 @@ func parseConfig(args []string) (*Config, error) {
 	c.flags = map[string]string{}
 	fs.VisitAll(func(f *flag.Flag) { c.flags[f.Name] = f.Value.String() })
 	return c, nil
+}
+
+// checkCampaign validates the campaign phase's settings and reads the GMS password.
+func (c *Config) checkCampaign() error {
+	if slices.Contains(c.RelayPhases, "campaign") {
+		return fmt.Errorf("-relay-phases: the relay has no GMS and no outbox: campaign is a stack phase")
+	}
+	if c.SeedPushTokens && c.SeedPlayers == 0 {
+		return fmt.Errorf("-seed-push-tokens needs -seed-players")
+	}
+	if c.CampaignWait <= 0 {
+		return fmt.Errorf("-campaign-wait must be positive")
+	}
+	c.AdminPassword = os.Getenv("OVEN_ADMIN_PASSWORD")
+	if slices.Contains(c.Phases, "campaign") && c.Boot == "" && c.AdminPassword == "" {
+		return fmt.Errorf("the campaign phase logs into the GMS: set OVEN_ADMIN_PASSWORD to the admin's password (with -boot the run sets one)")
+	}
+	return nil
 }
 
 // chaosMaxDuration is the max phase's default length with -chaos: time for the fault,

@@ -92,3 +92,31 @@ func TestVerdictFailsWhenTheFaultWasNotInjected(t *testing.T) {
 		}
 	}
 }
+
+func TestParseConfigCampaign(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		password string
+		wantErr  bool
+	}{
+		{name: "with -boot the run sets the password", args: []string{"-boot", "run", "-phases", "steady,campaign", "-seed-players", "10", "-seed-push-tokens"}},
+		{name: "a running stack needs the admin's password", args: []string{"-stack", "s.json", "-phases", "campaign"}, wantErr: true},
+		{name: "a running stack with the password", args: []string{"-stack", "s.json", "-phases", "campaign"}, password: "pw"},
+		{name: "the relay has no campaign", args: []string{"-boot", "run", "-relay-phases", "campaign"}, wantErr: true},
+		{name: "tokens need seeded players", args: []string{"-boot", "run", "-seed-push-tokens"}, wantErr: true},
+		{name: "a wait that ends before it starts", args: []string{"-boot", "run", "-phases", "campaign", "-campaign-wait", "0s"}, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("OVEN_ADMIN_PASSWORD", tc.password)
+			cfg, err := parseConfig(tc.args)
+			if tc.wantErr != (err != nil) {
+				t.Fatalf("parseConfig(%q) error %v, want error %v", tc.args, err, tc.wantErr)
+			}
+			if err == nil && cfg.AdminPassword != tc.password {
+				t.Errorf("admin password %q, want %q", cfg.AdminPassword, tc.password)
+			}
+		})
+	}
+}

@@ -154,6 +154,12 @@ func printSummary(r *results.Report, html, json string) {
 					fmt.Printf("%s: %s\n", t.Name, l)
 				}
 			}
+			if p.Campaign != nil {
+				fmt.Println()
+				for _, l := range p.Campaign.Lines() {
+					fmt.Printf("%s: %s\n", t.Name, l)
+				}
+			}
 		}
 	}
 	fmt.Println()

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ovengames/oven/loadtest/audit"
+	"github.com/ovengames/oven/loadtest/campaign"
 	"github.com/ovengames/oven/loadtest/chaos"
 	"github.com/ovengames/oven/loadtest/machine"
 	"github.com/ovengames/oven/loadtest/profile"
@@ -123,6 +124,10 @@ type target struct {
 	// run started, the only one a fault may touch.
 	chaos  *chaos.Plan
 	booted chaos.Stack
+	// campaign is where a campaign phase sends its push event (its Wait and Log set),
+	// sinkCA the push sink's certificate file.
+	campaign campaign.Config
+	sinkCA   string
 }
 
 func newTarget(name, url, runID string, stateless bool, cfg *Config) *target {
@@ -151,6 +156,7 @@ func runStack(ctx, load context.Context, cfg *Config, outDir, runID string, p *p
 	info := &stack.Info{}
 	about, pid := "", 0
 	var booted chaos.Stack
+	password := cfg.AdminPassword
 	switch {
 	case cfg.Boot != "":
 		state, cleanup, err := stateDir(cfg)
@@ -164,7 +170,13 @@ func runStack(ctx, load context.Context, cfg *Config, outDir, runID string, p *p
 		}
 		defer logf.Close()
 		p.line("booting the dev stack (%s, state %s) …", cfg.Boot, state)
-		st, err := stack.Boot(load, stack.Options{RunBin: cfg.Boot, StateDir: state, Log: logf})
+		var env []string
+		if password == "" && slices.Contains(cfg.Phases, "campaign") {
+			// The runner makes the GMS admin with it; the campaign phase logs in.
+			password = randomID() + randomID()
+			env = append(env, "OVEN_ADMIN_PASSWORD="+password)
+		}
+		st, err := stack.Boot(load, stack.Options{RunBin: cfg.Boot, StateDir: state, Log: logf, Env: env})
 		if err != nil {
 			return nil, err
 		}
@@ -200,7 +212,7 @@ func runStack(ctx, load context.Context, cfg *Config, outDir, runID string, p *p
 		seeded, err = seed.Run(sctx, seed.Options{DatabaseURL: info.DatabaseURL, RedisURL: info.RedisURL,
 			CouchbaseURL: info.CouchbaseURL, CouchbasePassword: info.CouchbasePassword,
 			Players: cfg.SeedPlayers, Board: cfg.SeedBoard, Mailboxes: cfg.SeedMailboxes, MailboxItems: cfg.SeedMailboxItems,
-			Log: func(f string, a ...any) { p.line(f, a...) }})
+			PushTokens: cfg.SeedPushTokens, Log: func(f string, a ...any) { p.line(f, a...) }})
 		cancel()
 		if err != nil {
 			return nil, err
@@ -208,6 +220,9 @@ func runStack(ctx, load context.Context, cfg *Config, outDir, runID string, p *p
 		about += fmt.Sprintf(" Seeded before the load: %d players (players, devices, wallets, inventory by COPY), %d entries on %s, %d mailboxes of %d life items; %.0f s (PostgreSQL %.0f s incl. ANALYZE %.0f s, Redis %.0f s, Couchbase %.0f s).",
 			seeded.Players, seeded.Board, seeded.BoardKey, seeded.Mailboxes, seeded.MailboxItems, seeded.TotalSeconds,
 			seeded.PGSeconds, seeded.AnalyzeSecond, seeded.RedisSeconds, seeded.CouchSeconds)
+		if seeded.PushTokens > 0 {
+			about += fmt.Sprintf(" Each seeded player has one live device token (%d in push_tokens, APNs and FCM in turn).", seeded.PushTokens)
+		}
 	}
 	url := info.BaseURL()
 	if cfg.Target != "" {
@@ -218,6 +233,9 @@ func runStack(ctx, load context.Context, cfg *Config, outDir, runID string, p *p
 	if booted != nil {
 		t.chaos, t.booted = cfg.chaosPlan(), booted
 	}
+	t.campaign = campaign.Config{BaseURL: url, Password: password, SinkURL: info.PushSink, DatabaseURL: info.DatabaseURL,
+		Wait: cfg.CampaignWait, Log: func(f string, a ...any) { p.line(f, a...) }}
+	t.sinkCA = info.PushCAFile()
 	rt0 := quietCheck(load, cfg, "stack", p)
 	phases := runPhases(load, cfg, t, cfg.Phases, p)
 	if len(cfg.Routes) > 0 && load.Err() == nil {
@@ -361,7 +379,7 @@ func runPhase(ctx context.Context, cfg *Config, t *target, kind string, p *progr
 	var prof profile.Profile
 	var d time.Duration
 	switch kind {
-	case "steady":
+	case "steady", "campaign":
 		prof, d = profile.Steady{PerSecond: cfg.SteadyRate}, cfg.SteadyDuration
 	case "ramp":
 		prof, d = profile.Ramp{From: cfg.RampFrom, To: cfg.RampTo, Over: cfg.RampDuration}, cfg.RampDuration
@@ -369,14 +387,71 @@ func runPhase(ctx context.Context, cfg *Config, t *target, kind string, p *progr
 		prof, d = profile.Burst{Base: cfg.BurstBase, Factor: cfg.BurstFactor, Lead: cfg.BurstLead, Rise: cfg.BurstRise,
 			Decay: cfg.BurstDecay}, cfg.BurstDuration
 	}
+	var push *campaign.Run
+	var pushErr error
+	if kind == "campaign" {
+		p.line("%s: creating a push campaign to every player with a device token …", name)
+		push, pushErr = startCampaign(ctx, t)
+	}
 	env := t.env(cfg, false, cfg.MaxInFlight, nil)
 	defer env.Client.Close()
 	rec := stats.NewRecorder(name, time.Now())
+	copies := t.presentations()
 	p.start(name, d)
+	began := time.Now()
 	env.RunOpen(ctx, vp.OpenLoop{Profile: prof, Duration: d, Drain: cfg.Drain, Poisson: cfg.Poisson, Seed: cfg.Seed, MaxVPs: cfg.MaxVPs}, rec, p.tick)
 	p.done()
+	if after := t.presentations(); after != copies {
+		// Pre-warming (a campaign sending, an event due) changes what serves the load.
+		rec.Note("presentation copies behind the load balancer: %d when the phase began, %d when it ended (the pre-warming floor)", copies, after)
+	}
 	rec.Note("open loop: %.0f VP sessions expected over %v; %d sessions ran to their end", profile.Expected(prof, d), d, env.Completed())
-	return []results.Phase{noteCPU(results.Phase{Kind: kind, Profile: prof.String(), Summary: rec.Summary(time.Now())})}
+	ph := results.Phase{Kind: kind, Profile: prof.String(), Summary: rec.Summary(time.Now())}
+	if kind == "campaign" {
+		ph.Campaign = finishCampaign(cfg, name, push, pushErr, began, began.Add(d), p)
+	}
+	return []results.Phase{noteCPU(ph)}
+}
+
+// finishCampaign waits for the campaign phase's pushes to go out (its arrival window
+// from to to) and reports them, or why the campaign did not start.
+func finishCampaign(cfg *Config, name string, push *campaign.Run, startErr error, from, to time.Time, p *progress) *campaign.Report {
+	rep := &campaign.Report{}
+	if push == nil {
+		rep.Error = startErr.Error()
+	} else {
+		p.line("%s: waiting for the campaign's pushes (up to -campaign-wait %v after its creation) …", name, cfg.CampaignWait)
+		rep = push.Finish(from, to)
+	}
+	for _, l := range rep.Lines() {
+		p.line("%s", l)
+	}
+	return rep
+}
+
+// presentations counts the booted stack's presentation copies now (0: unknown).
+func (t *target) presentations() int {
+	if t.booted == nil {
+		return 0
+	}
+	info, err := t.booted.Current()
+	if err != nil {
+		return 0
+	}
+	return len(info.Presentations)
+}
+
+// startCampaign creates the campaign phase's push event and starts watching it.
+func startCampaign(ctx context.Context, t *target) (*campaign.Run, error) {
+	cfg := t.campaign
+	if cfg.SinkURL != "" {
+		ca, err := os.ReadFile(t.sinkCA)
+		if err != nil {
+			return nil, fmt.Errorf("the push sink's certificate: %w", err)
+		}
+		cfg.SinkCA = ca
+	}
+	return campaign.Start(ctx, cfg)
 }
 
 // runMax runs a closed-loop phase at -max-clients, with the target's fault in it when

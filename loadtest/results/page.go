@@ -46,6 +46,27 @@ h4{font-size:14px;margin:14px 0 4px}div.chaos{border-left:3px solid #D00000;padd
 {{end}}{{end}}{{end}}</table>
 {{with costVsRelay .}}<ul class="notes">{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
 <p class="meta">CPU per request: the CPU time the server's processes used over a phase's throughput window (their cumulative utime+stime, read from /proc about once a second and interpolated at the window's ends), divided by the requests answered in that window. It does not depend on how hard a phase pushed, and other work on a shared machine hardly moves it. The server is the process tree this run started (the dev stack, or the relay child), split by command name; the load generator's own CPU is apart. A mixed phase has one figure for the mix: which route used the CPU inside a mix cannot be told from outside the server, so per route it is measured by running the route alone (-routes).</p>
+{{with campaigns .}}
+<h2>Push campaign</h2>
+{{range .}}{{$c := .Campaign.Campaign}}
+<h3>{{.Target}} · campaign{{with $c.EventID}} {{.}}{{end}}</h3>
+{{if not $c.EventID}}<p class="fail">Not started: {{$c.Error}}</p>{{else}}
+<p class="meta">{{$c.Sentence}}</p>
+{{with $c.Error}}<p class="fail">{{.}}</p>{{end}}
+<table><tr><th>rows queued (at the end)</th><th>sent</th><th>failed</th><th>unregistered</th><th>rows</th><th>sink accepted</th><th>sink refused</th><th>first push seen s</th><th>last push by s</th><th>mean pushes/s</th><th>peak pushes/s</th><th>pushes/s in the arrival window</th></tr>
+<tr><td>{{$c.Counts.Queued}}</td><td>{{$c.Counts.Sent}}</td><td>{{$c.Counts.Failed}}</td><td>{{$c.Counts.Unregistered}}</td><td>{{$c.Counts.Rows}}</td>
+{{with $c.Sink}}<td>{{.Accepted}}</td><td>{{.Rejected}}</td>{{else}}<td>—</td><td>—</td>{{end}}
+<td>{{f0 $c.Rate.FirstS}}</td><td>{{f0 $c.Rate.LastS}}</td><td>{{f0 $c.Rate.Mean}}</td><td>{{f0 $c.Rate.Peak}}</td><td>{{f0 $c.WindowRate}}</td></tr>
+</table>
+{{end}}
+<table><tr><th class="l">the game</th><th class="l">load</th><th>requests</th><th>req/s</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>max ms</th><th>errors</th><th>server CPU ms/request</th><th class="l">CPU (% of one core)</th></tr>
+{{with .Baseline}}<tr><td class="l">without: {{.Label}}</td>{{template "campaignRow" .}}</tr>{{else}}<tr><td class="l">without: no steady phase before it</td><td colspan="10"></td></tr>{{end}}
+{{with .Campaign}}<tr><td class="l">with: {{.Label}}</td>{{template "campaignRow" .}}</tr>{{end}}
+</table>
+{{if $c.EventID}}<div class="charts">{{range pushCharts $c}}{{.}}{{end}}</div>{{end}}
+{{end}}
+<p class="meta">A campaign phase is steady's open-loop load with a GMS push event for now (audience all) created at its start: the shards fan it out into the outbox and send it to the push sink while the players play. Pushes are the requests the sink answered (accepted or refused) from the event's creation on, sampled every second; the campaign's counts (GET /gms/api/events/{id}/pushes) are read every 5 s, as each is a count over all of its rows. The mean is the pushes over the time from the event's creation to the sample that saw the last one (fan-out included), the peak the busiest interval between two samples; times are the samples', to within a second. The game's latency and CPU per request are over the arrival window only; pushes sent after it are outside them. The push sink runs inside the dev runner's process ("run" in the CPU by process).</p>
+{{end}}
 {{with routes .}}
 <h2>Single routes against the reference server (DESIGN.md)</h2>
 <table><tr><th class="l">target</th><th class="l">route</th><th class="l">Oven request</th><th>clients</th><th>reference req/s</th><th>goal req/s</th><th>req/s</th><th>× reference</th><th>reference p99 ms</th><th>p50 ms</th><th>p99 ms</th><th>max ms</th><th>errors</th><th>server CPU ms/request</th><th class="l">non-OK answers</th><th>status</th></tr>
@@ -85,6 +106,9 @@ h4{font-size:14px;margin:14px 0 4px}div.chaos{border-left:3px solid #D00000;padd
 </table>
 <div class="charts">{{range charts .}}{{.}}{{end}}</div>
 {{end}}{{end}}
+
+{{define "campaignRow"}}<td class="l">{{.Profile}}</td><td>{{.Summary.Total.Count}}</td><td>{{f0 .Summary.Total.Throughput}}</td><td>{{f1 .Summary.Total.Latency.P50}}</td><td>{{f1 .Summary.Total.Latency.P90}}</td>
+<td>{{f1 .Summary.Total.Latency.P99}}</td><td>{{f0 .Summary.Total.Latency.Max}}</td><td class="{{if .Summary.Total.Errors}}fail{{end}}">{{.Summary.Total.Errors}}</td><td>{{.ServerMS}}</td><td class="l">{{cpu .}}</td>{{end}}
 
 {{define "chaos"}}
 <div class="chaos">

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ovengames/oven/loadtest/audit"
+	"github.com/ovengames/oven/loadtest/campaign"
 	"github.com/ovengames/oven/loadtest/chaos"
 	"github.com/ovengames/oven/loadtest/machine"
 	"github.com/ovengames/oven/loadtest/stack"
@@ -51,6 +52,8 @@ const (
 	KindBurst  = "burst"
 	KindMax    = "max"  // closed loop, fixed concurrency
 	KindFind   = "find" // closed loop, one concurrency step of -find-max
+	// KindCampaign is steady's load with a push campaign to every player sent at its start.
+	KindCampaign = "campaign"
 )
 
 // Phase is one phase of a target.
@@ -64,6 +67,8 @@ type Phase struct {
 	Stores *stack.PerRequest `json:"stores,omitempty"`
 	// Chaos is the fault injected during the phase (-chaos) and what the players saw.
 	Chaos *chaos.Report `json:"chaos,omitempty"`
+	// Campaign is the push campaign of a KindCampaign phase and how it went out.
+	Campaign *campaign.Report `json:"campaign,omitempty"`
 }
 
 // StoreWork describes Stores in a sentence.
@@ -257,7 +262,7 @@ func Goals(relay, stack *Target, sloMS float64) []Goal {
 		}
 		goals = append(goals, g)
 	}
-	for _, kind := range []string{KindSteady, KindRamp, KindBurst} {
+	for _, kind := range []string{KindSteady, KindRamp, KindBurst, KindCampaign} {
 		for _, p := range stack.Phases {
 			if p.Kind != kind {
 				continue
@@ -271,6 +276,9 @@ func Goals(relay, stack *Target, sloMS float64) []Goal {
 				Measured: fmt.Sprintf("%.0f req/s, p99 %.1f ms, max %.0f ms, %d errors", s.Throughput, s.Latency.P99, s.Latency.Max, s.Errors),
 				Status:   st})
 		}
+	}
+	for _, cp := range CampaignPairs(&Report{Targets: []Target{*stack}}) {
+		goals = append(goals, CampaignGoal(cp))
 	}
 	goals = append(goals, RouteGoals(stack)...)
 	var errs, reqs int64
@@ -496,6 +504,8 @@ var funcs = template.FuncMap{
 	"procs":       func(p Phase) string { return p.CPU().Processes() },
 	"byProcess":   costByProcess,
 	"costVsRelay": CostVsRelay,
+	"campaigns":   CampaignPairs,
+	"pushCharts":  campaignCharts,
 }
 
 var page = template.Must(template.New("report").Funcs(funcs).Parse(pageHTML))

@@ -6,12 +6,17 @@
 // Seeded players get ids above every existing one (the identity sequence is moved past
 // them), device ids "seed-<id>", a wallet with coins = starting coins and no ledger rows
 // (invariant 4 holds), the starter cookie, and no friends or play records: the audit
-// leaves them out of the leaderboard check (Range).
+// leaves them out of the leaderboard check (Range). With PushTokens each also gets one
+// live device token, APNs and FCM in turn, so a push campaign reaches every one.
 package seed
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
@@ -36,6 +41,7 @@ type Options struct {
 	Board             int    // entries on this week's leaderboard (≤ Players)
 	Mailboxes         int    // players given a full mailbox (≤ Players)
 	MailboxItems      int    // items per mailbox (the game data's capacity, 200)
+	PushTokens        bool   // one device token per player in push_tokens
 	Now               time.Time
 	Log               func(format string, args ...any)
 }
@@ -48,6 +54,7 @@ type Result struct {
 	BoardKey      string  `json:"board_key"`
 	Mailboxes     int     `json:"mailboxes"`
 	MailboxItems  int     `json:"mailbox_items"`
+	PushTokens    int     `json:"push_tokens,omitempty"`
 	PGSeconds     float64 `json:"pg_s"`
 	RedisSeconds  float64 `json:"redis_s"`
 	CouchSeconds  float64 `json:"couchbase_s"`
@@ -146,22 +153,57 @@ func seedPG(ctx context.Context, o Options, res *Result) error {
 	}); err != nil {
 		return err
 	}
+	tables := "players, devices, wallets, inventory"
+	if o.PushTokens {
+		if err := copyRows("push_tokens", []string{"player_id", "platform", "token", "created_at", "updated_at"}, func(id int64) []any {
+			platform, token := PushToken(id)
+			return []any{id, platform, token, created, created}
+		}); err != nil {
+			return err
+		}
+		res.PushTokens, tables = o.Players, tables+", push_tokens"
+	}
 	// What a database that grew to this size would have: fresh statistics.
 	t := time.Now()
-	if _, err := conn.Exec(ctx, `ANALYZE players, devices, wallets, inventory`); err != nil {
+	if _, err := conn.Exec(ctx, `ANALYZE `+tables); err != nil {
 		return fmt.Errorf("seed: analyze: %w", err)
 	}
 	res.AnalyzeSecond = time.Since(t).Seconds()
 	return nil
 }
 
+// PushToken is seeded player id's device token: APNs for even ids (64 hex digits, as
+// Apple's), FCM for odd ones (an instance id, ":APA91b" and more, 152 characters of
+// Google's alphabet). The id is spelled in each, so no two players share a token; the
+// rest is random but the same for an id on every run.
+func PushToken(id int64) (platform, token string) {
+	r := rand.New(rand.NewPCG(uint64(id), 0x0be4))
+	var b [40]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(id))
+	for i := 8; i < len(b); i += 8 {
+		binary.BigEndian.PutUint64(b[i:], r.Uint64())
+	}
+	if id%2 == 0 {
+		return oven.PushAPNs, hex.EncodeToString(b[:32])
+	}
+	rest := make([]byte, 92) // 123 characters after "APA91b"
+	for i := range rest {
+		rest[i] = byte(r.Uint32())
+	}
+	// The id's 8 bytes and 8 random ones: 22 characters, unique by the id.
+	return oven.PushFCM, base64.RawURLEncoding.EncodeToString(b[:16]) + ":APA91b" + base64.RawURLEncoding.EncodeToString(rest)[:123]
+}
+
 func seedBoard(ctx context.Context, o Options, res *Result) error {
+	res.BoardKey = redisdb.Keys{}.Board(leaderboard.WeekOf(o.Now).ID)
+	if o.Board == 0 {
+		return nil
+	}
 	rdb, err := redisdb.Open(o.RedisURL) // one server or a Redis Cluster
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	res.BoardKey = redisdb.Keys{}.Board(leaderboard.WeekOf(o.Now).ID)
 	const batch = 5000
 	for i := 0; i < o.Board; i += batch {
 		pipe := rdb.Pipeline()

@@ -33,7 +33,19 @@ type Info struct {
 	PIDs map[string]int `json:"pids"`
 	// Control is deploy/run's control socket (POST /scale), when it has one.
 	Control string `json:"control,omitempty"`
+	// Presentations are the presentation copies behind the load balancer, by name (the
+	// runner rewrites the file when the pre-warming floor starts or stops one).
+	Presentations map[string]string `json:"presentations,omitempty"`
+	// PushSink is the local APNs and FCM sink the shards send to (GET /sink/stats),
+	// when the runner started one; its certificate is PushCAFile's.
+	PushSink string `json:"push_sink,omitempty"`
+
+	dir string // the state dir: where the stack.json was read
 }
+
+// PushCAFile is the PEM file of the push sink's certificate, which deploy/run writes
+// under its state dir.
+func (i *Info) PushCAFile() string { return filepath.Join(i.dir, "push", "ca.pem") }
 
 // BaseURL returns the HTTP API's base URL.
 func (i *Info) BaseURL() string { return "http://" + i.HTTP }
@@ -51,6 +63,7 @@ func Load(path string) (*Info, error) {
 	if info.HTTP == "" {
 		return nil, fmt.Errorf("stack: %s names no http address", path)
 	}
+	info.dir = filepath.Dir(path)
 	return &info, nil
 }
 
