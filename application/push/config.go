@@ -25,7 +25,7 @@ type Config struct {
 //	OVEN_FCM_CREDENTIALS_FILE                       the service-account JSON (FCM off without)
 //	OVEN_FCM_URL, OVEN_FCM_PROJECT                  default Google's endpoint, the file's project
 //	OVEN_PUSH_CA_FILE                               PEM certificates to trust instead of the system's (a sink)
-//	OVEN_PUSH_APNS_RATE, OVEN_PUSH_FCM_RATE         sends per second per shard (default 2000)
+//	OVEN_PUSH_APNS_RATE, OVEN_PUSH_FCM_RATE         sends per second per shard (default 500)
 //	OVEN_PUSH_CONCURRENCY                           sends in flight per shard (default 32)
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	var cfg Config
