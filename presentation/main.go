@@ -49,7 +49,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	key, err := tokenKey()
+	ring, err := tokenRing()
 	if err != nil {
 		return err
 	}
@@ -57,10 +57,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("OVEN_TOKEN_TTL: %w", err)
 	}
-	tokens, err := auth.NewSigner(key, ttl)
+	tokens, err := auth.NewRingSigner(ring, ttl)
 	if err != nil {
 		return err
 	}
+	log.Info("token keys", "signing", ring.SigningID(), "verifying", ring.IDs())
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	router := client.New(client.Config{Members: members})
@@ -114,12 +115,33 @@ func shardMembers(ctx context.Context, log *slog.Logger) (cluster.Source, string
 	return static, cluster.FormatMembers(ms), err
 }
 
-// tokenKey is OVEN_TOKEN_KEY, or in dev a key generated once under OVEN_STATE_DIR.
-func tokenKey() ([]byte, error) {
-	if v := os.Getenv("OVEN_TOKEN_KEY"); v != "" {
-		return auth.ParseKey(v)
+// tokenRing is the key ring of guest tokens (README "Tokens"): OVEN_TOKEN_KEYS
+// ("<id>:<key>,…", the first or OVEN_TOKEN_SIGNING_KID signing), or one key under
+// auth.DefaultKeyID: OVEN_TOKEN_KEY, or in dev a key generated once under
+// OVEN_STATE_DIR. Setting both variables is refused rather than guessed at.
+func tokenRing() (*auth.Ring, error) {
+	keys, key, signing := os.Getenv("OVEN_TOKEN_KEYS"), os.Getenv("OVEN_TOKEN_KEY"), os.Getenv("OVEN_TOKEN_SIGNING_KID")
+	switch {
+	case keys != "" && key != "":
+		return nil, fmt.Errorf("OVEN_TOKEN_KEYS and OVEN_TOKEN_KEY are both set: put the key of OVEN_TOKEN_KEY in the ring as %s:<key>", auth.DefaultKeyID)
+	case keys != "":
+		ring, err := auth.ParseRing(keys, signing)
+		if err != nil {
+			return nil, fmt.Errorf("OVEN_TOKEN_KEYS: %w", err)
+		}
+		return ring, nil
 	}
-	return auth.LoadOrCreateKey(filepath.Join(env("OVEN_STATE_DIR", ".oven"), "token.key"))
+	var secret []byte
+	var err error
+	if key != "" {
+		secret, err = auth.ParseKey(key)
+	} else {
+		secret, err = auth.LoadOrCreateKey(filepath.Join(env("OVEN_STATE_DIR", ".oven"), "token.key"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewRing(signing, auth.Key{ID: auth.DefaultKeyID, Secret: secret})
 }
 
 func env(key, def string) string {

@@ -90,8 +90,10 @@ func ParseID(id string) (int64, error) {
 }
 
 // FindOrCreate returns the player of deviceID, creating it (with the starting coins and
-// cookie of start) on first sight. Concurrent first calls for one device create one player.
-func (s *Store) FindOrCreate(ctx context.Context, deviceID string, start gamedata.Starting) (id string, created bool, err error) {
+// cookie of start) on first sight, and whether that player is banned (guest auth
+// refuses it), read in the same statement. Concurrent first calls for one device create
+// one player.
+func (s *Store) FindOrCreate(ctx context.Context, deviceID string, start gamedata.Starting) (id string, created, banned bool, err error) {
 	// Unfenced: a new player has no owner yet (its id comes from the sequence, so its
 	// slot is unknown until the statement has run), and nothing else can write its rows
 	// before the id is returned. A found player is only read.
@@ -103,25 +105,27 @@ func (s *Store) FindOrCreate(ctx context.Context, deviceID string, start gamedat
 	// first, the unique violation aborts all of it and that request's player wins.
 	var pid int64
 	err = s.writes.QueryRow(ctx, `
-		WITH f AS (SELECT player_id FROM devices WHERE device_id = $1),
+		WITH f AS (SELECT d.player_id, pl.banned FROM devices d JOIN players pl USING (player_id) WHERE d.device_id = $1),
 		n AS (SELECT nextval(pg_get_serial_sequence('players', 'player_id')) AS id WHERE NOT EXISTS (SELECT FROM f)),
 		p AS (INSERT INTO players (player_id, name) SELECT id, 'Guest' || id FROM n RETURNING player_id),
 		d AS (INSERT INTO devices (device_id, player_id) SELECT $1, player_id FROM p),
 		w AS (INSERT INTO wallets (player_id, coins, starting_coins) SELECT player_id, $2, $2 FROM p),
 		i AS (INSERT INTO inventory (player_id, item_id, kind) SELECT player_id, $3, 'cookie' FROM p)
-		SELECT player_id, false FROM f UNION ALL SELECT player_id, true FROM p`,
-		deviceID, start.Coins, start.CookieID).Scan(&pid, &created)
+		SELECT player_id, false, banned FROM f UNION ALL SELECT player_id, true, false FROM p`,
+		deviceID, start.Coins, start.CookieID).Scan(&pid, &created, &banned)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		if err := s.db.QueryRow(ctx, `SELECT player_id FROM devices WHERE device_id = $1`, deviceID).Scan(&pid); err != nil {
-			return "", false, fmt.Errorf("players: create: %w (after %v)", err, pgErr)
+		err := s.db.QueryRow(ctx, `SELECT d.player_id, pl.banned FROM devices d JOIN players pl USING (player_id)
+			WHERE d.device_id = $1`, deviceID).Scan(&pid, &banned)
+		if err != nil {
+			return "", false, false, fmt.Errorf("players: create: %w (after %v)", err, pgErr)
 		}
-		return strconv.FormatInt(pid, 10), false, nil
+		return strconv.FormatInt(pid, 10), false, banned, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("players: find or create: %w", err)
+		return "", false, false, fmt.Errorf("players: find or create: %w", err)
 	}
-	return strconv.FormatInt(pid, 10), created, nil
+	return strconv.FormatInt(pid, 10), created, banned, nil
 }
 
 // Get returns a player (from the cache when it can); not_found when there is none.

@@ -67,14 +67,20 @@ var _ ovenv1.GameServer = (*Server)(nil)
 // NewServer returns a Server over deps.
 func NewServer(deps Deps) *Server { return &Server{Deps: deps} }
 
-// AuthGuest maps a device to its player.
+// AuthGuest maps a device to its player; banned when that player is banned, so that
+// no token is issued to it. Any shard may serve it (the device's player is unknown
+// until it is looked up), so the flag comes from the row itself, read by the same
+// statement, rather than from this shard's ban cache.
 func (s *Server) AuthGuest(ctx context.Context, req *ovenv1.AuthGuestRequest) (*ovenv1.AuthGuestResponse, error) {
 	if n := utf8.RuneCountInString(req.DeviceId); n < 8 || n > 128 {
 		return nil, oven.Errorf(oven.EInvalid, "device_id must be 8-128 characters")
 	}
-	id, created, err := s.Players.FindOrCreate(ctx, req.DeviceId, s.GameData.Current().Doc.Starting)
+	id, created, banned, err := s.Players.FindOrCreate(ctx, req.DeviceId, s.GameData.Current().Doc.Starting)
 	if err != nil {
 		return nil, err
+	}
+	if banned {
+		return nil, oven.Errorf(oven.EBanned, "this player is banned")
 	}
 	return &ovenv1.AuthGuestResponse{PlayerId: id, Created: created}, nil
 }

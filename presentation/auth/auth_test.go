@@ -2,7 +2,10 @@ package auth_test
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"os"
@@ -35,13 +38,14 @@ func mustSigner(t *testing.T, key []byte, ttl time.Duration) *auth.Signer {
 // retamper replaces the player id inside a token's payload but keeps the old MAC.
 func retamper(t *testing.T, token, playerID string) string {
 	t.Helper()
-	enc, sig, _ := strings.Cut(token, ".")
-	payload, err := base64.RawURLEncoding.DecodeString(enc)
+	parts := strings.Split(token, ".")
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
 		t.Fatal(err)
 	}
-	payload = append(payload[:9:9], playerID...)
-	return base64.RawURLEncoding.EncodeToString(payload) + "." + sig
+	payload = append(payload[:17:17], playerID...)
+	parts[1] = base64.RawURLEncoding.EncodeToString(payload)
+	return strings.Join(parts, ".")
 }
 
 func flipLastMACChar(token string) string {
@@ -53,35 +57,67 @@ func flipLastMACChar(token string) string {
 	return token[:len(token)-2] + string(repl) + token[len(token)-1:]
 }
 
+// legacyToken writes a token of format 1, as Oven issued them before key ids: the
+// golden tokens below pin it to what that code wrote.
+func legacyToken(key []byte, playerID string, exp time.Time) string {
+	payload := make([]byte, 9, 9+len(playerID))
+	payload[0] = 1
+	binary.BigEndian.PutUint64(payload[1:9], uint64(exp.Unix()))
+	payload = append(payload, playerID...)
+	enc := base64.RawURLEncoding.EncodeToString(payload)
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte("oven-guest-token:" + enc))
+	return enc + "." + base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+}
+
+// Tokens written by the code before key ids (NewSigner(key1, time.Hour).Issue(id, t0)).
+const (
+	goldenLegacyP123 = "AQAAAABppW2wcC0xMjM.ipsy2jr0yCS_OD2smT0zcSkOYITj0c9_mTy-E-eUGAc"
+	goldenLegacyP1   = "AQAAAABppW2wcC0x.8phA7Rk43SAGostVNJhtJrpohLr9ko_LXVRUEYgkoT4"
+)
+
 func TestVerify(t *testing.T) {
 	s := mustSigner(t, key1, time.Hour)
 	other := mustSigner(t, key2, time.Hour)
-	token, exp := s.Issue("p-123", t0)
+	issued := t0.Add(1234 * time.Microsecond)
+	token, exp := s.Issue("p-123", issued)
 	if want := t0.Add(time.Hour); !exp.Equal(want) {
 		t.Fatalf("expiresAt = %v, want %v", exp, want)
 	}
+	if !strings.HasPrefix(token, auth.DefaultKeyID+".") {
+		t.Fatalf("token %q does not name its key", token)
+	}
 	otherToken, _ := other.Issue("p-123", t0)
+	valid := auth.Claims{PlayerID: "p-123", IssuedAt: t0.Add(time.Millisecond), KeyID: auth.DefaultKeyID}
 
 	tests := []struct {
 		name    string
 		token   string
 		now     time.Time
-		want    string
+		want    auth.Claims
 		wantErr error
 	}{
-		{"valid", token, t0.Add(time.Minute), "p-123", nil},
-		{"valid one second before expiry", token, exp.Add(-time.Second), "p-123", nil},
-		{"expired at expiry", token, exp, "", auth.ErrExpiredToken},
-		{"expired later", token, exp.Add(48 * time.Hour), "", auth.ErrExpiredToken},
-		{"tampered payload", retamper(t, token, "p-999"), t0, "", auth.ErrInvalidToken},
-		{"tampered mac", flipLastMACChar(token), t0, "", auth.ErrInvalidToken},
-		{"wrong key", otherToken, t0, "", auth.ErrInvalidToken},
-		{"garbage", "not a token", t0, "", auth.ErrInvalidToken},
-		{"empty", "", t0, "", auth.ErrInvalidToken},
-		{"dot only", ".", t0, "", auth.ErrInvalidToken},
-		{"mac missing", strings.SplitN(token, ".", 2)[0] + ".", t0, "", auth.ErrInvalidToken},
-		{"extra part", token + ".x", t0, "", auth.ErrInvalidToken},
-		{"huge", strings.Repeat("a", 100_000) + "." + strings.Split(token, ".")[1], t0, "", auth.ErrInvalidToken},
+		{"valid", token, t0.Add(time.Minute), valid, nil},
+		{"valid one second before expiry", token, exp.Add(-time.Second), valid, nil},
+		{"expired at expiry", token, exp, auth.Claims{}, auth.ErrExpiredToken},
+		{"expired later", token, exp.Add(48 * time.Hour), auth.Claims{}, auth.ErrExpiredToken},
+		{"tampered payload", retamper(t, token, "p-999"), t0, auth.Claims{}, auth.ErrInvalidToken},
+		{"tampered mac", flipLastMACChar(token), t0, auth.Claims{}, auth.ErrInvalidToken},
+		{"tampered key id", "other" + strings.TrimPrefix(token, auth.DefaultKeyID), t0, auth.Claims{}, auth.ErrInvalidToken},
+		{"key id dropped", strings.TrimPrefix(token, auth.DefaultKeyID+"."), t0, auth.Claims{}, auth.ErrInvalidToken},
+		{"wrong key", otherToken, t0, auth.Claims{}, auth.ErrInvalidToken},
+		{"garbage", "not a token", t0, auth.Claims{}, auth.ErrInvalidToken},
+		{"empty", "", t0, auth.Claims{}, auth.ErrInvalidToken},
+		{"dot only", ".", t0, auth.Claims{}, auth.ErrInvalidToken},
+		{"two dots", "..", t0, auth.Claims{}, auth.ErrInvalidToken},
+		{"mac missing", strings.TrimSuffix(token, strings.Split(token, ".")[2]), t0, auth.Claims{}, auth.ErrInvalidToken},
+		{"extra part", token + ".x", t0, auth.Claims{}, auth.ErrInvalidToken},
+		{"extra mac", token + "." + strings.Split(token, ".")[2], t0, auth.Claims{}, auth.ErrInvalidToken},
+		{"huge", "default." + strings.Repeat("a", 100_000) + "." + strings.Split(token, ".")[2], t0, auth.Claims{}, auth.ErrInvalidToken},
+		{"legacy", goldenLegacyP123, t0, auth.Claims{PlayerID: "p-123"}, nil},
+		{"legacy expired", goldenLegacyP123, t0.Add(time.Hour), auth.Claims{}, auth.ErrExpiredToken},
+		{"legacy tampered", flipLastMACChar(goldenLegacyP123), t0, auth.Claims{}, auth.ErrInvalidToken},
+		{"legacy huge", strings.Repeat("a", 100_000) + "." + strings.Split(goldenLegacyP123, ".")[1], t0, auth.Claims{}, auth.ErrInvalidToken},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,9 +126,18 @@ func TestVerify(t *testing.T) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("player id (-want +got):\n%s", diff)
+				t.Errorf("claims (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// The helper that writes format 1 tokens in these tests writes what the old code did.
+func TestLegacyTokenHelper(t *testing.T) {
+	for _, tt := range []struct{ id, want string }{{"p-123", goldenLegacyP123}, {"p-1", goldenLegacyP1}} {
+		if got := legacyToken(key1, tt.id, t0.Add(time.Hour)); got != tt.want {
+			t.Errorf("legacyToken(%q) = %q, want %q", tt.id, got, tt.want)
+		}
 	}
 }
 

@@ -48,8 +48,8 @@ func decodeKey(s string) ([]byte, error) {
 }
 
 // LoadOrCreateKey returns the key stored at path, creating it with MinKeyLen random
-// bytes (hex, mode 0600) on first use. It is meant for development, where no
-// OVEN_TOKEN_KEY is configured but tokens should survive a restart.
+// bytes (hex, mode 0600) on first use. It is meant for development, where neither
+// OVEN_TOKEN_KEY nor OVEN_TOKEN_KEYS is configured but tokens should survive a restart.
 //
 // Several processes may start at once, so the file appears atomically: it is written
 // under a temporary name and linked into place, and a loser of that race reads the

@@ -293,8 +293,12 @@ func TestPlayerLookupAndBanOverHTTP(t *testing.T) {
 	if r := op.do("POST", "/gms/api/players/"+id+"/unban", ""); r.status != 200 {
 		t.Fatalf("unban: %d %s", r.status, r.body)
 	}
-	if r := s.client("GET", "/v1/me", token); r.status != 200 {
-		t.Errorf("unbanned /v1/me: %d %s", r.status, r.body)
+	// The ban revoked the tokens issued before it: the player signs in again.
+	if r := s.client("GET", "/v1/me", token); r.status != 401 {
+		t.Errorf("unbanned /v1/me with a token from before the ban: %d %s, want 401", r.status, r.body)
+	}
+	if _, fresh := s.player("device-gms-ban"); s.client("GET", "/v1/me", fresh).status != 200 {
+		t.Errorf("unbanned /v1/me with a fresh token is not 200")
 	}
 
 	r = viewer.do("GET", "/gms/api/audit?limit=3", "")

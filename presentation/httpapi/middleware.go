@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/bans/issuedat"
 	"github.com/ovengames/oven/presentation/httpmw"
 )
 
@@ -26,7 +27,10 @@ func logPlayer(ctx context.Context, id string) {
 }
 
 // authenticate requires a valid bearer token and puts its player id in the context.
-// Expiry is checked on real time (s.now), never the game clock.
+// Expiry is checked on real time (s.now), never the game clock. The token's issue time
+// goes with every gRPC call of the request (issuedat.Send): the player's owner shard
+// refuses a token issued before the player's tokens were revoked (a ban), which this
+// stateless tier cannot know.
 func (s *server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := bearer(r.Header.Get("Authorization"))
@@ -34,11 +38,12 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			s.writeError(w, r, oven.Errorf(oven.EUnauthenticated, "missing bearer token"))
 			return
 		}
-		player, err := s.tokens.Verify(token, s.now())
+		claims, err := s.tokens.Verify(token, s.now())
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
+		player := claims.PlayerID
 		logPlayer(r.Context(), player)
 		if s.limit != nil {
 			if ok, wait := s.limit.allow(player, s.now()); !ok {
@@ -48,7 +53,8 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 				return
 			}
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), playerKey, player)))
+		ctx := issuedat.Send(context.WithValue(r.Context(), playerKey, player), claims.IssuedAt)
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
