@@ -41,8 +41,6 @@ const (
 	MinBroadcast = time.Minute
 	MaxBroadcast = 30 * 24 * time.Hour
 
-	// MaxEventDuration bounds how long a live event runs, MaxEventLead how far ahead it
-	// may be scheduled; MaxEventLives, MaxEventRegen and MaxExpectedLoad bound its values.
 	// MaxPushTokens is how many device tokens a player may hold; a token is
 	// MinPushToken to MaxPushToken printable ASCII characters.
 	MaxPushTokens = 5
@@ -53,6 +51,11 @@ const (
 	MinGiftInfinite = time.Minute
 	MaxGiftInfinite = 30 * 24 * time.Hour
 
+	// MaxEventDuration bounds how long a live event runs, MaxEventLead how far ahead it
+	// may be scheduled; MaxEventLives, MaxEventRegen and MaxExpectedLoad bound its values.
+	// A push's send time may be up to PushSendGrace in the past: it means "now" from a
+	// console whose clock is a little behind the game's.
+	PushSendGrace          = 5 * time.Minute
 	MaxEventDuration       = 31 * 24 * time.Hour
 	MaxEventLead           = 366 * 24 * time.Hour
 	MaxEventLives    int64 = 100

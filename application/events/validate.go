@@ -55,7 +55,7 @@ func Check(e Event, now time.Time) []gamedata.Problem {
 		if e.Audience != AudienceAll && e.Audience != AudienceLivesFull {
 			add("audience", "must be %q or %q", AudienceAll, AudienceLivesFull)
 		}
-		if e.EndsAt.IsZero() && !e.StartsAt.IsZero() && e.StartsAt.Before(now.Add(-time.Minute)) {
+		if e.EndsAt.IsZero() && !e.StartsAt.IsZero() && e.StartsAt.Before(now.Add(-oven.PushSendGrace)) {
 			add("starts_at", "a push's send time must not be in the past")
 		}
 	default:

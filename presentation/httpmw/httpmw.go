@@ -143,9 +143,14 @@ func SetError(ctx context.Context, err error) {
 	}
 }
 
+// probes are the health checks' paths, logged at debug level when they succeed.
+var probes = map[string]bool{"/healthz": true, "/readyz": true}
+
 // AccessLog writes one line with msg per request once it is served: request id, method,
 // route pattern, path, status, bytes, duration, then what handlers added (SetAttr) and a
-// server-side error (SetError). A 5xx logs at error level.
+// server-side error (SetError). A 5xx logs at error level, a health check that answered
+// at debug level.
+
 func AccessLog(log *slog.Logger, msg string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -172,8 +177,11 @@ func AccessLog(log *slog.Logger, msg string) func(http.Handler) http.Handler {
 				ri.mu.Unlock()
 			}
 			level := slog.LevelInfo
-			if status >= 500 {
+			switch {
+			case status >= 500:
 				level = slog.LevelError
+			case probes[r.URL.Path]:
+				level = slog.LevelDebug // a load balancer asks every second: not news
 			}
 			log.LogAttrs(r.Context(), level, msg, attrs...)
 		})

@@ -67,6 +67,7 @@ func newStack(t *testing.T) *stack {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 	r.Get("/boom", func(http.ResponseWriter, *http.Request) { panic("secret detail") })
 	r.Get("/late", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "partial")
@@ -324,5 +325,21 @@ func TestLimitBody(t *testing.T) {
 				t.Errorf("body %s (%v), want code too_large", res.Body, err)
 			}
 		})
+	}
+}
+
+// A health check that answered is not news at the default level: a load balancer asks
+// every second.
+func TestAccessLogQuietsHealthChecks(t *testing.T) {
+	s := newStack(t)
+	if rec := s.serve(get("/healthz", "")); rec.Code != 200 {
+		t.Fatalf("healthz: %d", rec.Code)
+	}
+	if s.logs.Len() != 0 {
+		t.Errorf("a health check logged at info level: %s", s.logs)
+	}
+	s.serve(get("/things/7", ""))
+	if s.logs.Len() == 0 {
+		t.Error("a game request was not logged")
 	}
 }
