@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -70,7 +71,7 @@ type Config struct {
 	// Presentations is OVEN_PRESENTATION_COUNT, default 1: the fewest presentation
 	// copies. More than one needs haproxy.
 	Presentations int
-	// PresentationMax is OVEN_PRESENTATION_MAX, default 8: the most copies a raised
+	// PresentationMax is OVEN_PRESENTATION_MAX, default 4: the most copies a raised
 	// floor (POST /presentations) gets.
 	PresentationMax int
 }
@@ -103,8 +104,9 @@ func configFromEnv() Config {
 	}
 }
 
-// defaultPresentationMax is OVEN_PRESENTATION_MAX unless set.
-const defaultPresentationMax = 8
+// defaultPresentationMax is OVEN_PRESENTATION_MAX unless set: a dev machine runs every
+// copy itself.
+const defaultPresentationMax = 4
 
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {
@@ -191,6 +193,10 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	// The shards drive pre-warming through the control socket (application/prewarm).
 	shardEnv := maps.Clone(env)
 	shardEnv["OVEN_PREWARM"], shardEnv["OVEN_PREWARM_RUNNER"] = "runner", controlPath(state)
+	if os.Getenv("OVEN_PREWARM_MAX") == "" {
+		// The shards plan no more copies than the runner will start.
+		shardEnv["OVEN_PREWARM_MAX"] = strconv.Itoa(cfg.PresentationMax)
+	}
 	shards := newFleet(sup, sw, filepath.Join(cfg.BinDir, "application"), shardEnv, members, log)
 	for range cfg.Shards {
 		shards.add()
