@@ -25,6 +25,7 @@ import (
 	"github.com/ovengames/oven/application/mailbox"
 	"github.com/ovengames/oven/application/prewarm"
 	"github.com/ovengames/oven/application/push"
+	"github.com/ovengames/oven/application/reqid"
 	"github.com/ovengames/oven/application/shard"
 )
 
@@ -32,7 +33,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logs := logbuf.New(os.Stderr, 0, 0) // batched: few write system calls under load
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: logLevel()}))
+	// reqid.Handler: each line logged while serving a call carries its request_id.
+	log := slog.New(reqid.NewHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: logLevel()})))
 	if err := run(ctx, os.Args[1:], log); err != nil {
 		log.Error("application failed", "err", err)
 		logs.Close()

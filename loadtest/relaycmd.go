@@ -31,6 +31,7 @@ func serveRelay(args []string) error {
 	fs := flag.NewFlagSet("loadtest relay", flag.ContinueOnError)
 	shards := fs.Int("shards", 3, "canned shards")
 	rate := fs.Float64("rate-player", 20, "per-player rate limit, as the presentation's OVEN_RATE_PLAYER")
+	redisURL := fs.String("redis", "", "Redis of the per-player rate limit, as the presentation's OVEN_REDIS_URL (default: no limit)")
 	addr := fs.String("addr", "", "listen address (default: a free loopback port)")
 	split := fs.Bool("split", false, "run the canned shards in a child process")
 	canned := fs.Bool("canned", false, "serve only the canned shards and print their addresses")
@@ -52,7 +53,7 @@ func serveRelay(args []string) error {
 	logs := logbuf.New(os.Stderr, 0, 0)
 	defer logs.Close()
 	log := slog.New(slog.NewJSONHandler(logs, nil)).With("process", "relay")
-	rc := relay.Config{Shards: *shards, HTTPAddr: *addr, Logger: log, RatePerPlayer: *rate}
+	rc := relay.Config{Shards: *shards, HTTPAddr: *addr, Logger: log, RatePerPlayer: *rate, RedisURL: *redisURL}
 	if *split {
 		self, err := os.Executable()
 		if err != nil {

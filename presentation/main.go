@@ -24,9 +24,12 @@ import (
 	"github.com/ovengames/oven/application/client"
 	"github.com/ovengames/oven/application/cluster"
 	"github.com/ovengames/oven/application/logbuf"
+	"github.com/ovengames/oven/application/redisdb"
+	"github.com/ovengames/oven/application/reqid"
 	"github.com/ovengames/oven/presentation/auth"
 	"github.com/ovengames/oven/presentation/gms"
 	"github.com/ovengames/oven/presentation/httpapi"
+	"github.com/ovengames/oven/presentation/ratelimit"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
 
@@ -35,7 +38,8 @@ func main() {
 	defer stop()
 	// One JSON access log line per request: batched, not a write system call each.
 	logs := logbuf.New(os.Stderr, 0, 0)
-	log := slog.New(slog.NewJSONHandler(logs, nil)).With("process", "presentation")
+	// reqid.Handler: each line logged for a request carries its request_id.
+	log := slog.New(reqid.NewHandler(slog.NewJSONHandler(logs, nil))).With("process", "presentation")
 	if err := run(ctx, log); err != nil {
 		log.Error("presentation failed", "err", err)
 		logs.Close()
@@ -67,19 +71,21 @@ func run(ctx context.Context, log *slog.Logger) error {
 	router := client.New(client.Config{Members: members})
 	defer router.Close()
 
-	rate, err := strconv.ParseFloat(env("OVEN_RATE_PLAYER", "20"), 64)
-	if err != nil || rate < 0 {
-		return fmt.Errorf("OVEN_RATE_PLAYER must be a number of requests per second ≥ 0 (0: no limit)")
+	players, addrs, closeLimits, err := rateLimits(reg, log)
+	if err != nil {
+		return err
 	}
+	defer closeLimits()
 	h := httpapi.New(httpapi.Config{
-		Game:     ovenv1.NewGameClient(router),
-		Ready:    router.Ready,
-		Tokens:   tokens,
-		Registry: reg,
-		Logger:   log,
-		DevClock: os.Getenv("OVEN_DEV_CLOCK") == "1",
-		// A real client makes a few calls a second; 20/s (burst 40) stops runaways.
-		RatePerPlayer: rate,
+		Game:         ovenv1.NewGameClient(router),
+		Ready:        router.Ready,
+		Tokens:       tokens,
+		Registry:     reg,
+		Logger:       log,
+		DevClock:     os.Getenv("OVEN_DEV_CLOCK") == "1",
+		PlayerLimit:  players,
+		AddressLimit: addrs,
+		ClientIP:     clientIP(),
 	})
 	gmsCfg := gms.Config{
 		Admin:        ovenv1.NewAdminClient(router),
@@ -97,6 +103,56 @@ func run(ctx context.Context, log *slog.Logger) error {
 		go serveDebug(ctx, debug, log)
 	}
 	return httpapi.Serve(ctx, addr, gms.Mount(console, h), log)
+}
+
+// rateLimits are the request limits every copy shares in the Redis of OVEN_REDIS_URL
+// (package ratelimit; README "Rate limits"): per player OVEN_RATE_PLAYER requests a
+// second (default 20, burst twice that: a real client makes a few a second), per client
+// address OVEN_RATE_GUEST_ADDR guest sign-ins a minute (default 10, burst
+// OVEN_RATE_GUEST_ADDR_BURST, default 20: a game reinstalled in a whole office or behind
+// a carrier's NAT still gets through). 0 turns a limit off. Without OVEN_REDIS_URL there
+// are no limits: a copy alone could only count its own share.
+func rateLimits(reg prometheus.Registerer, log *slog.Logger) (players, addrs httpapi.Limiter, closeFn func(), err error) {
+	perPlayer, err1 := strconv.ParseFloat(env("OVEN_RATE_PLAYER", "20"), 64)
+	perAddr, err2 := strconv.ParseFloat(env("OVEN_RATE_GUEST_ADDR", "60"), 64)
+	addrBurst, err3 := strconv.Atoi(env("OVEN_RATE_GUEST_ADDR_BURST", "120"))
+	switch {
+	case err1 != nil || perPlayer < 0:
+		return nil, nil, nil, fmt.Errorf("OVEN_RATE_PLAYER must be a number of requests per second ≥ 0 (0: no limit)")
+	case err2 != nil || perAddr < 0:
+		return nil, nil, nil, fmt.Errorf("OVEN_RATE_GUEST_ADDR must be a number of guest sign-ins per minute ≥ 0 (0: no limit)")
+	case err3 != nil || addrBurst < 1:
+		return nil, nil, nil, fmt.Errorf("OVEN_RATE_GUEST_ADDR_BURST must be a whole number ≥ 1")
+	}
+	url := os.Getenv("OVEN_REDIS_URL")
+	if url == "" || perPlayer == 0 && perAddr == 0 {
+		log.Warn("no shared rate limits", "redis", url != "")
+		return nil, nil, func() {}, nil
+	}
+	rdb, err := redisdb.OpenDeadlines(url)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("OVEN_REDIS_URL: %w", err)
+	}
+	m := ratelimit.NewMetrics(reg)
+	if perPlayer > 0 {
+		players = ratelimit.New(ratelimit.Config{Redis: rdb, Name: "player", Metrics: m, Log: log,
+			Limit: ratelimit.PerSecond(perPlayer, max(1, int(2*perPlayer)))})
+	}
+	if perAddr > 0 {
+		addrs = ratelimit.New(ratelimit.Config{Redis: rdb, Name: "guest_addr", Metrics: m, Log: log,
+			Limit: ratelimit.PerMinute(perAddr, addrBurst)})
+	}
+	return players, addrs, func() { rdb.Close() }, nil
+}
+
+// clientIP is how both the API's address limit and the GMS login throttle find the
+// client: behind a proxy that appends it to X-Forwarded-For (OVEN_GMS_TRUST_FORWARDED=1),
+// from there; else nil, the connection's address.
+func clientIP() func(r *http.Request) string {
+	if os.Getenv("OVEN_GMS_TRUST_FORWARDED") == "1" {
+		return gms.ForwardedClientIP
+	}
+	return nil
 }
 
 // shardMembers follows membership in etcd when OVEN_ETCD_ENDPOINTS is set (shards come

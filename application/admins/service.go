@@ -25,9 +25,10 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultSessionTTL  = 12 * time.Hour
-	DefaultMaxFailures = 5
-	DefaultLockout     = 60 * time.Second
+	DefaultSessionTTL      = 12 * time.Hour
+	DefaultMaxFailures     = 5
+	DefaultMaxUserFailures = 20
+	DefaultLockout         = 60 * time.Second
 )
 
 // Config configures a Service.
@@ -37,10 +38,14 @@ type Config struct {
 	Prefix string // namespaces every Redis key (tests)
 	// SessionTTL is how long a session lasts after login (default 12 h).
 	SessionTTL time.Duration
-	// MaxFailures failed logins for one username, or from one client address, with less
-	// than Lockout between them lock that username or address for Lockout (5, 60 s).
-	MaxFailures int
-	Lockout     time.Duration
+	// MaxFailures failed logins for one username from one client address, with less
+	// than Lockout between them, lock that username at that address for Lockout (5,
+	// 60 s); MaxUserFailures (20) lock the username from every address, against guessing
+	// spread over many addresses. Failures are not counted per address alone: one
+	// office's typos must not lock out every admin behind its address.
+	MaxFailures     int
+	MaxUserFailures int
+	Lockout         time.Duration
 	// Now is real time (sessions never follow the game clock); nil means time.Now.
 	Now func() time.Time
 	Log *slog.Logger
@@ -63,6 +68,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.MaxFailures == 0 {
 		cfg.MaxFailures = DefaultMaxFailures
+	}
+	if cfg.MaxUserFailures == 0 {
+		cfg.MaxUserFailures = DefaultMaxUserFailures
 	}
 	if cfg.Lockout == 0 {
 		cfg.Lockout = DefaultLockout
@@ -96,7 +104,7 @@ var errBadLogin = oven.Errorf(oven.EUnauthenticated, "wrong username or password
 
 // Login checks a username and password and opens a session. Errors: unauthenticated
 // for a wrong pair (whatever was wrong), rate_limited with RetryAfter while the username
-// or the client address is locked after repeated failures.
+// is locked, at the client address or everywhere, after repeated failures.
 func (s *Service) Login(ctx context.Context, username, password, clientIP string) (*Session, error) {
 	user, uerr := NormalizeUsername(username)
 	keys := s.throttleKeys(user, clientIP)
@@ -123,10 +131,12 @@ func (s *Service) Login(ctx context.Context, username, password, clientIP string
 	}
 	match := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
 	if a == nil || a.Disabled || !match {
-		s.cfg.Log.Warn("gms login failed", "username", user, "client_ip", clientIP)
+		s.cfg.Log.WarnContext(ctx, "gms login failed", "username", user, "client_ip", clientIP)
 		return nil, s.fail(ctx, keys)
 	}
-	if err := s.cfg.Redis.Del(ctx, keys[0]).Err(); err != nil {
+	// Only this address's count starts over: the username's counts failures from
+	// elsewhere too, which one admin's success does not excuse.
+	if err := s.cfg.Redis.Del(ctx, keys[0].key).Err(); err != nil {
 		return nil, fmt.Errorf("admins: reset throttle: %w", err)
 	}
 	sess := &Session{Token: rand.Text(), Username: user, Role: a.Role, CSRF: rand.Text(),
@@ -195,27 +205,31 @@ func (s *Service) sessionKey(token string) string {
 	return s.rdb.GMSSession(hex.EncodeToString(sum[:]))
 }
 
-// throttleKeys are the failure counters of a username and of a client address (""
-// when there is none). Each is touched alone, so Redis Cluster needs no hash tags.
-func (s *Service) throttleKeys(user, clientIP string) [2]string {
-	k := [2]string{s.rdb.GMSFailures("user", user)}
-	if clientIP != "" {
-		if len(clientIP) > 64 {
-			clientIP = clientIP[:64]
-		}
-		k[1] = s.rdb.GMSFailures("ip", clientIP)
-	}
-	return k
+// throttle is one failure counter and the count that locks it.
+type throttle struct {
+	key string
+	max int
 }
 
-// checkLocked answers rate_limited while either counter has reached MaxFailures; the
+// throttleKeys are the failure counters of a username at a client address ("" when
+// there is none) and of the username anywhere. Each is touched alone, so Redis Cluster
+// needs no hash tags.
+func (s *Service) throttleKeys(user, clientIP string) [2]throttle {
+	if len(clientIP) > 64 {
+		clientIP = clientIP[:64]
+	}
+	return [2]throttle{
+		{s.rdb.GMSFailures("userip", redisdb.GMSUserAddress(user, clientIP)), s.cfg.MaxFailures},
+		{s.rdb.GMSFailures("user", user), s.cfg.MaxUserFailures},
+	}
+}
+
+// checkLocked answers rate_limited while either counter has reached its maximum; the
 // lock ends when the counter's TTL does.
-func (s *Service) checkLocked(ctx context.Context, keys [2]string) error {
+func (s *Service) checkLocked(ctx context.Context, keys [2]throttle) error {
 	var wait time.Duration
-	for _, k := range keys {
-		if k == "" {
-			continue
-		}
+	for _, t := range keys {
+		k := t.key
 		n, err := s.cfg.Redis.Get(ctx, k).Int()
 		if errors.Is(err, redis.Nil) {
 			continue
@@ -223,7 +237,7 @@ func (s *Service) checkLocked(ctx context.Context, keys [2]string) error {
 		if err != nil {
 			return fmt.Errorf("admins: throttle: %w", err)
 		}
-		if n < s.cfg.MaxFailures {
+		if n < t.max {
 			continue
 		}
 		ttl, err := s.cfg.Redis.PTTL(ctx, k).Result()
@@ -240,17 +254,14 @@ func (s *Service) checkLocked(ctx context.Context, keys [2]string) error {
 
 // fail counts a failed login against both counters; the failure that reaches the limit
 // is already answered rate_limited.
-func (s *Service) fail(ctx context.Context, keys [2]string) error {
+func (s *Service) fail(ctx context.Context, keys [2]throttle) error {
 	locked := false
-	for _, k := range keys {
-		if k == "" {
-			continue
-		}
-		n, err := s.rdb.Run(ctx, redisdb.GMSFailure, []string{k}, s.cfg.Lockout.Milliseconds()).Int()
+	for _, t := range keys {
+		n, err := s.rdb.Run(ctx, redisdb.GMSFailure, []string{t.key}, s.cfg.Lockout.Milliseconds()).Int()
 		if err != nil {
 			return fmt.Errorf("admins: throttle: %w", err)
 		}
-		locked = locked || n >= s.cfg.MaxFailures
+		locked = locked || n >= t.max
 	}
 	if locked {
 		return &oven.Error{Code: oven.ERateLimited, Message: "too many failed logins; wait and try again", RetryAfter: s.cfg.Lockout}

@@ -31,6 +31,7 @@ import (
 	"github.com/ovengames/oven/application/cluster"
 	"github.com/ovengames/oven/application/deadline"
 	"github.com/ovengames/oven/application/grpcerr"
+	"github.com/ovengames/oven/application/reqid"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
 
@@ -69,7 +70,9 @@ func New(cfg Config) *Router {
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		// A request protobuf cannot encode (text that is not UTF-8) is the caller's
 		// invalid_argument, not an internal error.
-		grpc.WithChainUnaryInterceptor(grpcerr.UnaryClientInterceptor),
+		grpc.WithChainUnaryInterceptor(grpcerr.UnaryClientInterceptor,
+			// The presentation tier's request id, and a shard's on its own calls.
+			reqid.UnaryClientInterceptor),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 5 * time.Second}),
 		grpc.WithConnectParams(reconnect),
 	}, cfg.DialOptions...)

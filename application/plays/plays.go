@@ -280,7 +280,7 @@ func (s *Service) abandon(ctx context.Context, playerID, playID string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abandonTimeout)
 	defer cancel()
 	if err := s.recoverPlay(ctx, playerID, playID); err != nil {
-		s.Log.Warn("plays: void an abandoned start (recovery will)", "play", playID, "err", err)
+		s.Log.WarnContext(ctx, "plays: void an abandoned start (recovery will)", "play", playID, "err", err)
 	}
 }
 
@@ -293,7 +293,7 @@ func (s *Service) unindex(ctx context.Context, playerID, playID string, cost int
 	}
 	if err := s.index(ctx, "del", playerID, playID, 0); err != nil {
 		// Harmless: recovery finds the play already resolved and drops the entry.
-		s.Log.Warn("plays: unindex pending play", "play", playID, "err", err)
+		s.Log.WarnContext(ctx, "plays: unindex pending play", "play", playID, "err", err)
 	}
 }
 

@@ -87,7 +87,7 @@ func (s *Service) recoverPlay(ctx context.Context, playerID, playID string) erro
 	if _, err := s.resolve(ctx, playerID, playID, outcome); err != nil {
 		return err
 	}
-	s.Log.Info("recovered a pending play", "player", playerID, "play", playID, "outcome", outcome)
+	s.Log.InfoContext(ctx, "recovered a pending play", "player", playerID, "play", playID, "outcome", outcome)
 	return s.index(ctx, "del", playerID, playID, 0)
 }
 

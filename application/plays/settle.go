@@ -258,7 +258,7 @@ func (s *Service) finishRecorded(ctx context.Context, playerID, playID string) e
 			if _, err := s.finish(ctx, playerID, playID, p, score, bodyHash, res, resJSON, code); err != nil {
 				return err
 			}
-			s.Log.Info("finished a settlement a crash left half done", "player", playerID, "play", playID)
+			s.Log.InfoContext(ctx, "finished a settlement a crash left half done", "player", playerID, "play", playID)
 			return nil
 		case !errors.Is(err, pgx.ErrNoRows):
 			return fmt.Errorf("plays: settled record: %w", err)

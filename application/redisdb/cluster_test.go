@@ -64,6 +64,9 @@ func TestScriptsOnRedisCluster(t *testing.T) {
 		if n, err := db.Run(ctx, redisdb.GMSFailure, []string{db.GMSFailures("user", "alice")}, 60000).Int(); err != nil || n != 1 {
 			t.Errorf("gms failure = %d, %v", n, err)
 		}
+		if got, err := db.Run(ctx, redisdb.RateLimit, []string{db.RateLimit("player", player)}, now, "50", 2).Int64Slice(); err != nil || got[0] != 1 {
+			t.Errorf("rate limit = %v, %v", got, err)
+		}
 	})
 	t.Run("fenced scripts", func(t *testing.T) { testFencedScripts(t, c) })
 	t.Run("fenced scripts, grouped", func(t *testing.T) {

@@ -109,9 +109,21 @@ func (k Keys) DevClock() string { return k.Prefix + "oven:devclock:offset_ms" }
 // GMSSession is the key of a GMS session, by the hash of its token.
 func (k Keys) GMSSession(tokenHash string) string { return k.Prefix + "oven:gms:session:" + tokenHash }
 
-// GMSFailures is the key of a failed-login counter; by is "user" or "ip".
+// GMSFailures is the key of a failed-login counter; by is "user" (value a username) or
+// "userip" (value GMSUserAddress).
 func (k Keys) GMSFailures(by, value string) string {
 	return k.Prefix + "oven:gms:fail:" + by + ":" + value
+}
+
+// GMSUserAddress is the value of a (username, client address) failure counter. Usernames
+// hold no '|' (admins.NormalizeUsername), so no two pairs share one.
+func GMSUserAddress(user, clientIP string) string { return user + "|" + clientIP }
+
+// RateLimit is the key of a shared rate limit's state (lua/ratelimit/gcra.lua): limit
+// names the limit ("player", "guest_addr"), id whom it counts (a player id, a client
+// address). One key per script call, so Redis Cluster needs no hash tag.
+func (k Keys) RateLimit(limit, id string) string {
+	return k.Prefix + "oven:rl:" + limit + ":" + id
 }
 
 // Pattern matches every per-player key of kind (SCAN).

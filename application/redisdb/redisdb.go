@@ -138,6 +138,18 @@ func Open(rawURL string) (redis.UniversalClient, error) {
 	return redis.NewUniversalClient(o), nil
 }
 
+// OpenDeadlines is Open for a caller whose every call carries its own short deadline
+// (the presentation tier's shared rate limits): the socket honours the context's
+// deadline, so a hung Redis costs a call that deadline rather than ReadTimeout.
+func OpenDeadlines(rawURL string) (redis.UniversalClient, error) {
+	o, err := options(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	o.ContextTimeoutEnabled = true
+	return redis.NewUniversalClient(o), nil
+}
+
 // OpenGrouped is Open for an owner shard: its commands are grouped (see group.go),
 // with senders pipelines in flight at once (none: not grouped). Call stop after
 // closing the client: it closes the group's connections.

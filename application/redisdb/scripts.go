@@ -40,11 +40,15 @@ var (
 	// GMSFailure counts a failed GMS login: KEYS counter; ARGV lockout_ms.
 	GMSFailure = newScript(false, "admins/fail.lua")
 
+	// RateLimit takes one request from a shared GCRA rate limit: KEYS tat; ARGV now_ms,
+	// interval_ms, burst. Not player state, so not fenced.
+	RateLimit = newScript(false, "ratelimit/gcra.lua")
+
 	raise = newScript(false, "raise.lua")
 )
 
 // All returns every script.
 func All() []*Script {
 	return []*Script{LivesGet, LivesChange, PlayStart, PlayResolve, PlayFinish, PlayIndex,
-		SocialReserve, SocialCommit, SocialRelease, MailClaim, MailInfinite, MailMark, PushPopFull, GMSFailure, raise}
+		SocialReserve, SocialCommit, SocialRelease, MailClaim, MailInfinite, MailMark, PushPopFull, GMSFailure, RateLimit, raise}
 }

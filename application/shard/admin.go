@@ -189,7 +189,7 @@ func (a *AdminServer) Rollback(ctx context.Context, req *ovenv1.RollbackRequest)
 // refresh still bring the version in.
 func (a *AdminServer) refresh(ctx context.Context) {
 	if err := a.Cache.Refresh(ctx); err != nil {
-		a.Log.Warn("game data refresh after publish failed", "err", err)
+		a.Log.WarnContext(ctx, "game data refresh after publish failed", "err", err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/admins"
 	"github.com/ovengames/oven/application/grpcerr"
+	"github.com/ovengames/oven/application/redisdb"
 	"github.com/ovengames/oven/application/shard/shardtest"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
@@ -147,45 +148,67 @@ func TestLoginThrottle(t *testing.T) {
 		_, err := adm.Login(bg, &ovenv1.LoginRequest{Username: user, Password: pw, ClientIp: ip})
 		return grpcerr.FromStatus(err)
 	}
-	// Per username: four failures are plain failures, the fifth locks it for every address.
-	for i := range 4 {
-		if err := login("alice", "wrong", fmt.Sprintf("10.1.0.%d", i)); oven.ErrorCode(err) != oven.EUnauthenticated {
-			t.Fatalf("failure %d: %v", i+1, err)
+	// Per username at one address: four failures are plain failures, the fifth locks
+	// the username there.
+	for range 4 {
+		if err := login("alice", "wrong", "10.1.0.1"); oven.ErrorCode(err) != oven.EUnauthenticated {
+			t.Fatalf("failure: %v", err)
 		}
 	}
-	err := login("alice", "wrong", "10.1.0.9")
+	err := login("alice", "wrong", "10.1.0.1")
 	if oven.ErrorCode(err) != oven.ERateLimited || oven.RetryAfter(err) < 59*time.Second || oven.RetryAfter(err) > 60*time.Second {
 		t.Fatalf("fifth failure: %v (retry after %v), want rate_limited for ~60 s", err, oven.RetryAfter(err))
 	}
-	if err := login("alice", admPassword, "10.1.0.10"); oven.ErrorCode(err) != oven.ERateLimited {
+	if err := login("alice", admPassword, "10.1.0.1"); oven.ErrorCode(err) != oven.ERateLimited {
 		t.Fatalf("right password while locked: %v", err)
 	}
-	if err := login("bob", admPassword, "10.1.0.9"); err != nil {
-		t.Fatalf("another user is not locked: %v", err)
+	// The address is not locked: another admin behind it (the same office) signs in,
+	// and so does alice from elsewhere.
+	if err := login("bob", admPassword, "10.1.0.1"); err != nil {
+		t.Fatalf("another admin at the locked pair's address: %v", err)
+	}
+	if err := login("alice", admPassword, "10.1.0.2"); err != nil {
+		t.Fatalf("the same admin at another address: %v", err)
 	}
 	// The lock ends with its window.
-	if err := c.Redis.PExpire(bg, c.Keys.GMSFailures("user", "alice"), time.Millisecond).Err(); err != nil {
+	pair := c.Keys.GMSFailures("userip", redisdb.GMSUserAddress("alice", "10.1.0.1"))
+	if err := c.Redis.PExpire(bg, pair, time.Millisecond).Err(); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(5 * time.Millisecond)
-	if err := login("alice", admPassword, "10.1.0.11"); err != nil {
+	if err := login("alice", admPassword, "10.1.0.1"); err != nil {
 		t.Fatalf("after the lock: %v", err)
 	}
 
-	// Per address: failures across usernames (existing or not) lock the address.
-	for i := range 4 {
+	// Failures across usernames (existing or not) from one address lock nothing there.
+	for i := range 10 {
 		if err := login(fmt.Sprintf("nobody%d", i), "wrong", "10.2.0.1"); oven.ErrorCode(err) != oven.EUnauthenticated {
 			t.Fatalf("failure %d: %v", i+1, err)
 		}
 	}
-	if err := login("bob", "wrong", "10.2.0.1"); oven.ErrorCode(err) != oven.ERateLimited {
-		t.Fatalf("fifth failure from one address: %v", err)
+	if err := login("bob", admPassword, "10.2.0.1"); err != nil {
+		t.Fatalf("an address with many failures for other usernames: %v", err)
 	}
-	if err := login("bob", admPassword, "10.2.0.1"); oven.ErrorCode(err) != oven.ERateLimited {
-		t.Fatalf("right password from a locked address: %v", err)
+
+	// Per username from anywhere: failures spread over addresses, under the pair's
+	// limit at each (four per address), lock the username everywhere at the 20th.
+	for i := range 19 {
+		if err := login("bob", "wrong", fmt.Sprintf("10.3.0.%d", i/4)); oven.ErrorCode(err) != oven.EUnauthenticated {
+			t.Fatalf("bob's failure %d: %v", i+1, err)
+		}
 	}
-	if err := login("bob", admPassword, "10.2.0.2"); err != nil {
-		t.Fatalf("another address: %v", err)
+	if err := login("bob", "wrong", "10.3.0.9"); oven.ErrorCode(err) != oven.ERateLimited {
+		t.Fatalf("bob's 20th failure: %v, want rate_limited", err)
+	}
+	if err := login("bob", admPassword, "10.3.1.1"); oven.ErrorCode(err) != oven.ERateLimited {
+		t.Fatalf("right password from a new address while the username is locked: %v", err)
+	}
+	if err := c.Redis.PExpire(bg, c.Keys.GMSFailures("user", "bob"), time.Millisecond).Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	if err := login("bob", admPassword, "10.3.1.1"); err != nil {
+		t.Fatalf("after the username's lock: %v", err)
 	}
 }
 

@@ -85,7 +85,7 @@ func (d *DevClock) Advance(ctx context.Context, by time.Duration) error {
 			errs = append(errs, fmt.Errorf("shard %s: %w", m.ID, err))
 		}
 	}
-	d.log.Info("dev clock advanced", "by", by, "offset", time.Duration(ms)*time.Millisecond)
+	d.log.InfoContext(ctx, "dev clock advanced", "by", by, "offset", time.Duration(ms)*time.Millisecond)
 	if err := errors.Join(errs...); err != nil {
 		// The offset is stored; shards that missed the push catch up on their next sync.
 		return &oven.Error{Code: oven.EUnavailable, Message: "dev clock advanced, but not every shard confirmed: " + err.Error()}

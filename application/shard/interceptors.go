@@ -19,6 +19,7 @@ import (
 	"github.com/ovengames/oven/application/deadline"
 	"github.com/ovengames/oven/application/fence"
 	"github.com/ovengames/oven/application/grpcerr"
+	"github.com/ovengames/oven/application/reqid"
 )
 
 // rpcMetrics counts and times every gRPC call this shard serves.
@@ -120,28 +121,37 @@ func (o ownership) refusal(err error, m *rpcMetrics) error {
 // caller's deadline has passed (package deadline), refuse a request the codec could
 // not decode (grpcerr.ServerCodec), check ownership, refuse banned
 // players' game calls (checkBan), convert errors to gRPC statuses (store outages to
-// unavailable, storeOutage), log failures.
+// unavailable, storeOutage), log failures (and, at debug level, every call). The
+// caller's request id (package reqid) goes into the context first, so that every line
+// logged with it carries the id and the shard's own calls pass it on.
 func unary(own ownership, checkBan func(ctx context.Context, playerID string) error, m *rpcMetrics, log *slog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 		method := path.Base(info.FullMethod)
 		start := time.Now()
+		ctx = reqid.Receive(ctx) // before anything logs: every line carries it
 		defer func() {
 			if r := recover(); r != nil {
-				log.Error("panic in handler", "method", method, "panic", r, "stack", string(debug.Stack()))
+				log.ErrorContext(ctx, "panic in handler", "method", method, "panic", r, "stack", string(debug.Stack()))
 				err = fmt.Errorf("panic: %v", r)
 			}
 			err = storeOutage(err)
 			code := oven.ErrorCode(err)
 			if err != nil && code == oven.EInternal {
-				log.Error("call failed", "method", method, "err", err)
+				log.ErrorContext(ctx, "call failed", "method", method, "err", err)
 			}
 			if err == nil {
 				code = "ok"
 			} else if info := grpcerr.Info(err); info != nil {
 				code = info.Reason
 			}
+			elapsed := time.Since(start)
 			m.handled.WithLabelValues(method, code).Inc()
-			m.duration.WithLabelValues(method).Observe(time.Since(start).Seconds())
+			m.duration.WithLabelValues(method).Observe(elapsed.Seconds())
+			if log.Enabled(ctx, slog.LevelDebug) {
+				// One line per call, to follow a request through the shards.
+				log.LogAttrs(ctx, slog.LevelDebug, "call served", slog.String("method", method),
+					slog.String("code", code), slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000))
+			}
 			err = grpcerr.ToStatus(err)
 		}()
 		ctx, cancel, err := deadline.Receive(ctx)

@@ -45,7 +45,7 @@ func (s *Server) notifyLife(ctx context.Context, playerID string) {
 		err = s.Notifier.LifeReceived(ctx, playerID)
 	}
 	if err != nil {
-		s.Log.Warn("push: life_received not queued", "player", playerID, "err", err)
+		s.Log.WarnContext(ctx, "push: life_received not queued", "player", playerID, "err", err)
 	}
 }
 

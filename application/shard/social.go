@@ -32,7 +32,7 @@ func (s *Server) RemoveFriend(ctx context.Context, req *ovenv1.FriendRequest) (*
 // short TTL covers a failed call.
 func (s *Server) friendsChanged(ctx context.Context, playerID string) {
 	if _, err := s.Game.FriendsChanged(ctx, &ovenv1.PlayerRequest{PlayerId: playerID}); err != nil {
-		s.Log.Warn("friends changed: notify owner", "player", playerID, "err", err)
+		s.Log.WarnContext(ctx, "friends changed: notify owner", "player", playerID, "err", err)
 	}
 }
 

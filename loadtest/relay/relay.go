@@ -24,6 +24,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -33,8 +34,10 @@ import (
 	"github.com/ovengames/oven/application/client"
 	"github.com/ovengames/oven/application/cluster"
 	"github.com/ovengames/oven/application/gamedata"
+	"github.com/ovengames/oven/application/redisdb"
 	"github.com/ovengames/oven/presentation/auth"
 	"github.com/ovengames/oven/presentation/httpapi"
+	"github.com/ovengames/oven/presentation/ratelimit"
 	"github.com/ovengames/oven/proto/ovenv1"
 )
 
@@ -51,8 +54,11 @@ type Config struct {
 	// Document is the game data served as version 1; nil serves the shipped default.
 	Document []byte
 	// RatePerPlayer is the presentation's per-player rate limit, as in the real process
-	// (OVEN_RATE_PLAYER, default 20 there); 0 leaves it off.
+	// (OVEN_RATE_PLAYER, default 20 there, burst twice that), kept in the Redis of
+	// RedisURL as the presentation keeps it in OVEN_REDIS_URL's. 0 or no RedisURL
+	// leaves it off.
 	RatePerPlayer float64
+	RedisURL      string
 }
 
 // Relay is a running relay.
@@ -62,6 +68,7 @@ type Relay struct {
 	done   chan error
 	srvs   []*grpc.Server
 	router *client.Router
+	redis  redis.UniversalClient // of the rate limit, or nil
 }
 
 // Start serves a relay until ctx ends or Close is called, and returns once it is ready.
@@ -102,10 +109,18 @@ func Start(ctx context.Context, cfg Config) (*Relay, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	r.router = client.New(client.Config{Members: src})
-	h := httpapi.New(httpapi.Config{
+	hc := httpapi.Config{
 		Game: ovenv1.NewGameClient(r.router), Ready: r.router.Ready, Tokens: tokens, Registry: reg, Logger: cfg.Logger,
-		RatePerPlayer: cfg.RatePerPlayer,
-	})
+	}
+	if cfg.RatePerPlayer > 0 && cfg.RedisURL != "" {
+		if r.redis, err = redisdb.OpenDeadlines(cfg.RedisURL); err != nil {
+			r.Close()
+			return nil, err
+		}
+		hc.PlayerLimit = ratelimit.New(ratelimit.Config{Redis: r.redis, Name: "player", Log: cfg.Logger,
+			Metrics: ratelimit.NewMetrics(reg), Limit: ratelimit.PerSecond(cfg.RatePerPlayer, max(1, int(2*cfg.RatePerPlayer)))})
+	}
+	h := httpapi.New(hc)
 	addr := cfg.HTTPAddr
 	if addr == "" {
 		if addr, err = freeAddr(); err != nil {
@@ -159,6 +174,9 @@ func (r *Relay) Close() error {
 		r.router.Close()
 	}
 	r.stopShards()
+	if r.redis != nil {
+		r.redis.Close()
+	}
 	return err
 }
 

@@ -47,12 +47,24 @@ type Config struct {
 	// DevClock enables POST /v1/dev/clock (OVEN_DEV_CLOCK=1). When false the route
 	// does not exist at all.
 	DevClock bool
-	// RatePerPlayer limits each player's requests per second on this copy (burst twice
-	// that); 0 means no limit.
-	RatePerPlayer float64
+	// PlayerLimit limits each player's requests on authenticated routes; AddressLimit
+	// each client address's requests on the routes that need no token but do work
+	// (POST /v1/auth/guest). Both are shared by every copy (package ratelimit); nil
+	// means no limit.
+	PlayerLimit, AddressLimit Limiter
+	// ClientIP returns the client's address for AddressLimit; nil means the
+	// connection's (gms.ForwardedClientIP behind a proxy that sets X-Forwarded-For).
+	ClientIP func(r *http.Request) string
 	// Now is the real time used for token issue and expiry; nil means time.Now. It is
 	// never the game clock: the dev clock must not move security deadlines.
 	Now func() time.Time
+}
+
+// Limiter is a request budget per key shared by every copy (ratelimit.Limiter). Allow
+// takes one request from key's budget, or says how long until one fits; it decides
+// itself what to do when the budget cannot be read (ratelimit fails open).
+type Limiter interface {
+	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration)
 }
 
 // server carries the dependencies of the handlers.
@@ -64,7 +76,9 @@ type server struct {
 	now      func() time.Time
 	metrics  *httpmw.Metrics
 	gamedata *gamedataCache
-	limit    *limiter // nil: no per-player limit
+	players  Limiter // nil: no per-player limit
+	addrs    Limiter // nil: no per-address limit
+	clientIP func(r *http.Request) string
 }
 
 // New returns the HTTP handler of API.md's client routes plus /healthz, /readyz and
@@ -108,8 +122,9 @@ func newServer(cfg Config) *server {
 		metrics:  newMetrics(cfg.Registry),
 		gamedata: newGamedataCache(cfg.Game),
 	}
-	if cfg.RatePerPlayer > 0 {
-		s.limit = newLimiter(cfg.RatePerPlayer)
+	s.players, s.addrs, s.clientIP = cfg.PlayerLimit, cfg.AddressLimit, cfg.ClientIP
+	if s.clientIP == nil {
+		s.clientIP = remoteIP
 	}
 	return s
 }
@@ -120,7 +135,10 @@ func (s *server) routes(r chi.Router, cfg Config) {
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError),
 	}))
-	r.Post("/v1/auth/guest", s.handle(s.authGuest))
+	r.Group(func(r chi.Router) {
+		r.Use(s.limitAddress)
+		r.Post("/v1/auth/guest", s.handle(s.authGuest))
+	})
 	r.Group(func(r chi.Router) {
 		r.Use(s.authenticate)
 		r.Get("/v1/me", s.handle(s.getMe))

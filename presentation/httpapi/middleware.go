@@ -3,8 +3,10 @@ package httpapi
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/ovengames/oven"
 	"github.com/ovengames/oven/application/bans/issuedat"
@@ -45,17 +47,45 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 		}
 		player := claims.PlayerID
 		logPlayer(r.Context(), player)
-		if s.limit != nil {
-			if ok, wait := s.limit.allow(player, s.now()); !ok {
-				e := oven.Errorf(oven.ERateLimited, "too many requests; slow down")
-				e.RetryAfter = wait
-				s.writeError(w, r, e)
+		if s.players != nil {
+			if ok, wait := s.players.Allow(r.Context(), player); !ok {
+				s.writeError(w, r, rateLimited(wait))
 				return
 			}
 		}
 		ctx := issuedat.Send(context.WithValue(r.Context(), playerKey, player), claims.IssuedAt)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// limitAddress limits the requests of one client address (AddressLimit): the routes
+// that need no token, where there is no player to count yet.
+func (s *server) limitAddress(next http.Handler) http.Handler {
+	if s.addrs == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ok, wait := s.addrs.Allow(r.Context(), s.clientIP(r)); !ok {
+			s.writeError(w, r, rateLimited(wait))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func rateLimited(wait time.Duration) error {
+	e := oven.Errorf(oven.ERateLimited, "too many requests; slow down")
+	e.RetryAfter = wait
+	return e
+}
+
+// remoteIP is the connection's address without its port.
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // bearer extracts the token of an "Authorization: Bearer <token>" header; the scheme

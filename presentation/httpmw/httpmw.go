@@ -9,7 +9,6 @@ package httpmw
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/ovengames/oven/application/reqid"
 	"github.com/ovengames/oven/presentation/apijson"
 )
 
@@ -64,7 +64,6 @@ type ctxKey struct{}
 // run on the request's goroutine, but the mutex keeps it honest if one ever hands work
 // to another goroutine.
 type info struct {
-	id    string
 	mu    sync.Mutex
 	attrs []slog.Attr
 	err   error
@@ -75,45 +74,24 @@ func infoFrom(ctx context.Context) *info {
 	return ri
 }
 
-// RequestID echoes the client's X-Request-Id when SaneRequestID accepts it, else makes a
-// new one, and sets it on the response before anything else can write it.
+// RequestID echoes the client's X-Request-Id when reqid.Sane accepts it, else makes a
+// new one, sets it on the response before anything else can write it, and puts it in
+// the request's context (reqid.With) so that the routing client sends it to the shards
+// and a reqid.Handler adds it to every log line written with that context.
 func RequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(RequestIDHeader)
-		if !SaneRequestID(id) {
-			id = rand.Text()
+		if !reqid.Sane(id) {
+			id = reqid.New()
 		}
 		w.Header().Set(RequestIDHeader, id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &info{id: id})))
+		ctx := reqid.With(context.WithValue(r.Context(), ctxKey{}, &info{}), id)
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
-// SaneRequestID reports whether a client's id is safe to echo in a header and to write in
-// a log line: 1 to 128 bytes of ASCII letters, digits and -_.:=/+ (enough for UUIDs,
-// trace ids and base64), none of which can split a header or forge a log field.
-func SaneRequestID(id string) bool {
-	if id == "" || len(id) > 128 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case c == '-', c == '_', c == '.', c == ':', c == '=', c == '/', c == '+':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 // ID returns the request's id, or "" outside RequestID.
-func ID(ctx context.Context) string {
-	if ri := infoFrom(ctx); ri != nil {
-		return ri.id
-	}
-	return ""
-}
+func ID(ctx context.Context) string { return reqid.From(ctx) }
 
 // SetAttr adds a to the request's access log line, replacing an attribute with the same
 // key (the player id once the player is known). Outside RequestID it does nothing.

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ovengames/oven"
+	"github.com/ovengames/oven/application/reqid"
 	"github.com/ovengames/oven/presentation/apijson"
 	"github.com/ovengames/oven/presentation/httpmw"
 )
@@ -137,7 +138,7 @@ func TestRequestID(t *testing.T) {
 			if tt.keep && got != tt.sent {
 				t.Errorf("X-Request-Id = %q, want %q kept", got, tt.sent)
 			}
-			if !tt.keep && (got == tt.sent || !httpmw.SaneRequestID(got)) {
+			if !tt.keep && (got == tt.sent || !reqid.Sane(got)) {
 				t.Errorf("X-Request-Id = %q, want a new sane id", got)
 			}
 			if s.seen != got {

@@ -63,7 +63,7 @@ const (
 type AdminClient interface {
 	// Login checks a username and password and opens a session. unauthenticated on a
 	// wrong pair; rate_limited (with retry_after_ms) after repeated failures for the
-	// username or the client address.
+	// username at the client address, or for the username from anywhere (a higher count).
 	Login(ctx context.Context, in *LoginRequest, opts ...grpc.CallOption) (*AdminSession, error)
 	// GetSession returns the caller's session (the console reloads its CSRF token here).
 	GetSession(ctx context.Context, in *AdminRequest, opts ...grpc.CallOption) (*AdminSession, error)
@@ -361,7 +361,7 @@ func (c *adminClient) GetCapacity(ctx context.Context, in *AdminRequest, opts ..
 type AdminServer interface {
 	// Login checks a username and password and opens a session. unauthenticated on a
 	// wrong pair; rate_limited (with retry_after_ms) after repeated failures for the
-	// username or the client address.
+	// username at the client address, or for the username from anywhere (a higher count).
 	Login(context.Context, *LoginRequest) (*AdminSession, error)
 	// GetSession returns the caller's session (the console reloads its CSRF token here).
 	GetSession(context.Context, *AdminRequest) (*AdminSession, error)

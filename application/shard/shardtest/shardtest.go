@@ -34,6 +34,7 @@ import (
 	"github.com/ovengames/oven/application/plays"
 	"github.com/ovengames/oven/application/push"
 	"github.com/ovengames/oven/application/redisdb"
+	"github.com/ovengames/oven/application/reqid"
 	"github.com/ovengames/oven/application/shard"
 	"github.com/ovengames/oven/deploy/couchbasedev"
 	"github.com/ovengames/oven/deploy/localdeps"
@@ -140,6 +141,10 @@ type Options struct {
 	// GameDataRefresh is the shards' periodic game-data refresh (default 200 ms); a
 	// long one leaves publishes to the LISTEN/NOTIFY path alone.
 	GameDataRefresh time.Duration
+	// Log, when set, receives the shards' log as JSON lines at debug level (with a line
+	// per call served), through a reqid.Handler as application/main.go logs. It must be
+	// safe for concurrent use.
+	Log io.Writer
 	// Intercept wraps every call before the shards' own interceptor (boot.Config).
 	Intercept grpc.UnaryServerInterceptor
 	// StoreLinks puts a Link between the shards and each of Redis and PostgreSQL
@@ -226,9 +231,12 @@ func (e *Env) Start(t testing.TB, opt Options) *Cluster {
 	if opt.StoreLinks {
 		c.shardDB, c.shardRedis = c.link(t, e)
 	}
-	c.log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	if os.Getenv("OVEN_TEST_LOG") != "" {
-		c.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	c.log = slog.New(slog.DiscardHandler)
+	switch {
+	case opt.Log != nil:
+		c.log = slog.New(reqid.NewHandler(slog.NewJSONHandler(opt.Log, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	case os.Getenv("OVEN_TEST_LOG") != "":
+		c.log = slog.New(reqid.NewHandler(slog.NewTextHandler(os.Stderr, nil)))
 	}
 	lis := make([]net.Listener, opt.Shards)
 	for i := range lis {
