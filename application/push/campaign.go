@@ -21,7 +21,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ovengames/oven"
-	"github.com/ovengames/oven/application/cluster"
 	"github.com/ovengames/oven/application/periodic"
 )
 
@@ -124,14 +123,11 @@ func (c *Campaigns) queuePage(ctx context.Context, tx pgx.Tx, eventID string, e 
 	if err != nil {
 		return false, err
 	}
-	slots := make([]int32, len(chosen))
-	for i, id := range chosen {
-		slots[i] = int32(cluster.SlotOf(strconv.FormatInt(id, 10)))
+	due := make([]time.Time, len(chosen))
+	for i := range due {
+		due[i] = c.Clock.Now()
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO push_outbox (player_id, slot, kind, event_id, platform, token, title, body, due_at)
-		SELECT t.player_id, s.slot, 'campaign', $3, t.platform, t.token, $4, $5, $6
-		FROM unnest($1::bigint[], $2::int[]) AS s(player_id, slot) JOIN push_tokens t ON t.player_id = s.player_id
-		WHERE t.removed_at IS NULL AND t.disabled_at IS NULL`, chosen, slots, eventID, e.title, e.message, c.Clock.Now())
+	queued, err := Queue(ctx, tx, chosen, due, Note{Kind: KindCampaign, EventID: eventID, Title: e.title, Body: e.message})
 	if err != nil {
 		return false, err
 	}
@@ -145,7 +141,7 @@ func (c *Campaigns) queuePage(ctx context.Context, tx pgx.Tx, eventID string, e 
 		return false, err
 	}
 	if c.Metrics != nil {
-		c.Metrics.Queued.WithLabelValues(KindCampaign).Add(float64(tag.RowsAffected()))
+		c.Metrics.Queued.WithLabelValues(KindCampaign).Add(float64(queued))
 	}
 	return !done, nil
 }

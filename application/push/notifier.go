@@ -67,9 +67,12 @@ func (n *Notifier) LifeReceived(ctx context.Context, playerID string) error {
 	due := n.Clock.Now()
 	b := &pgx.Batch{}
 	b.Queue(`SELECT pg_advisory_xact_lock($1, $2)`, int32(lockClass), int32(pid))
-	b.Queue(queueSQL+` AND NOT EXISTS (SELECT 1 FROM push_outbox o WHERE o.player_id = $1 AND o.kind = $3
-			AND o.due_at > $7::timestamptz - $8::bigint * interval '1 millisecond' AND o.created_at > now() - interval '1 day')`,
-		pid, cluster.SlotOf(playerID), lifeReceived.Kind, "", lifeReceived.Title, lifeReceived.Body, due, CoalesceWindow.Milliseconds())
+	b.Queue(`INSERT INTO push_outbox (player_id, slot, kind, platform, token, title, body, due_at)
+		SELECT t.player_id, $2, $3, t.platform, t.token, $4, $5, $6 FROM push_tokens t
+		WHERE t.player_id = $1 AND t.removed_at IS NULL AND t.disabled_at IS NULL
+		AND NOT EXISTS (SELECT 1 FROM push_outbox o WHERE o.player_id = $1 AND o.kind = $3
+			AND o.due_at > $6::timestamptz - $7::bigint * interval '1 millisecond' AND o.created_at > now() - interval '1 day')`,
+		pid, cluster.SlotOf(playerID), lifeReceived.Kind, lifeReceived.Title, lifeReceived.Body, due, CoalesceWindow.Milliseconds())
 	br := n.DB.SendBatch(ctx, b)
 	_, err = br.Exec()
 	var tag pgconn.CommandTag
@@ -118,16 +121,20 @@ func (n *Notifier) SweepLivesFull(ctx context.Context, owned []fence.Token) (int
 	if err != nil {
 		return 0, err
 	}
+	var pids []int64
+	var dues []time.Time
 	for i, e := range entries {
-		if !full[i] {
-			continue // the maximum rose meanwhile (an event): no push
+		pid, err := players.ParseID(e.player)
+		if err != nil || !full[i] {
+			continue // not a player id, or the maximum rose meanwhile (an event): no push
 		}
-		rows, err := Queue(ctx, n.DB, e.player, livesFull, time.UnixMilli(int64(e.score)))
-		if err != nil {
-			return 0, err
-		}
-		n.counted(KindLivesFull, rows)
+		pids, dues = append(pids, pid), append(dues, time.UnixMilli(int64(e.score)))
 	}
+	rows, err := Queue(ctx, n.DB, pids, dues, livesFull)
+	if err != nil {
+		return 0, err
+	}
+	n.counted(KindLivesFull, rows)
 	return len(entries), n.pop(ctx, entries)
 }
 

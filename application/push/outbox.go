@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"time"
 
+	"strconv"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -53,26 +55,24 @@ type Note struct {
 	Body    string
 }
 
-// Queue queues n for every live token of the player, due at due (game clock), on q (the
-// cause's transaction, or the pool). It returns how many rows it queued: 0 when the
-// player has no live token.
-func Queue(ctx context.Context, q Execer, playerID string, n Note, due time.Time) (int64, error) {
-	pid, err := players.ParseID(playerID)
-	if err != nil {
-		return 0, err
+// Queue queues n for every live token of each of the players, player i's due at due[i]
+// (game clock), in one statement on q (the cause's transaction, or the pool). It returns
+// how many rows it queued: none for players without a live token.
+func Queue(ctx context.Context, q Execer, players []int64, due []time.Time, n Note) (int64, error) {
+	slots := make([]int32, len(players))
+	for i, id := range players {
+		slots[i] = int32(cluster.SlotOf(strconv.FormatInt(id, 10)))
 	}
-	tag, err := q.Exec(ctx, queueSQL, pid, cluster.SlotOf(playerID), n.Kind, n.EventID, n.Title, n.Body, due)
+	tag, err := q.Exec(ctx, `INSERT INTO push_outbox (player_id, slot, kind, event_id, platform, token, title, body, due_at)
+		SELECT t.player_id, s.slot, $4, nullif($5, ''), t.platform, t.token, $6, $7, s.due
+		FROM unnest($1::bigint[], $2::int[], $3::timestamptz[]) AS s(player_id, slot, due)
+		JOIN push_tokens t ON t.player_id = s.player_id
+		WHERE t.removed_at IS NULL AND t.disabled_at IS NULL`, players, slots, due, n.Kind, n.EventID, n.Title, n.Body)
 	if err != nil {
 		return 0, fmt.Errorf("push: queue %s: %w", n.Kind, err)
 	}
 	return tag.RowsAffected(), nil
 }
-
-// queueSQL queues a note ($3 kind, $4 event, $5 title, $6 body, due at $7) for every
-// live token of player $1 (slot $2).
-const queueSQL = `INSERT INTO push_outbox (player_id, slot, kind, event_id, platform, token, title, body, due_at)
-	SELECT t.player_id, $2, $3, nullif($4, ''), t.platform, t.token, $5, $6, $7 FROM push_tokens t
-	WHERE t.player_id = $1 AND t.removed_at IS NULL AND t.disabled_at IS NULL`
 
 // Delivery is one row of the outbox, as the GMS shows it.
 type Delivery struct {

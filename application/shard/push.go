@@ -2,7 +2,6 @@ package shard
 
 import (
 	"context"
-	"time"
 
 	"github.com/ovengames/oven/application/admins"
 	"github.com/ovengames/oven/application/push"
@@ -61,7 +60,7 @@ func (a *AdminServer) PlayerPushes(ctx context.Context, req *ovenv1.AdminPlayerR
 	out := &ovenv1.PushDeliveries{Deliveries: make([]*ovenv1.PushDelivery, len(list))}
 	for i, d := range list {
 		out.Deliveries[i] = &ovenv1.PushDelivery{Id: d.ID, Kind: d.Kind, Platform: d.Platform, Status: d.Status,
-			CreatedAtMs: d.CreatedAt.UnixMilli(), SentAtMs: msOrZero(d.SentAt), Error: d.Error, EventId: d.EventID}
+			CreatedAtMs: d.CreatedAt.UnixMilli(), SentAtMs: millis(d.SentAt), Error: d.Error, EventId: d.EventID}
 	}
 	return out, nil
 }
@@ -88,16 +87,9 @@ func (a *AdminServer) GetCapacity(ctx context.Context, req *ovenv1.AdminRequest)
 		return nil, err
 	}
 	st := a.Prewarm.Status()
-	out := &ovenv1.Capacity{Floor: int32(st.Floor), Current: int32(st.Current), Reason: st.Reason, UntilMs: msOrZero(st.Until)}
+	out := &ovenv1.Capacity{Floor: int32(st.Floor), Current: int32(st.Current), Reason: st.Reason, UntilMs: millis(st.Until)}
 	for _, r := range st.Upcoming {
 		out.Upcoming = append(out.Upcoming, &ovenv1.CapacityRaise{EventId: r.EventID, AtMs: r.At.UnixMilli(), Floor: int32(r.Floor)})
 	}
 	return out, nil
-}
-
-func msOrZero(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
 }
